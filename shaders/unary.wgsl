@@ -1,0 +1,170 @@
+// Elementwise unary ops, y[i] = f(x[i]; p0, p1). The op is an override constant, so each op
+// is its own specialised pipeline and the switch folds away. Codes are named constants that
+// the TS op table looks up by name.
+const OP_neg = 0u;
+const OP_abs = 1u;
+const OP_exp = 2u;
+const OP_log = 3u;
+const OP_sqrt = 4u;
+const OP_rsqrt = 5u;
+const OP_square = 6u;
+const OP_reciprocal = 7u;
+const OP_sin = 8u;
+const OP_cos = 9u;
+const OP_tanh = 10u;
+const OP_sigmoid = 11u;
+const OP_relu = 12u;
+const OP_leakyRelu = 13u;
+const OP_elu = 14u;
+const OP_gelu = 15u;
+const OP_silu = 16u;
+const OP_softplus = 17u;
+const OP_powScalar = 18u;
+const OP_clamp = 19u;
+const OP_erf = 20u;
+const OP_erfc = 21u;
+const OP_sign = 22u;
+const OP_step = 23u;
+const OP_expm1 = 24u;
+const OP_log1p = 25u;
+
+override OP: u32 = 0u;
+override WG: u32 = 256u;
+
+struct Params {
+  n: u32,
+  p0: f32,
+  p1: f32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+// NaN and infinity cannot be WGSL constants; bit patterns in private vars are evaluated at run time.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
+fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+fn inf() -> f32 { return bitcast<f32>(INF_BITS); }
+
+// exp(v) - 1 without the cancellation near 0 that exp(v) - 1.0 suffers.
+fn expm1(v: f32) -> f32 {
+  if (abs(v) < 0.5) {
+    return v * (1.0 + v * (0.5 + v * (1.0 / 6.0 + v * (1.0 / 24.0 + v * (1.0 / 120.0 + v * (1.0 / 720.0 + v * (1.0 / 5040.0 + v * (1.0 / 40320.0))))))));
+  }
+  return exp(v) - 1.0;
+}
+
+// log(1 + v), accurate for small v (Goldberg's trick: the rounding of 1 + v cancels out).
+fn log1p(v: f32) -> f32 {
+  let u = 1.0 + v;
+  if (u == 1.0) { return v; }
+  if (u == inf()) { return u; }
+  return log(u) * v / (u - 1.0);
+}
+
+// erfc for z >= 0 with relative error below ~1.2e-7 (Chebyshev fit, Numerical Recipes' erfcc).
+fn erfc_pos(z: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * exp(p);
+}
+
+fn erf_(z: f32) -> f32 {
+  let a = abs(z);
+  if (a < 0.5) {
+    // Maclaurin series: 1 - erfc(z) would lose the relative precision of small results.
+    let z2 = z * z;
+    return 1.1283791670955126 * z * (1.0 + z2 * (-1.0 / 3.0 + z2 * (0.1 + z2 * (-1.0 / 42.0 + z2 * (1.0 / 216.0 + z2 * (-1.0 / 1320.0 + z2 / 9360.0))))));
+  }
+  let r = 1.0 - erfc_pos(a);
+  return select(r, -r, z < 0.0);
+}
+
+fn erfc_(z: f32) -> f32 {
+  if (z >= 0.0) { return erfc_pos(z); }
+  return 2.0 - erfc_pos(-z);
+}
+
+fn tanh_(v: f32) -> f32 {
+  if (abs(v) > 10.0) { return sign(v); }
+  let e = expm1(2.0 * v);
+  return e / (e + 2.0);
+}
+
+fn sigmoid(v: f32) -> f32 {
+  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
+  let e = exp(v);
+  return e / (1.0 + e);
+}
+
+// pow with PyTorch's semantics for negative bases: defined for integral exponents.
+fn pow_(b: f32, e: f32) -> f32 {
+  if (e == 0.0) { return 1.0; }
+  if (e == 1.0) { return b; }
+  if (e == 2.0) { return b * b; }
+  if (e == 3.0) { return b * b * b; }
+  if (e == 0.5) { return sqrt(b); }
+  if (e == -1.0) { return 1.0 / b; }
+  if (b == 0.0) { return select(0.0, inf(), e < 0.0); }
+  let r = exp2(e * log2(abs(b)));
+  if (b > 0.0) { return r; }
+  if (fract(e) != 0.0) { return nan(); }
+  return select(r, -r, fract(e * 0.5) != 0.0);
+}
+
+fn apply(v: f32) -> f32 {
+  let p0 = params.p0;
+  let p1 = params.p1;
+  switch OP {
+    case OP_neg: { return -v; }
+    case OP_abs: { return abs(v); }
+    case OP_exp: { return exp(v); }
+    case OP_log: { return log(v); }
+    case OP_sqrt: { return sqrt(v); }
+    case OP_rsqrt: { return 1.0 / sqrt(v); }
+    case OP_square: { return v * v; }
+    case OP_reciprocal: { return 1.0 / v; }
+    case OP_sin: { return sin(v); }
+    case OP_cos: { return cos(v); }
+    case OP_tanh: { return tanh_(v); }
+    case OP_sigmoid: { return sigmoid(v); }
+    case OP_relu: { return max(v, 0.0); }
+    case OP_leakyRelu: { return select(v * p0, v, v > 0.0); }
+    case OP_elu: { return select(p0 * expm1(v), v, v > 0.0); }
+    // Exact GELU, x * Phi(x), with Phi written through erfc so it keeps precision for x << 0.
+    case OP_gelu: { return 0.5 * v * erfc_(-v * 0.7071067811865476); }
+    case OP_silu: { return v * sigmoid(v); }
+    // PyTorch's softplus: linear above the threshold, log1p(exp(beta x)) / beta below.
+    case OP_softplus: {
+      let z = p0 * v;
+      if (z > p1) { return v; }
+      return (max(z, 0.0) + log1p(exp(-abs(z)))) / p0;
+    }
+    case OP_powScalar: { return pow_(v, p0); }
+    // NaN bounds mean "no bound on this side".
+    case OP_clamp: {
+      var r = v;
+      if (p0 == p0) { r = max(r, p0); }
+      if (p1 == p1) { r = min(r, p1); }
+      return r;
+    }
+    case OP_erf: { return erf_(v); }
+    case OP_erfc: { return erfc_(v); }
+    case OP_sign: { return sign(v); }
+    // Heaviside step: 1 where v > p0, else 0 (relu's gradient mask).
+    case OP_step: { return select(0.0, 1.0, v > p0); }
+    case OP_expm1: { return expm1(v); }
+    case OP_log1p: { return log1p(v); }
+    default: { return nan(); }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n) { return; }
+  y[i] = apply(x[i]);
+}

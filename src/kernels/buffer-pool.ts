@@ -1,0 +1,86 @@
+// Reuses GPU buffers by size class. A released buffer may still be read or written by work
+// that has been encoded or submitted but has not finished, so it only becomes reusable once
+// the submission that last used it has completed.
+
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  /** The size class (bytes actually allocated). */
+  readonly size: number;
+  readonly usage: GPUBufferUsageFlags;
+  /** Index of the last submission that uses this buffer (0: never used by the GPU). */
+  lastUse: number;
+}
+
+/** Rounds a byte size up to its class: powers of two below 1 KiB, then 8 classes per octave (<= 12.5% waste). */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(16, Math.ceil(bytes / 4) * 4);
+  const k = Math.ceil(Math.log2(b));
+  if (k <= 10) return 2 ** k;
+  const step = 2 ** (k - 3);
+  return Math.ceil(b / step) * step;
+}
+
+export class BufferPool {
+  private readonly free = new Map<string, PooledBuffer[]>();
+  /** Released buffers whose last submission has not completed, in release order. */
+  private waiting: PooledBuffer[] = [];
+  private completed = 0;
+  pooledBytes = 0;
+  allocatedBytes = 0;
+  allocations = 0;
+
+  constructor(
+    private readonly device: GPUDevice,
+    /** Beyond this many pooled bytes, released buffers are destroyed rather than kept. */
+    private readonly maxPooledBytes = 512 * 2 ** 20,
+  ) {}
+
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): PooledBuffer {
+    const size = sizeClass(bytes);
+    const list = this.free.get(`${usage}:${size}`);
+    const reused = list?.pop();
+    if (reused) {
+      this.pooledBytes -= size;
+      return reused;
+    }
+    this.allocations++;
+    this.allocatedBytes += size;
+    const buffer = this.device.createBuffer({ size, usage, label });
+    return { buffer, size, usage, lastUse: 0 };
+  }
+
+  release(b: PooledBuffer): void {
+    this.pooledBytes += b.size;
+    if (b.lastUse <= this.completed) this.toFree(b);
+    else this.waiting.push(b);
+  }
+
+  /** Called when submission `index` (and every one before it) has finished on the GPU. */
+  markCompleted(index: number): void {
+    if (index <= this.completed) return;
+    this.completed = index;
+    const still: PooledBuffer[] = [];
+    for (const b of this.waiting) (b.lastUse <= index ? this.toFree(b) : still.push(b));
+    this.waiting = still;
+  }
+
+  /** Destroys every pooled buffer that no pending work uses. */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) this.destroy(b);
+    this.free.clear();
+  }
+
+  private toFree(b: PooledBuffer): void {
+    if (this.pooledBytes > this.maxPooledBytes) return this.destroy(b);
+    const key = `${b.usage}:${b.size}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(b);
+  }
+
+  private destroy(b: PooledBuffer): void {
+    this.pooledBytes -= b.size;
+    this.allocatedBytes -= b.size;
+    b.buffer.destroy();
+  }
+}

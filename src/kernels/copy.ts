@@ -1,0 +1,61 @@
+// Wrappers for copy.wgsl: strided gathers (permute, expand, slice, concat blocks) and pad_slice.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const bindings = [
+  { name: 'src', kind: 'read-only-storage' },
+  { name: 'dst', kind: 'storage' },
+  { name: 'params', kind: 'uniform' },
+] as const;
+const GATHER: KernelSpec = { shader: 'copy.wgsl', entry: 'gather', bindings };
+const PAD_SLICE: KernelSpec = { shader: 'copy.wgsl', entry: 'pad_slice', bindings };
+
+export interface StridedView {
+  shape: readonly number[];
+  srcStrides: readonly number[];
+  srcOffset: number;
+  /** Where each element goes in dst; contiguous over `shape` when omitted. */
+  dstStrides?: readonly number[];
+  dstOffset?: number;
+}
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const s: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+/** dst[dstOffset + idx . dstStrides] = src[srcOffset + idx . srcStrides] for every idx in shape. */
+export function gatherKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, v: StridedView): void {
+  const n = v.shape.reduce((a, b) => a * b, 1);
+  const params = new UniformWriter(68)
+    .u(n, v.shape.length, v.srcOffset, v.dstOffset ?? 0)
+    .vec(v.shape)
+    .vec(v.srcStrides)
+    .vec(v.dstStrides ?? contiguousStrides(v.shape))
+    .vec([])
+    .vec([])
+    .vec([])
+    .bytes();
+  rt.dispatch(GATHER, [src, dst, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
+}
+
+/** Writes `src` (the slice, contiguous) into a zero tensor of `fullShape` at start + k * step per dim. */
+export function padSliceKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, fullShape: readonly number[], sliceShape: readonly number[], start: readonly number[], step: readonly number[]): void {
+  const n = fullShape.reduce((a, b) => a * b, 1);
+  const params = new UniformWriter(68)
+    .u(n, fullShape.length, 0, 0)
+    .vec(fullShape)
+    .vec(contiguousStrides(sliceShape))
+    .vec([])
+    .vec(start)
+    .vec(step)
+    .vec(sliceShape)
+    .bytes();
+  rt.dispatch(PAD_SLICE, [src, dst, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
+}

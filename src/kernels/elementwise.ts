@@ -1,0 +1,80 @@
+// Wrappers for the elementwise kernels: unary.wgsl, binary.wgsl and where.wgsl.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const UNARY: KernelSpec = {
+  shader: 'unary.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'x', kind: 'read-only-storage' },
+    { name: 'y', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+
+const BINARY: KernelSpec = {
+  shader: 'binary.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'a', kind: 'read-only-storage' },
+    { name: 'b', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+
+const WHERE: KernelSpec = {
+  shader: 'where.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'cond', kind: 'read-only-storage' },
+    { name: 'a', kind: 'read-only-storage' },
+    { name: 'b', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+
+export function unaryKernel(rt: Runtime, op: string, x: PooledBuffer, y: PooledBuffer, n: number, p0 = 0, p1 = 0): void {
+  const params = new UniformWriter(4).u(n).f(p0, p1).u(0).bytes();
+  rt.dispatch(UNARY, [x, y, params], {
+    overrides: { OP: rt.pipelines.constValue(UNARY.shader, `OP_${op}`) },
+    workgroups: rt.grid(Math.ceil(n / 256)),
+  });
+}
+
+/** One operand of a binary op: a buffer read with broadcast strides, or a scalar. */
+export type BinaryOperand = { buffer: PooledBuffer; strides: readonly number[] } | { scalar: number };
+
+export function binaryKernel(rt: Runtime, op: string, a: BinaryOperand, b: BinaryOperand, out: PooledBuffer, shape: readonly number[], broadcast: boolean): void {
+  const n = shape.reduce((x, y) => x * y, 1);
+  const scalarMode = 'scalar' in a ? 1 : 'scalar' in b ? 2 : 0;
+  if ('scalar' in a && 'scalar' in b) throw new Error(`${op}: at least one operand must be a tensor`);
+  const scalar = 'scalar' in a ? a.scalar : 'scalar' in b ? b.scalar : 0;
+  const params = new UniformWriter(28)
+    .u(n, shape.length)
+    .f(scalar)
+    .u(0)
+    .vec(shape)
+    .vec('strides' in a ? a.strides : [])
+    .vec('strides' in b ? b.strides : [])
+    .bytes();
+  rt.dispatch(BINARY, ['buffer' in a ? a.buffer : rt.placeholder, 'buffer' in b ? b.buffer : rt.placeholder, out, params], {
+    overrides: { OP: rt.pipelines.constValue(BINARY.shader, `OP_${op}`), BROADCAST: broadcast, SCALAR: scalarMode },
+    workgroups: rt.grid(Math.ceil(n / 256)),
+  });
+}
+
+export function whereKernel(
+  rt: Runtime,
+  cond: { buffer: PooledBuffer; strides: readonly number[] },
+  a: { buffer: PooledBuffer; strides: readonly number[] },
+  b: { buffer: PooledBuffer; strides: readonly number[] },
+  out: PooledBuffer,
+  shape: readonly number[],
+): void {
+  const n = shape.reduce((x, y) => x * y, 1);
+  const params = new UniformWriter(36).u(n, shape.length, 0, 0).vec(shape).vec(cond.strides).vec(a.strides).vec(b.strides).bytes();
+  rt.dispatch(WHERE, [cond.buffer, a.buffer, b.buffer, out, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
+}

@@ -1,0 +1,49 @@
+// Wrappers for fill.wgsl (constants, ranges, identity) and random.wgsl (Philox 4x32-10).
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const FILL: KernelSpec = {
+  shader: 'fill.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'out', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+
+const RANDOM: KernelSpec = {
+  shader: 'random.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'out', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+
+export type FillOp = 'full' | 'arange' | 'linspace' | 'eye';
+
+export function fillKernel(rt: Runtime, op: FillOp, out: PooledBuffer, n: number, args: { a?: number; step?: number; end?: number; cols?: number }): void {
+  const params = new UniformWriter(8)
+    .u(n, args.cols ?? 1)
+    .f(args.a ?? 0, args.step ?? 0, args.end ?? 0)
+    .bytes();
+  rt.dispatch(FILL, [out, params], {
+    overrides: { OP: rt.pipelines.constValue(FILL.shader, `OP_${op}`) },
+    workgroups: rt.grid(Math.ceil(n / 256)),
+  });
+}
+
+export type Distribution = 'uniform' | 'normal';
+
+/**
+ * Fills `n` values from Philox 4x32-10 under a 64-bit key (seedLo, seedHi), starting at
+ * counter `offset` (each counter gives four values).
+ */
+export function randomKernel(rt: Runtime, dist: Distribution, out: PooledBuffer, n: number, seedLo: number, seedHi: number, offset: number, p0: number, p1: number): void {
+  const params = new UniformWriter(8).u(n, seedLo, seedHi, offset).f(p0, p1).bytes();
+  rt.dispatch(RANDOM, [out, params], {
+    overrides: { DIST: rt.pipelines.constValue(RANDOM.shader, `DIST_${dist}`) },
+    workgroups: rt.grid(Math.ceil(n / 4 / 256)),
+  });
+}

@@ -1,0 +1,27 @@
+// Wrappers for index.wgsl: index_select along the first axis and its adjoint, index_add.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const bindings = [
+  { name: 'src', kind: 'read-only-storage' },
+  { name: 'idx', kind: 'read-only-storage' },
+  { name: 'dst', kind: 'storage' },
+  { name: 'params', kind: 'uniform' },
+] as const;
+const SELECT: KernelSpec = { shader: 'index.wgsl', entry: 'select_rows', bindings };
+const ADD: KernelSpec = { shader: 'index.wgsl', entry: 'add_rows', bindings };
+
+/** dst[i, :] = src[idx[i], :]; dst has idx.length rows. */
+export function selectRowsKernel(rt: Runtime, src: PooledBuffer, idx: PooledBuffer, dst: PooledBuffer, nIdx: number, rowSize: number, nSrcRows: number): void {
+  const nOut = nIdx * rowSize;
+  const params = new UniformWriter(4).u(nOut, rowSize, nIdx, nSrcRows).bytes();
+  rt.dispatch(SELECT, [src, idx, dst, params], { workgroups: rt.grid(Math.ceil(nOut / 256)) });
+}
+
+/** dst[r, :] = sum of src[i, :] over the i with idx[i] == r; dst has nDstRows rows. */
+export function addRowsKernel(rt: Runtime, src: PooledBuffer, idx: PooledBuffer, dst: PooledBuffer, nIdx: number, rowSize: number, nDstRows: number): void {
+  const nOut = nDstRows * rowSize;
+  const params = new UniformWriter(4).u(nOut, rowSize, nIdx, nIdx).bytes();
+  rt.dispatch(ADD, [src, idx, dst, params], { workgroups: rt.grid(Math.ceil(nOut / 256)) });
+}

@@ -1,0 +1,56 @@
+// Wrapper for reduce.wgsl: sum / max / min / logsumexp over any set of axes of a contiguous tensor.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const bindings = [
+  { name: 'x', kind: 'read-only-storage' },
+  { name: 'out', kind: 'storage' },
+  { name: 'params', kind: 'uniform' },
+] as const;
+const PER_THREAD: KernelSpec = { shader: 'reduce.wgsl', entry: 'per_thread', bindings };
+const PER_WORKGROUP: KernelSpec = { shader: 'reduce.wgsl', entry: 'per_workgroup', bindings };
+
+export type ReduceOp = 'sum' | 'max' | 'min' | 'logsumexp';
+
+/** Reductions longer than this get a workgroup per output instead of one invocation. */
+const WORKGROUP_THRESHOLD = 64;
+
+export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: PooledBuffer, shape: readonly number[], axes: readonly number[], scale = 1): void {
+  const strides: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = acc;
+    acc *= shape[i]!;
+  }
+  const red = new Set(axes);
+  const keptShape: number[] = [];
+  const keptStrides: number[] = [];
+  const redShape: number[] = [];
+  const redStrides: number[] = [];
+  shape.forEach((d, i) => {
+    if (red.has(i)) {
+      redShape.push(d);
+      redStrides.push(strides[i]!);
+    } else {
+      keptShape.push(d);
+      keptStrides.push(strides[i]!);
+    }
+  });
+  const nOut = keptShape.reduce((a, b) => a * b, 1);
+  const nRed = redShape.reduce((a, b) => a * b, 1);
+  // Trailing reduced axes are one contiguous run per output: skip the index arithmetic.
+  const contiguous = axes.every((a) => a >= shape.length - axes.length);
+  const params = new UniformWriter(40)
+    .u(nOut, nRed, keptShape.length, redShape.length)
+    .f(scale)
+    .u(0, 0, 0)
+    .vec(keptShape)
+    .vec(keptStrides)
+    .vec(redShape)
+    .vec(redStrides)
+    .bytes();
+  const overrides = { OP: rt.pipelines.constValue('reduce.wgsl', `OP_${op}`), CONTIGUOUS: contiguous };
+  if (nRed > WORKGROUP_THRESHOLD) rt.dispatch(PER_WORKGROUP, [x, out, params], { overrides, workgroups: rt.grid(nOut) });
+  else rt.dispatch(PER_THREAD, [x, out, params], { overrides, workgroups: rt.grid(Math.ceil(nOut / 64)) });
+}

@@ -1,0 +1,270 @@
+// The GPU runtime: one device, one pending command encoder that dispatches are recorded into
+// (submitted on readback or when a batch fills), a buffer pool, a pipeline cache and a cache
+// of immutable uniform buffers keyed by their bytes (shapes repeat, so one upload serves every
+// step of a loop).
+import { BufferPool, type PooledBuffer } from './buffer-pool.js';
+import { PipelineCache, type KernelSpec, type Overrides } from './pipeline-cache.js';
+import type { AcquiredDevice, DeviceInfo } from './device.js';
+import { BufferUsage, MapMode } from './gpu-flags.js';
+
+export type { PooledBuffer } from './buffer-pool.js';
+
+/** A kernel argument: a storage buffer, or the bytes of a uniform block. */
+export type KernelArg = PooledBuffer | ArrayBufferView;
+
+export interface DispatchOptions {
+  overrides?: Overrides;
+  workgroups: readonly [number, number?, number?];
+}
+
+export interface RuntimeStats {
+  dispatches: number;
+  submits: number;
+  pipelines: number;
+  bufferAllocations: number;
+  uniformUploads: number;
+}
+
+const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+const MAX_UNIFORM_CACHE = 4096;
+let nextRuntimeId = 1;
+
+export class Runtime {
+  readonly id = nextRuntimeId++;
+  readonly device: GPUDevice;
+  readonly info: DeviceInfo;
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  /** A tiny buffer bound where a kernel's operand is unused (a scalar operand, say). */
+  readonly placeholder: PooledBuffer;
+  /** Dispatches recorded before the pending encoder is submitted even without a readback. */
+  batchSize = 128;
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0 };
+  /** Bytes held by live storages (tensor data), and the most ever held at once. */
+  liveBytes = 0;
+  peakBytes = 0;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingDispatches = 0;
+  private submitted = 0;
+  private readonly uniforms = new Map<string, PooledBuffer>();
+  private readonly maxWorkgroups: number;
+  private deviceError: Error | null = null;
+  private destroyed = false;
+
+  constructor(private readonly acquired: AcquiredDevice) {
+    this.device = acquired.device;
+    this.info = acquired.info;
+    this.pool = new BufferPool(this.device);
+    this.pipelines = new PipelineCache(this.device);
+    this.maxWorkgroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    this.placeholder = this.pool.acquire(16, STORAGE_USAGE, 'placeholder');
+    this.device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.deviceError ??= new Error(`webgpu-ebm: GPU error: ${err.message}`);
+    });
+    void this.device.lost.then((info) => {
+      if (!this.destroyed) this.deviceError ??= new Error(`webgpu-ebm: the GPU device was lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  /** Index of the submission the pending encoder will become. */
+  private get pendingIndex(): number {
+    return this.submitted + 1;
+  }
+
+  allocate(bytes: number, label?: string): PooledBuffer {
+    this.assertUsable();
+    const before = this.pool.allocations;
+    const b = this.pool.acquire(bytes, STORAGE_USAGE, label);
+    this.stats.bufferAllocations += this.pool.allocations - before;
+    this.liveBytes += b.size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    return b;
+  }
+
+  free(b: PooledBuffer): void {
+    this.liveBytes -= b.size;
+    if (!this.destroyed) this.pool.release(b);
+  }
+
+  /** Uploads host data into a buffer, in order with the work already recorded. */
+  write(b: PooledBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.assertUsable();
+    // queue.writeBuffer runs before the pending encoder when that is submitted: if pending
+    // work reads this buffer, submit it first so the write cannot overtake it.
+    if (b.lastUse === this.pendingIndex && this.encoder) this.flush();
+    // Dawn's Node binding rejects views of SharedArrayBuffers, so copy those.
+    const src = data.buffer instanceof ArrayBuffer ? data : new Uint8Array(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.device.queue.writeBuffer(b.buffer, byteOffset, src.buffer, src.byteOffset, src.byteLength);
+  }
+
+  /** Records a buffer-to-buffer copy into the pending encoder. */
+  copy(src: PooledBuffer, srcOffset: number, dst: PooledBuffer, dstOffset: number, bytes: number): void {
+    if (src === dst) throw new Error('webgpu-ebm: copy source and destination are the same buffer');
+    const enc = this.commandEncoder();
+    this.endPass();
+    enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    src.lastUse = dst.lastUse = this.pendingIndex;
+  }
+
+  dispatch(spec: KernelSpec, args: readonly KernelArg[], opts: DispatchOptions): void {
+    this.assertUsable();
+    if (args.length !== spec.bindings.length)
+      throw new Error(`${spec.shader}:${spec.entry}: expected ${spec.bindings.length} bindings (${spec.bindings.map((b) => b.name).join(', ')}), got ${args.length}`);
+    const [x, y = 1, z = 1] = opts.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    for (const n of [x, y, z])
+      if (n > this.maxWorkgroups) throw new Error(`${spec.shader}:${spec.entry}: ${n} workgroups in one dimension exceeds the device limit ${this.maxWorkgroups}`);
+    const cached = this.pipelines.get(spec, opts.overrides);
+    this.stats.pipelines = this.pipelines.compiled;
+    const written = new Set<GPUBuffer>();
+    const used: PooledBuffer[] = [];
+    const entries: GPUBindGroupEntry[] = args.map((a, i) => {
+      const binding = spec.bindings[i]!;
+      if (binding.kind === 'uniform') {
+        if (!ArrayBuffer.isView(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a uniform block; pass its bytes`);
+        const need = cached.uniformSizes.get(i) ?? 0;
+        if (a.byteLength < need) throw new Error(`${spec.shader}: uniform '${binding.name}' needs ${need} bytes, the wrapper wrote ${a.byteLength}`);
+        const u = this.uniform(a);
+        used.push(u);
+        return { binding: i, resource: { buffer: u.buffer } };
+      }
+      if (ArrayBuffer.isView(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a storage buffer; pass a buffer`);
+      if (binding.kind === 'storage') written.add(a.buffer);
+      used.push(a);
+      return { binding: i, resource: { buffer: a.buffer } };
+    });
+    // WebGPU forbids a buffer being written and bound again in one dispatch; say which one.
+    args.forEach((a, i) => {
+      if (ArrayBuffer.isView(a)) return;
+      const dupe = args.findIndex((b, j) => j !== i && !ArrayBuffer.isView(b) && b.buffer === a.buffer);
+      if (dupe >= 0 && written.has(a.buffer))
+        throw new Error(`${spec.shader}:${spec.entry}: one buffer bound as both '${spec.bindings[i]!.name}' and '${spec.bindings[dupe]!.name}', and it is written`);
+    });
+    const bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
+    const pass = this.computePass();
+    pass.setPipeline(cached.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    for (const b of used) b.lastUse = this.pendingIndex;
+    this.stats.dispatches++;
+    if (++this.pendingDispatches >= this.batchSize) this.flush();
+  }
+
+  /** Splits a 1-D workgroup count over x and y so it fits the per-dimension limit. */
+  grid(workgroups: number): [number, number] {
+    if (workgroups <= this.maxWorkgroups) return [workgroups, 1];
+    const y = Math.ceil(workgroups / this.maxWorkgroups);
+    return [Math.ceil(workgroups / y), y];
+  }
+
+  /** Submits the pending encoder, if it holds any work. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    const cmd = this.encoder.finish();
+    this.encoder = null;
+    this.pendingDispatches = 0;
+    this.device.queue.submit([cmd]);
+    const index = ++this.submitted;
+    this.stats.submits++;
+    void this.device.queue.onSubmittedWorkDone().then(() => this.pool.markCompleted(index));
+  }
+
+  /** Copies `bytes` from a buffer back to the host, submitting whatever is pending first. */
+  async read(src: PooledBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
+    this.assertUsable();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(size, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
+    if (size > 0) {
+      const enc = this.commandEncoder();
+      this.endPass();
+      enc.copyBufferToBuffer(src.buffer, srcOffset, staging.buffer, 0, size);
+      src.lastUse = staging.lastUse = this.pendingIndex;
+    }
+    this.flush();
+    try {
+      await staging.buffer.mapAsync(MapMode.READ, 0, size);
+    } catch (e) {
+      this.assertUsable();
+      throw e;
+    }
+    this.assertUsable();
+    const out = staging.buffer.getMappedRange(0, size).slice(0, bytes);
+    staging.buffer.unmap();
+    this.pool.release(staging);
+    return out;
+  }
+
+  /** Waits until every submitted dispatch has finished on the GPU. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.assertUsable();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.acquired.destroy();
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  private assertUsable(): void {
+    if (this.destroyed) throw new Error('webgpu-ebm: this device has been destroyed');
+    if (this.deviceError) {
+      const e = this.deviceError;
+      this.deviceError = null;
+      throw e;
+    }
+  }
+
+  private uniform(data: ArrayBufferView): PooledBuffer {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const key = toKey(bytes);
+    let b = this.uniforms.get(key);
+    if (b) {
+      // Refresh its place in the LRU order.
+      this.uniforms.delete(key);
+      this.uniforms.set(key, b);
+      return b;
+    }
+    b = this.pool.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform');
+    this.device.queue.writeBuffer(b.buffer, 0, bytes.slice().buffer);
+    this.stats.uniformUploads++;
+    this.uniforms.set(key, b);
+    if (this.uniforms.size > MAX_UNIFORM_CACHE) {
+      const [oldKey, old] = this.uniforms.entries().next().value as [string, PooledBuffer];
+      this.uniforms.delete(oldKey);
+      this.pool.release(old);
+    }
+    return b;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    return (this.pass ??= this.commandEncoder().beginComputePass());
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+}
+
+function toKey(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 4) s += String.fromCharCode(bytes[i]! | (bytes[i + 1]! << 8), bytes[i + 2]! | (bytes[i + 3]! << 8));
+  return s;
+}

@@ -1,0 +1,144 @@
+// Elementwise binary ops with broadcasting, comparisons and where. Either operand of a binary
+// op may be a plain number; it then travels in the kernel's uniform block, not in a buffer.
+import { binaryKernel, whereKernel, type BinaryOperand } from '../../kernels/elementwise.js';
+import { broadcastShapes, broadcastStrides, checkRank, sameShape } from '../shape.js';
+import { defineOp, runOp, type BackwardContext, type OpDef } from '../tape.js';
+import { Tensor } from '../tensor.js';
+import { full } from './create.js';
+
+export type Operand = Tensor | number;
+
+interface BinaryAttrs {
+  /** Set when that side was a number; the tensor inputs are then only the other side. */
+  aScalar?: number;
+  bScalar?: number;
+}
+
+type Grads = [Tensor | null, Tensor | null];
+type GradRule = (a: Operand, b: Operand, y: Tensor, g: Tensor) => Grads;
+
+const RULES: Record<string, GradRule | null> = {
+  add: (_a, _b, _y, g) => [g, g],
+  sub: (_a, _b, _y, g) => [g, g.neg()],
+  mul: (a, b, _y, g) => [g.mul(b), g.mul(a)],
+  div: (_a, b, y, g) => {
+    const ga = g.div(b);
+    return [ga, ga.mul(y).neg()];
+  },
+  pow: (a, b, y, g) => [
+    typeof b === 'number' ? null : g.mul(b).mul(pow(a, b.sub(1))),
+    typeof a === 'number' ? g.mul(y).mul(Math.log(a)) : g.mul(y).mul(a.log()),
+  ],
+  // Like torch.maximum: the gradient goes to the larger side, half to each on a tie.
+  maximum: (a, b, _y, g) => {
+    const toA = gt(a, b).add(eq(a, b).mul(0.5));
+    return [g.mul(toA), g.mul(sub(1, toA))];
+  },
+  minimum: (a, b, _y, g) => {
+    const toA = lt(a, b).add(eq(a, b).mul(0.5));
+    return [g.mul(toA), g.mul(sub(1, toA))];
+  },
+  eq: null,
+  ne: null,
+  lt: null,
+  le: null,
+  gt: null,
+  ge: null,
+};
+
+function operands(ctx: BackwardContext<BinaryAttrs>): [Operand, Operand] {
+  const { inputs, attrs } = ctx;
+  if (attrs.aScalar !== undefined) return [attrs.aScalar, inputs[0]!];
+  if (attrs.bScalar !== undefined) return [inputs[0]!, attrs.bScalar];
+  return [inputs[0]!, inputs[1]!];
+}
+
+const DEFS = new Map<string, OpDef<BinaryAttrs>>();
+for (const [name, rule] of Object.entries(RULES)) {
+  DEFS.set(
+    name,
+    defineOp<BinaryAttrs>({
+      name,
+      backward: rule
+        ? (ctx, g) => {
+            const [a, b] = operands(ctx);
+            const [ga, gb] = rule(a, b, ctx.output, g);
+            // Only tensor sides are inputs on the tape.
+            if (ctx.attrs.aScalar !== undefined) return [gb];
+            if (ctx.attrs.bScalar !== undefined) return [ga];
+            return [ga, gb];
+          }
+        : undefined,
+    }),
+  );
+}
+
+export type BinaryOpName = keyof typeof RULES;
+
+function checkOperand(op: string, side: string, v: Operand): void {
+  if (v instanceof Tensor) return;
+  if (typeof v !== 'number') throw new Error(`${op}: ${side} must be a Tensor or a number, got ${v === null ? 'null' : typeof v}`);
+}
+
+export function binary(name: BinaryOpName, a: Operand, b: Operand): Tensor {
+  checkOperand(name, 'the first operand', a);
+  checkOperand(name, 'the second operand', b);
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${name}: at least one operand must be a Tensor, got two numbers`);
+  if (name === 'pow' && a instanceof Tensor && typeof b === 'number') return a.pow(b);
+  const def = DEFS.get(name)!;
+  const inputs = [a, b].filter((v): v is Tensor => v instanceof Tensor);
+  const attrs: BinaryAttrs = typeof a === 'number' ? { aScalar: a } : typeof b === 'number' ? { bScalar: b } : {};
+  return runOp(def, inputs, attrs, (rt) => {
+    const shape = a instanceof Tensor && b instanceof Tensor ? broadcastShapes(name, a.shape, b.shape) : inputs[0]!.shape;
+    checkRank(name, shape);
+    const side = (v: Operand): BinaryOperand =>
+      v instanceof Tensor ? { buffer: v.buffer, strides: broadcastStrides(v.shape, shape) } : { scalar: v };
+    const broadcast = inputs.some((t) => !sameShape(t.shape, shape));
+    const out = Tensor.empty(rt, shape, name);
+    binaryKernel(rt, name, side(a), side(b), out.buffer, shape, broadcast);
+    return out;
+  });
+}
+
+export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b);
+export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b);
+export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b);
+export const div = (a: Operand, b: Operand): Tensor => binary('div', a, b);
+export const pow = (a: Operand, b: Operand): Tensor => binary('pow', a, b);
+export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', a, b);
+export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, b);
+export const eq = (a: Operand, b: Operand): Tensor => binary('eq', a, b);
+export const ne = (a: Operand, b: Operand): Tensor => binary('ne', a, b);
+export const lt = (a: Operand, b: Operand): Tensor => binary('lt', a, b);
+export const le = (a: Operand, b: Operand): Tensor => binary('le', a, b);
+export const gt = (a: Operand, b: Operand): Tensor => binary('gt', a, b);
+export const ge = (a: Operand, b: Operand): Tensor => binary('ge', a, b);
+
+const whereDef = defineOp<{ cond: Tensor }>({
+  name: 'where',
+  backward: ({ attrs }, g) => [where(attrs.cond, g, 0), where(attrs.cond, 0, g)],
+});
+
+/** Elementwise `cond != 0 ? a : b`, all three broadcast together; a or b may be numbers. */
+export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+  if (!(cond instanceof Tensor)) throw new Error(`where: cond must be a Tensor, got ${typeof cond}`);
+  checkOperand('where', 'a', a);
+  checkOperand('where', 'b', b);
+  cond.assertAlive('where');
+  const ta = a instanceof Tensor ? a : full([], a, { device: cond.device });
+  const tb = b instanceof Tensor ? b : full([], b, { device: cond.device });
+  // cond is not differentiable, so it rides in attrs rather than the tape's inputs.
+  const out = runOp(whereDef, [ta, tb], { cond }, (rt) => {
+    if (cond.device !== rt) throw new Error(`where: cond is on device ${cond.device.id} but a and b are on device ${rt.id}`);
+    const shape = broadcastShapes('where', cond.shape, ta.shape, tb.shape);
+    checkRank('where', shape);
+    const out = Tensor.empty(rt, shape, 'where');
+    const view = (t: Tensor) => ({ buffer: t.buffer, strides: broadcastStrides(t.shape, shape) });
+    whereKernel(rt, view(cond), view(ta), view(tb), out.buffer, shape);
+    return out;
+  });
+  // Constants made for number operands are only needed later if the tape saved them.
+  if (!out.node) for (const [v, t] of [[a, ta], [b, tb]] as const) if (!(v instanceof Tensor)) t.dispose();
+  return out;
+}
+

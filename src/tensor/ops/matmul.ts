@@ -1,0 +1,68 @@
+// matmul with torch.matmul's semantics (1-D operands, broadcast batch dims). The tape op
+// works on op(A) op(B) with transpose flags, so backward reads transposed operands through
+// strides instead of materialising transposes.
+import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
+import { broadcastShapes, fmt, stridesOf } from '../shape.js';
+import { defineOp, runOp } from '../tape.js';
+import { Tensor } from '../tensor.js';
+
+interface MatmulAttrs {
+  transA: boolean;
+  transB: boolean;
+}
+
+const matmulDef = defineOp<MatmulAttrs>({
+  name: 'matmul',
+  backward: ({ inputs, attrs }, g) => {
+    const [a, b] = inputs as [Tensor, Tensor];
+    const { transA, transB } = attrs;
+    // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g, then undo the op on each.
+    const ga = transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB);
+    const gb = transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false);
+    return [ga, gb];
+  },
+});
+
+/** Batched op(A) op(B) for operands of rank >= 2; the transposes are free. */
+export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  return runOp(matmulDef, [a, b], { transA, transB }, (rt) => {
+    if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands must have rank >= 2 here, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+    const [ar, ac] = a.shape.slice(-2) as [number, number];
+    const [br, bc] = b.shape.slice(-2) as [number, number];
+    const [m, ka] = transA ? [ac, ar] : [ar, ac];
+    const [kb, n] = transB ? [bc, br] : [br, bc];
+    if (ka !== kb)
+      throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)}${transA ? 'ᵀ' : ''} @ ${fmt(b.shape)}${transB ? 'ᵀ' : ''} (${ka} vs ${kb})`);
+    const batchShape = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const operand = (t: Tensor, trans: boolean): MatmulOperand => {
+      const strides = stridesOf(t.shape);
+      const lead = batchShape.length - (t.rank - 2);
+      const cols = t.shape[t.rank - 1]!;
+      return {
+        buffer: t.buffer,
+        rowStride: trans ? 1 : cols,
+        colStride: trans ? cols : 1,
+        batchStrides: batchShape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : strides[i - lead]!)),
+      };
+    };
+    const out = Tensor.empty(rt, [...batchShape, m, n], 'matmul');
+    if (out.size === 0) return out;
+    matmulKernel(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape);
+    return out;
+  });
+}
+
+/** torch.matmul: 1-D operands are promoted to a row (left) or column (right) and squeezed back. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  for (const [name, t] of [['a', a], ['b', b]] as const)
+    if (!(t instanceof Tensor)) throw new Error(`matmul: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+  a.assertAlive('matmul');
+  b.assertAlive('matmul');
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: both operands need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const a2 = a.rank === 1 ? a.unsqueeze(0) : a;
+  const b2 = b.rank === 1 ? b.unsqueeze(-1) : b;
+  let c = matmulT(a2, b2);
+  if (a.rank === 1) c = c.squeeze(-2);
+  if (b.rank === 1) c = c.squeeze(-1);
+  return c;
+}

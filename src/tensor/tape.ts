@@ -1,0 +1,86 @@
+// The tape: every differentiable op is registered once here with its forward and backward
+// rule (tfjs-style registry, one op per definition). Running an op validates its inputs,
+// runs the forward kernel, and, when grad mode is on and an input requires grad, records a
+// node on the output. Backward rules are written with the same tensor ops, so running them
+// with grad mode on records a graph of the gradient (double backward for free).
+import type { Runtime } from '../kernels/runtime.js';
+import type { Tensor } from './tensor.js';
+
+export interface BackwardContext<A> {
+  inputs: readonly Tensor[];
+  output: Tensor;
+  attrs: A;
+}
+
+export interface OpDef<A = unknown> {
+  readonly name: string;
+  /**
+   * Input gradients given the output's gradient `g`. A gradient may have the output's
+   * (broadcast) shape; the engine sums it back to the input's shape. null: no gradient.
+   */
+  readonly backward?: (ctx: BackwardContext<A>, g: Tensor) => readonly (Tensor | null)[];
+}
+
+export interface TapeNode {
+  readonly op: OpDef<any>;
+  readonly inputs: readonly Tensor[];
+  readonly attrs: unknown;
+}
+
+const registry = new Map<string, OpDef<any>>();
+
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  if (registry.has(def.name)) throw new Error(`webgpu-ebm: op '${def.name}' is defined twice`);
+  registry.set(def.name, def);
+  return def;
+}
+
+export function registeredOps(): string[] {
+  return [...registry.keys()].sort();
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording anything on the tape (like torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+export function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = enabled;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Checks that every input is alive and on one device, naming the op; returns that device. */
+export function checkInputs(op: string, inputs: readonly Tensor[]): Runtime {
+  const rt = inputs[0]!.device;
+  for (const t of inputs) {
+    t.assertAlive(op);
+    if (t.device !== rt)
+      throw new Error(`${op}: tensors are on different devices (${inputs[0]!.describe()} on device ${rt.id}, ${t.describe()} on device ${t.device.id})`);
+  }
+  return rt;
+}
+
+/**
+ * Runs an op: `forward` must validate everything before it dispatches, so a bad call throws
+ * with nothing recorded. The node is attached only after forward succeeded.
+ */
+export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, forward: (rt: Runtime) => Tensor): Tensor {
+  const rt = checkInputs(def.name, inputs);
+  const out = forward(rt);
+  if (gradEnabled && def.backward && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op: def, inputs, attrs };
+  }
+  return out;
+}

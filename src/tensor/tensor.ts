@@ -1,0 +1,145 @@
+// The Tensor: a shape over a reference-counted GPU buffer (views such as reshape share it),
+// plus what autodiff needs (requiresGrad, grad, the tape node that made it).
+import type { PooledBuffer, Runtime } from '../kernels/runtime.js';
+import { fmt, sizeOf, type Shape } from './shape.js';
+import type { TapeNode } from './tape.js';
+import { trackInScope } from './scope.js';
+
+export type DType = 'f32';
+
+/** A GPU buffer shared by a tensor and its views; freed when the last one lets go. */
+export class Storage {
+  private refs = 1;
+  constructor(
+    readonly rt: Runtime,
+    readonly buffer: PooledBuffer,
+  ) {}
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.rt.free(this.buffer);
+  }
+}
+
+/** Live tensor counts per device, for memory(). */
+const liveCounts = new Map<Runtime, number>();
+export function liveTensorCount(rt: Runtime): number {
+  return liveCounts.get(rt) ?? 0;
+}
+
+// A safety net for tensors dropped without dispose(): their buffers return to the pool when
+// the tensor is garbage-collected. dispose() and tidy() remain the plan.
+const finalizer = new FinalizationRegistry<{ storage: Storage; rt: Runtime }>(({ storage, rt }) => {
+  liveCounts.set(rt, liveTensorCount(rt) - 1);
+  storage.release();
+});
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly dtype: DType = 'f32';
+  requiresGrad = false;
+  /** The accumulated gradient after backward(), for leaves that require grad. */
+  grad: Tensor | null = null;
+  /** The op that made this tensor, when it was recorded on the tape. */
+  node: TapeNode | null = null;
+  private storageRef: Storage | null;
+  readonly device: Runtime;
+
+  constructor(storage: Storage, shape: Shape) {
+    this.storageRef = storage;
+    this.shape = Object.freeze([...shape]);
+    this.device = storage.rt;
+    liveCounts.set(storage.rt, liveTensorCount(storage.rt) + 1);
+    finalizer.register(this, { storage, rt: storage.rt }, this);
+    trackInScope(this);
+  }
+
+  /** A new tensor of `shape` over fresh, uninitialised GPU memory. */
+  static empty(rt: Runtime, shape: Shape, label?: string): Tensor {
+    return new Tensor(new Storage(rt, rt.allocate(sizeOf(shape) * 4, label)), shape);
+  }
+
+  /** A new tensor over this one's storage (a view: reshape, detach). */
+  share(shape: Shape): Tensor {
+    return new Tensor(this.storage.retain(), shape);
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get isDisposed(): boolean {
+    return this.storageRef === null;
+  }
+
+  get storage(): Storage {
+    if (!this.storageRef) throw new Error(`webgpu-ebm: ${this.describe()} has been disposed and cannot be used`);
+    return this.storageRef;
+  }
+
+  get buffer(): PooledBuffer {
+    return this.storage.buffer;
+  }
+
+  /** Throws, naming the op, if this tensor has been disposed. */
+  assertAlive(op: string): void {
+    if (!this.storageRef) throw new Error(`${op}: ${this.describe()} has been disposed and cannot be used`);
+  }
+
+  describe(): string {
+    return `tensor #${this.id} of shape ${fmt(this.shape)}`;
+  }
+
+  dispose(): void {
+    if (!this.storageRef) return;
+    finalizer.unregister(this);
+    liveCounts.set(this.device, liveTensorCount(this.device) - 1);
+    this.storageRef.release();
+    this.storageRef = null;
+    this.node = null;
+  }
+
+  /** The values, copied back from the GPU (this submits any pending work). */
+  async data(): Promise<Float32Array> {
+    const s = this.storage;
+    return new Float32Array(await s.rt.read(s.buffer, this.size * 4));
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: ${this.describe()} has ${this.size} elements; item() needs exactly one`);
+    return (await this.data())[0]!;
+  }
+
+  /** The values as nested arrays (a number for a 0-d tensor). */
+  async array(): Promise<NestedArray> {
+    const d = await this.data();
+    const build = (dim: number, off: number): NestedArray => {
+      if (dim === this.shape.length) return d[off]!;
+      const step = sizeOf(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim]! }, (_, i) => build(dim + 1, off + i * step));
+    };
+    return build(0, 0);
+  }
+
+  toString(): string {
+    return `Tensor(shape=${fmt(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''}${this.isDisposed ? ', disposed' : ''})`;
+  }
+}
+
+export type NestedArray = number | NestedArray[];
