@@ -1,0 +1,61 @@
+// Shared test helpers: the device, PyTorch fixtures, and numeric comparison.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import * as ebm from '../src/index.js';
+import { parseSafetensors, toFloat32 } from '../src/nn/safetensors-format.js';
+
+export { ebm };
+
+export async function device(): Promise<ebm.Runtime> {
+  return ebm.init();
+}
+
+export interface Fixture {
+  metadata: Record<string, string>;
+  get(name: string): ebm.Tensor;
+  values(name: string): Float32Array;
+  shape(name: string): number[];
+  has(name: string): boolean;
+}
+
+/** Loads test/fixtures/<file>; tensors are uploaded to the default device on demand. */
+export function loadFixture(file: string): Fixture {
+  const parsed = parseSafetensors(new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', file))));
+  const raw = (name: string) => {
+    const t = parsed.tensors.get(name);
+    if (!t) throw new Error(`fixture ${file} has no tensor '${name}'`);
+    return t;
+  };
+  return {
+    metadata: parsed.metadata,
+    has: (name) => parsed.tensors.has(name),
+    shape: (name) => raw(name).shape,
+    values: (name) => toFloat32(raw(name)),
+    get: (name) => ebm.tensor(toFloat32(raw(name)), raw(name).shape),
+  };
+}
+
+/**
+ * Asserts |actual - expected| <= rtol * max(1, max|expected|) elementwise: relative to the
+ * tensor's scale, so values near zero in a tensor of O(1) values do not demand impossible
+ * relative precision.
+ */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what = ''): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let scale = 1;
+  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i]!)) scale = Math.max(scale, Math.abs(expected[i]!));
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (Number.isNaN(e) || !Number.isFinite(e)) {
+      expect(Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)), `${what}: element ${i} is ${a}, expected ${e}`).toBe(true);
+      continue;
+    }
+    const err = Math.abs(a - e) / scale;
+    if (!(err <= worst)) [worst, at] = [err, i];
+  }
+  if (!(worst <= rtol)) expect.fail(`${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (error ${worst.toExponential(2)} of scale ${scale}, tolerance ${rtol})`);
+}
