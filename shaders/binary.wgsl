@@ -43,10 +43,15 @@ var<private> INF_BITS: u32 = 0x7f800000u;
 fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
 fn inf() -> f32 { return bitcast<f32>(INF_BITS); }
 
+// pow with PyTorch's semantics: a negative base is defined for integral exponents. Small
+// integral and half exponents take exact paths instead of exp2(e * log2(x)).
 fn pow_(x: f32, e: f32) -> f32 {
   if (e == 0.0) { return 1.0; }
   if (e == 1.0) { return x; }
   if (e == 2.0) { return x * x; }
+  if (e == 3.0) { return x * x * x; }
+  if (e == 0.5) { return sqrt(x); }
+  if (e == -1.0) { return 1.0 / x; }
   if (x == 0.0) { return select(0.0, inf(), e < 0.0); }
   let r = exp2(e * log2(abs(x)));
   if (x > 0.0) { return r; }

@@ -19,14 +19,13 @@ const OP_elu = 14u;
 const OP_gelu = 15u;
 const OP_silu = 16u;
 const OP_softplus = 17u;
-const OP_powScalar = 18u;
-const OP_clamp = 19u;
-const OP_erf = 20u;
-const OP_erfc = 21u;
-const OP_sign = 22u;
-const OP_step = 23u;
-const OP_expm1 = 24u;
-const OP_log1p = 25u;
+const OP_clamp = 18u;
+const OP_erf = 19u;
+const OP_erfc = 20u;
+const OP_sign = 21u;
+const OP_step = 22u;
+const OP_expm1 = 23u;
+const OP_log1p = 24u;
 
 override OP: u32 = 0u;
 override WG: u32 = 256u;
@@ -100,21 +99,6 @@ fn sigmoid(v: f32) -> f32 {
   return e / (1.0 + e);
 }
 
-// pow with PyTorch's semantics for negative bases: defined for integral exponents.
-fn pow_(b: f32, e: f32) -> f32 {
-  if (e == 0.0) { return 1.0; }
-  if (e == 1.0) { return b; }
-  if (e == 2.0) { return b * b; }
-  if (e == 3.0) { return b * b * b; }
-  if (e == 0.5) { return sqrt(b); }
-  if (e == -1.0) { return 1.0 / b; }
-  if (b == 0.0) { return select(0.0, inf(), e < 0.0); }
-  let r = exp2(e * log2(abs(b)));
-  if (b > 0.0) { return r; }
-  if (fract(e) != 0.0) { return nan(); }
-  return select(r, -r, fract(e * 0.5) != 0.0);
-}
-
 fn apply(v: f32) -> f32 {
   let p0 = params.p0;
   let p1 = params.p1;
@@ -143,7 +127,6 @@ fn apply(v: f32) -> f32 {
       if (z > p1) { return v; }
       return (max(z, 0.0) + log1p(exp(-abs(z)))) / p0;
     }
-    case OP_powScalar: { return pow_(v, p0); }
     // NaN bounds mean "no bound on this side".
     case OP_clamp: {
       var r = v;

@@ -1,6 +1,7 @@
 // Wrappers for copy.wgsl: strided gathers (permute, expand, slice, concat blocks) and pad_slice.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
+import { contiguousStrides, product } from './layout.js';
 import { UniformWriter } from './uniform.js';
 
 const bindings = [
@@ -20,19 +21,9 @@ export interface StridedView {
   dstOffset?: number;
 }
 
-function contiguousStrides(shape: readonly number[]): number[] {
-  const s: number[] = [];
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
-
 /** dst[dstOffset + idx . dstStrides] = src[srcOffset + idx . srcStrides] for every idx in shape. */
 export function gatherKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, v: StridedView): void {
-  const n = v.shape.reduce((a, b) => a * b, 1);
+  const n = product(v.shape);
   const params = new UniformWriter(68)
     .u(n, v.shape.length, v.srcOffset, v.dstOffset ?? 0)
     .vec(v.shape)
@@ -47,7 +38,7 @@ export function gatherKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, 
 
 /** Writes `src` (the slice, contiguous) into a zero tensor of `fullShape` at start + k * step per dim. */
 export function padSliceKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, fullShape: readonly number[], sliceShape: readonly number[], start: readonly number[], step: readonly number[]): void {
-  const n = fullShape.reduce((a, b) => a * b, 1);
+  const n = product(fullShape);
   const params = new UniformWriter(68)
     .u(n, fullShape.length, 0, 0)
     .vec(fullShape)

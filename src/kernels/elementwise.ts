@@ -1,6 +1,7 @@
 // Wrappers for the elementwise kernels: unary.wgsl, binary.wgsl and where.wgsl.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
+import { product } from './layout.js';
 import { UniformWriter } from './uniform.js';
 
 const UNARY: KernelSpec = {
@@ -48,7 +49,7 @@ export function unaryKernel(rt: Runtime, op: string, x: PooledBuffer, y: PooledB
 export type BinaryOperand = { buffer: PooledBuffer; strides: readonly number[] } | { scalar: number };
 
 export function binaryKernel(rt: Runtime, op: string, a: BinaryOperand, b: BinaryOperand, out: PooledBuffer, shape: readonly number[], broadcast: boolean): void {
-  const n = shape.reduce((x, y) => x * y, 1);
+  const n = product(shape);
   const scalarMode = 'scalar' in a ? 1 : 'scalar' in b ? 2 : 0;
   if ('scalar' in a && 'scalar' in b) throw new Error(`${op}: at least one operand must be a tensor`);
   const scalar = 'scalar' in a ? a.scalar : 'scalar' in b ? b.scalar : 0;
@@ -74,7 +75,7 @@ export function whereKernel(
   out: PooledBuffer,
   shape: readonly number[],
 ): void {
-  const n = shape.reduce((x, y) => x * y, 1);
+  const n = product(shape);
   const params = new UniformWriter(36).u(n, shape.length, 0, 0).vec(shape).vec(cond.strides).vec(a.strides).vec(b.strides).bytes();
   rt.dispatch(WHERE, [cond.buffer, a.buffer, b.buffer, out, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
 }

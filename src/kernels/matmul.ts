@@ -1,6 +1,7 @@
 // Wrapper for matmul.wgsl: batched C = op(A) op(B) with strided (possibly transposed) operands.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
+import { product } from './layout.js';
 import { UniformWriter } from './uniform.js';
 
 const MATMUL: KernelSpec = {
@@ -28,7 +29,7 @@ export interface MatmulOperand {
 
 export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c: PooledBuffer, m: number, n: number, k: number, batchShape: readonly number[]): void {
   if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
-  const batch = batchShape.reduce((x, y) => x * y, 1);
+  const batch = product(batchShape);
   const params = new UniformWriter(20)
     .u(m, n, k, batchShape.length, a.rowStride, a.colStride, b.rowStride, b.colStride)
     .vec(batchShape, 4)

@@ -1,6 +1,7 @@
 // Wrapper for reduce.wgsl: sum / max / min / logsumexp over any set of axes of a contiguous tensor.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
+import { contiguousStrides, product } from './layout.js';
 import { UniformWriter } from './uniform.js';
 
 const bindings = [
@@ -17,12 +18,7 @@ export type ReduceOp = 'sum' | 'max' | 'min' | 'logsumexp';
 const WORKGROUP_THRESHOLD = 64;
 
 export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: PooledBuffer, shape: readonly number[], axes: readonly number[], scale = 1): void {
-  const strides: number[] = [];
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = acc;
-    acc *= shape[i]!;
-  }
+  const strides = contiguousStrides(shape);
   const red = new Set(axes);
   const keptShape: number[] = [];
   const keptStrides: number[] = [];
@@ -37,8 +33,8 @@ export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: Po
       keptStrides.push(strides[i]!);
     }
   });
-  const nOut = keptShape.reduce((a, b) => a * b, 1);
-  const nRed = redShape.reduce((a, b) => a * b, 1);
+  const nOut = product(keptShape);
+  const nRed = product(redShape);
   // Trailing reduced axes are one contiguous run per output: skip the index arithmetic.
   const contiguous = axes.every((a) => a >= shape.length - axes.length);
   const params = new UniformWriter(40)

@@ -101,7 +101,7 @@ Object.assign(proto, {
   softplus(this: Tensor, b?: number, t?: number) { return un.softplus(this, b, t); },
   step(this: Tensor, t?: number) { return un.step(this, t); },
   clamp(this: Tensor, lo?: number | null, hi?: number | null) { return un.clamp(this, lo, hi); },
-  pow(this: Tensor, e: Operand) { return typeof e === 'number' ? un.powScalar(this, e) : bin.pow(this, e); },
+  pow(this: Tensor, e: Operand) { return bin.pow(this, e); },
   sum(this: Tensor, a?: Axes, k?: boolean) { return red.sum(this, a, k); },
   mean(this: Tensor, a?: Axes, k?: boolean) { return red.mean(this, a, k); },
   max(this: Tensor, a?: Axes, k?: boolean) { return red.max(this, a, k); },

@@ -1,26 +1,14 @@
 // Shape arithmetic: sizes, contiguous strides, NumPy broadcasting and axis normalisation.
 // Every check names the op and shows the shapes, since these are the errors users see most.
 
+import { contiguousStrides as stridesOf } from '../kernels/layout.js';
+
 export type Shape = readonly number[];
 
 /** The kernels address tensors of up to this many dims (two vec4<u32> in a uniform). */
 export const MAX_RANK = 8;
 
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function stridesOf(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
+export { product as sizeOf, contiguousStrides as stridesOf } from '../kernels/layout.js';
 
 export function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;

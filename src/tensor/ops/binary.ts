@@ -26,7 +26,8 @@ const RULES: Record<string, GradRule | null> = {
     return [ga, ga.mul(y).neg()];
   },
   pow: (a, b, y, g) => [
-    typeof b === 'number' ? null : g.mul(b).mul(pow(a, b.sub(1))),
+    // d/da a^b = b a^(b-1); a number exponent 0 has a zero gradient even at a = 0.
+    b === 0 ? g.mul(0) : g.mul(b).mul(pow(a, typeof b === 'number' ? b - 1 : b.sub(1))),
     typeof a === 'number' ? g.mul(y).mul(Math.log(a)) : g.mul(y).mul(a.log()),
   ],
   // Like torch.maximum: the gradient goes to the larger side, half to each on a tie.
@@ -84,7 +85,6 @@ export function binary(name: BinaryOpName, a: Operand, b: Operand): Tensor {
   checkOperand(name, 'the first operand', a);
   checkOperand(name, 'the second operand', b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${name}: at least one operand must be a Tensor, got two numbers`);
-  if (name === 'pow' && a instanceof Tensor && typeof b === 'number') return a.pow(b);
   const def = DEFS.get(name)!;
   const inputs = [a, b].filter((v): v is Tensor => v instanceof Tensor);
   const attrs: BinaryAttrs = typeof a === 'number' ? { aScalar: a } : typeof b === 'number' ? { bScalar: b } : {};

@@ -43,7 +43,6 @@ const RULES: Record<string, GradRule | null> = {
     const z = x.mul(a.p0);
     return where(gt(z, a.p1), g, g.mul(z.sigmoid()));
   },
-  powScalar: (x, _y, g, a) => (a.p0 === 0 ? g.mul(0) : g.mul(x.pow(a.p0 - 1)).mul(a.p0)),
   clamp: (x, _y, g, a) => {
     let m = g;
     if (!Number.isNaN(a.p0)) m = m.mul(x.ge(a.p0));
@@ -99,11 +98,6 @@ export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
   checkNumber('softplus', 'threshold', threshold);
   if (beta === 0) throw new Error('softplus: beta must be non-zero');
   return unary('softplus', x, beta, threshold);
-}
-
-export function powScalar(x: Tensor, exponent: number): Tensor {
-  checkNumber('pow', 'exponent', exponent);
-  return unary('powScalar', x, exponent);
 }
 
 /** Clamps to [min, max]; either bound may be null (no bound on that side), not both. */
