@@ -16,7 +16,7 @@ export function sizeClass(bytes: number): number {
   const b = Math.max(16, Math.ceil(bytes / 4) * 4);
   const k = Math.ceil(Math.log2(b));
   if (k <= 10) return 2 ** k;
-  const step = 2 ** (k - 3);
+  const step = 2 ** (k - 4);
   return Math.ceil(b / step) * step;
 }
 

@@ -53,6 +53,10 @@ function reflectedKind(v: { resourceType: ResourceType; access: string }): Bindi
   return `resource type ${ResourceType[v.resourceType]}`;
 }
 
+function bindingSignature(spec: KernelSpec): string {
+  return spec.bindings.map((b) => `${b.name}:${b.kind}`).join(',');
+}
+
 export class PipelineCache {
   private readonly shaders = new Map<string, ShaderInfo>();
   private readonly pipelines = new Map<string, CachedPipeline>();
@@ -65,8 +69,13 @@ export class PipelineCache {
 
   /** Compiles a shader and throws with file, line and source line if WGSL rejects it. */
   async validate(file: string, source = this.sourceOf(file)): Promise<void> {
+    // The scope keeps Dawn's own validation error from reaching the device's uncaptured-error
+    // handler, which would fail the next, unrelated op.
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: source, label: file });
+    const scope = this.device.popErrorScope();
     const info = await module.getCompilationInfo();
+    await scope;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length) throw new Error(`WGSL compilation failed:\n${formatCompilationMessages(file, source, errors)}`);
   }
@@ -82,11 +91,15 @@ export class PipelineCache {
   }
 
   get(spec: KernelSpec, overrides: Overrides = {}): CachedPipeline {
-    const key = `${spec.shader}#${spec.entry}#${JSON.stringify(overrides)}`;
+    const signature = bindingSignature(spec);
+    const key = `${spec.shader}#${spec.entry}#${signature}#${JSON.stringify(overrides)}`;
     let p = this.pipelines.get(key);
     if (p) return p;
     const sh = this.shader(spec.shader);
-    this.checkBindings(spec, sh);
+    this.checkBindings(spec, sh, signature);
+    const declared = new Set(sh.reflect.overrides.map((o) => o.name));
+    for (const name of Object.keys(overrides))
+      if (!declared.has(name)) throw new Error(`${spec.shader}: no \`override ${name}\` declared (declared: ${[...declared].join(', ') || 'none'})`);
     const layout = this.device.createBindGroupLayout({
       label: `${spec.shader}:${spec.entry}`,
       entries: spec.bindings.map((b, i) => ({ binding: i, visibility: ShaderStage.COMPUTE, buffer: { type: b.kind } })),
@@ -124,8 +137,8 @@ export class PipelineCache {
     return sh;
   }
 
-  private checkBindings(spec: KernelSpec, sh: ShaderInfo): void {
-    if (sh.checkedEntries.has(spec.entry)) return;
+  private checkBindings(spec: KernelSpec, sh: ShaderInfo, signature: string): void {
+    if (sh.checkedEntries.has(`${spec.entry}#${signature}`)) return;
     const where = `${spec.shader} (entry '${spec.entry}')`;
     const entry = sh.reflect.entry.compute.find((f) => f.name === spec.entry);
     if (!entry) throw new Error(`${where}: no @compute entry point named '${spec.entry}'`);
@@ -140,6 +153,6 @@ export class PipelineCache {
     });
     for (const [k, d] of declared)
       throw new Error(`${where}: the shader declares '${d.name}' at @group(${d.group}) @binding(${k % 1000}) but the wrapper does not bind it`);
-    sh.checkedEntries.add(spec.entry);
+    sh.checkedEntries.add(`${spec.entry}#${signature}`);
   }
 }

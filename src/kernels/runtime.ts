@@ -23,10 +23,13 @@ export interface RuntimeStats {
   pipelines: number;
   bufferAllocations: number;
   uniformUploads: number;
+  /** Bind groups created (a cache hit creates none). */
+  bindGroups: number;
 }
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const MAX_UNIFORM_CACHE = 4096;
+const MAX_BIND_GROUP_CACHE = 2048;
 let nextRuntimeId = 1;
 
 export class Runtime {
@@ -39,7 +42,7 @@ export class Runtime {
   readonly placeholder: PooledBuffer;
   /** Dispatches recorded before the pending encoder is submitted even without a readback. */
   batchSize = 128;
-  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0 };
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0 };
   /** Bytes held by live storages (tensor data), and the most ever held at once. */
   liveBytes = 0;
   peakBytes = 0;
@@ -49,6 +52,10 @@ export class Runtime {
   private pendingDispatches = 0;
   private submitted = 0;
   private readonly uniforms = new Map<string, PooledBuffer>();
+  /** Bind groups by (pipeline, buffers): a training loop rebinds the same pooled buffers. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly objectIds = new WeakMap<object, number>();
+  private nextObjectId = 1;
   private readonly maxWorkgroups: number;
   private deviceError: Error | null = null;
   private destroyed = false;
@@ -143,7 +150,7 @@ export class Runtime {
       if (dupe >= 0 && written.has(a.buffer))
         throw new Error(`${spec.shader}:${spec.entry}: one buffer bound as both '${spec.bindings[i]!.name}' and '${spec.bindings[dupe]!.name}', and it is written`);
     });
-    const bindGroup = this.device.createBindGroup({ layout: cached.layout, entries });
+    const bindGroup = this.bindGroup(cached, used, entries);
     const pass = this.computePass();
     pass.setPipeline(cached.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -223,6 +230,26 @@ export class Runtime {
       this.deviceError = null;
       throw e;
     }
+  }
+
+  private idOf(o: object): number {
+    let id = this.objectIds.get(o);
+    if (id === undefined) this.objectIds.set(o, (id = this.nextObjectId++));
+    return id;
+  }
+
+  private bindGroup(cached: { layout: GPUBindGroupLayout }, buffers: readonly PooledBuffer[], entries: GPUBindGroupEntry[]): GPUBindGroup {
+    const key = `${this.idOf(cached)}:${buffers.map((b) => this.idOf(b)).join(',')}`;
+    let group = this.bindGroups.get(key);
+    if (group) {
+      this.bindGroups.delete(key);
+    } else {
+      group = this.device.createBindGroup({ layout: cached.layout, entries });
+      this.stats.bindGroups++;
+      if (this.bindGroups.size >= MAX_BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    }
+    this.bindGroups.set(key, group);
+    return group;
   }
 
   private uniform(data: ArrayBufferView): PooledBuffer {

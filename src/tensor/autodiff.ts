@@ -29,6 +29,8 @@ function reverseTopo(root: Tensor, stopAt?: Set<Tensor>): Tensor[] {
       top[1]++;
       const next = inputs[i]!;
       if (next.requiresGrad && !seen.has(next)) {
+        if (next.isDisposed)
+          throw new Error(`backward: ${next.describe()} was disposed, but the graph of ${root.describe()} goes through it; dispose intermediates after backward() (or tidy the whole step)`);
         seen.add(next);
         stack.push([next, 0]);
       }
@@ -162,14 +164,19 @@ export function valueAndGrad<A extends unknown[]>(f: (...args: A) => Tensor, opt
       callArgs[i] = v;
       return v;
     });
-    const value = f(...(callArgs as A));
-    if (!(value instanceof Tensor)) throw new Error('grad: the function must return a Tensor');
-    if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${fmt(value.shape)}`);
-    const grads = value.requiresGrad ? runBackward(value, undefined, { createGraph: opts.createGraph, inputs }) : inputs.map(() => null);
-    const out = grads.map((g, i) => g ?? withGradMode(false, () => inputs[i]!.mul(0)));
-    // Without a graph, nothing refers to the leaf views any more.
-    if (!opts.createGraph) for (const v of views) v.dispose();
-    return [value, typeof argnums === 'number' ? out[0]! : out];
+    let ok = false;
+    try {
+      const value = f(...(callArgs as A));
+      if (!(value instanceof Tensor)) throw new Error('grad: the function must return a Tensor');
+      if (value.size !== 1) throw new Error(`grad: the function must return a scalar, got shape ${fmt(value.shape)}`);
+      const grads = value.requiresGrad ? runBackward(value, undefined, { createGraph: opts.createGraph, inputs }) : inputs.map(() => null);
+      const out = grads.map((g, i) => g ?? withGradMode(false, () => inputs[i]!.mul(0)));
+      ok = true;
+      return [value, typeof argnums === 'number' ? out[0]! : out];
+    } finally {
+      // Without a graph (or after a failure) nothing refers to the leaf views any more.
+      if (!ok || !opts.createGraph) for (const v of views) v.dispose();
+    }
   };
 }
 

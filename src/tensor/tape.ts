@@ -4,6 +4,7 @@
 // node on the output. Backward rules are written with the same tensor ops, so running them
 // with grad mode on records a graph of the gradient (double backward for free).
 import type { Runtime } from '../kernels/runtime.js';
+import { tidy } from './scope.js';
 import type { Tensor } from './tensor.js';
 
 export interface BackwardContext<A> {
@@ -69,6 +70,14 @@ export function checkInputs(op: string, inputs: readonly Tensor[]): Runtime {
       throw new Error(`${op}: tensors are on different devices (${inputs[0]!.describe()} on device ${rt.id}, ${t.describe()} on device ${t.device.id})`);
   }
   return rt;
+}
+
+/**
+ * Runs an op made of other ops. When the tape will record it, its intermediates are part of the
+ * graph; otherwise they are scratch and are disposed as soon as the result exists.
+ */
+export function composite(inputs: readonly Tensor[], fn: () => Tensor): Tensor {
+  return gradEnabled && inputs.some((t) => t.requiresGrad) ? fn() : tidy(fn);
 }
 
 /**

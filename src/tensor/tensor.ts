@@ -116,6 +116,7 @@ export class Tensor {
 
   /** The values, copied back from the GPU (this submits any pending work). */
   async data(): Promise<Float32Array> {
+    this.assertAlive('data');
     const s = this.storage;
     return new Float32Array(await s.rt.read(s.buffer, this.size * 4));
   }

@@ -2,7 +2,7 @@
 // op may be a plain number; it then travels in the kernel's uniform block, not in a buffer.
 import { binaryKernel, whereKernel, type BinaryOperand } from '../../kernels/elementwise.js';
 import { broadcastShapes, broadcastStrides, checkRank, sameShape } from '../shape.js';
-import { defineOp, runOp, type BackwardContext, type OpDef } from '../tape.js';
+import { checkInputs, defineOp, runOp, type BackwardContext, type OpDef } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import { full } from './create.js';
 
@@ -121,24 +121,25 @@ const whereDef = defineOp<{ cond: Tensor }>({
 
 /** Elementwise `cond != 0 ? a : b`, all three broadcast together; a or b may be numbers. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  if (!(cond instanceof Tensor)) throw new Error(`where: cond must be a Tensor, got ${typeof cond}`);
+  if (!(cond instanceof Tensor)) throw new Error(`where: cond must be a Tensor, got ${cond === null ? 'null' : typeof cond}`);
   checkOperand('where', 'a', a);
   checkOperand('where', 'b', b);
-  cond.assertAlive('where');
-  const ta = a instanceof Tensor ? a : full([], a, { device: cond.device });
-  const tb = b instanceof Tensor ? b : full([], b, { device: cond.device });
+  const tensors = [cond, a, b].filter((v): v is Tensor => v instanceof Tensor);
+  const rt = checkInputs('where', tensors);
+  // Everything is validated before the constants for number operands are made, so a bad
+  // call leaves nothing behind.
+  const shape = broadcastShapes('where', ...[cond, a, b].map((v) => (v instanceof Tensor ? v.shape : [])));
+  checkRank('where', shape);
+  const ta = a instanceof Tensor ? a : full([], a, { device: rt });
+  const tb = b instanceof Tensor ? b : full([], b, { device: rt });
   // cond is not differentiable, so it rides in attrs rather than the tape's inputs.
-  const out = runOp(whereDef, [ta, tb], { cond }, (rt) => {
-    if (cond.device !== rt) throw new Error(`where: cond is on device ${cond.device.id} but a and b are on device ${rt.id}`);
-    const shape = broadcastShapes('where', cond.shape, ta.shape, tb.shape);
-    checkRank('where', shape);
-    const out = Tensor.empty(rt, shape, 'where');
+  const out = runOp(whereDef, [ta, tb], { cond }, () => {
+    const result = Tensor.empty(rt, shape, 'where');
     const view = (t: Tensor) => ({ buffer: t.buffer, strides: broadcastStrides(t.shape, shape) });
-    whereKernel(rt, view(cond), view(ta), view(tb), out.buffer, shape);
-    return out;
+    whereKernel(rt, view(cond), view(ta), view(tb), result.buffer, shape);
+    return result;
   });
   // Constants made for number operands are only needed later if the tape saved them.
   if (!out.node) for (const [v, t] of [[a, ta], [b, tb]] as const) if (!(v instanceof Tensor)) t.dispose();
   return out;
 }
-

@@ -75,20 +75,25 @@ export function tensor(values: NestedArray | Float32Array | ArrayLike<number>, s
   return finish(fromData(deviceOf(opts), data, dims), opts);
 }
 
-export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
-  checkShape('full', 'shape', shape);
+function constant(op: string, shape: Shape, value: number, opts: CreateOptions): Tensor {
+  checkShape(op, 'shape', shape);
+  if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
   const rt = deviceOf(opts);
-  const t = Tensor.empty(rt, shape, 'full');
+  const t = Tensor.empty(rt, shape, op);
   fillKernel(rt, 'full', t.buffer, t.size, { a: value });
   return finish(t, opts);
 }
 
+export function full(shape: Shape, value: number, opts: CreateOptions = {}): Tensor {
+  return constant('full', shape, value, opts);
+}
+
 export function zeros(shape: Shape, opts: CreateOptions = {}): Tensor {
-  return full(shape, 0, opts);
+  return constant('zeros', shape, 0, opts);
 }
 
 export function ones(shape: Shape, opts: CreateOptions = {}): Tensor {
-  return full(shape, 1, opts);
+  return constant('ones', shape, 1, opts);
 }
 
 /** Like torch.arange: [start, end) by step; `arange(n)` is [0, n). */
@@ -142,13 +147,13 @@ function checkSeed(op: string, seed: number): void {
 
 function random(op: string, dist: 'uniform' | 'normal', shape: Shape, p0: number, p1: number, opts: RandomOptions): Tensor {
   checkShape(op, 'shape', shape);
+  if (opts.seed !== undefined) checkSeed(op, opts.seed);
   const rt = deviceOf(opts);
   const t = Tensor.empty(rt, shape, op);
   const n = t.size;
   let seed: number;
   let offset: number;
   if (opts.seed !== undefined) {
-    checkSeed(op, opts.seed);
     seed = opts.seed;
     offset = 0;
   } else {

@@ -3,7 +3,7 @@
 // strides instead of materialising transposes.
 import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
 import { broadcastShapes, fmt, stridesOf } from '../shape.js';
-import { defineOp, runOp } from '../tape.js';
+import { checkInputs, defineOp, runOp } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
 interface MatmulAttrs {
@@ -33,7 +33,7 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
     const [kb, n] = transB ? [bc, br] : [br, bc];
     if (ka !== kb)
       throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)}${transA ? 'ᵀ' : ''} @ ${fmt(b.shape)}${transB ? 'ᵀ' : ''} (${ka} vs ${kb})`);
-    const batchShape = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const batchShape = broadcastShapes(`matmul of ${fmt(a.shape)} and ${fmt(b.shape)} (batch dims)`, a.shape.slice(0, -2), b.shape.slice(0, -2));
     const operand = (t: Tensor, trans: boolean): MatmulOperand => {
       const strides = stridesOf(t.shape);
       const lead = batchShape.length - (t.rank - 2);
@@ -56,13 +56,19 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
 export function matmul(a: Tensor, b: Tensor): Tensor {
   for (const [name, t] of [['a', a], ['b', b]] as const)
     if (!(t instanceof Tensor)) throw new Error(`matmul: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
-  a.assertAlive('matmul');
-  b.assertAlive('matmul');
+  checkInputs('matmul', [a, b]);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: both operands need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  // Checked on the caller's shapes, before any 1-D operand is promoted.
+  const ka = a.shape[a.rank - 1]!;
+  const kb = b.rank === 1 ? b.shape[0]! : b.shape[b.rank - 2]!;
+  if (ka !== kb) throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${ka} vs ${kb})`);
+  broadcastShapes(`matmul of ${fmt(a.shape)} and ${fmt(b.shape)} (batch dims)`, a.shape.slice(0, -2), b.shape.slice(0, -2));
+  if (a.rank > 1 && b.rank > 1) return matmulT(a, b);
   const a2 = a.rank === 1 ? a.unsqueeze(0) : a;
   const b2 = b.rank === 1 ? b.unsqueeze(-1) : b;
-  let c = matmulT(a2, b2);
-  if (a.rank === 1) c = c.squeeze(-2);
-  if (b.rank === 1) c = c.squeeze(-1);
-  return c;
+  const c = matmulT(a2, b2);
+  const out = c.reshape(c.shape.filter((_, i) => !((a.rank === 1 && i === c.rank - 2) || (b.rank === 1 && i === c.rank - 1))));
+  // Without a tape the promoted views and the unsqueezed product are scratch.
+  if (!out.node) for (const t of [a2, b2, c]) if (t !== a && t !== b) t.dispose();
+  return out;
 }

@@ -2,7 +2,7 @@
 // (composed), and sumToShape, which folds a broadcast gradient back onto its input's shape.
 import { reduceKernel, type ReduceOp } from '../../kernels/reduce.js';
 import { normAxes, sameShape, sizeOf, type Shape } from '../shape.js';
-import { defineOp, runOp, type OpDef } from '../tape.js';
+import { composite, defineOp, runOp, type OpDef } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
 export type Axes = number | readonly number[] | null | undefined;
@@ -74,8 +74,7 @@ export function variance(x: Tensor, axis?: Axes, keepdim = false, correction = 1
   x.assertAlive('var');
   const axes = normAxes('var', axis, x.shape);
   const n = reducedCount(x.shape, axes);
-  const centred = x.sub(x.mean(axes, true));
-  return centred.square().sum(axes, keepdim).div(Math.max(0, n - correction));
+  return composite([x], () => x.sub(x.mean(axes, true)).square().sum(axes, keepdim).div(Math.max(0, n - correction)));
 }
 
 /** Sums a gradient of a broadcast shape back to `shape` (leading dims, and dims that were 1). */
