@@ -54,9 +54,10 @@ fn philox(counter: vec4u, key: vec2u) -> vec4u {
   return c;
 }
 
-// A uniform in the open interval (0, 1): 24 random bits, centred in their bucket.
+// A uniform in the open interval (0, 1) from 24 random bits: k / 2^24 is exact in f32 (unlike
+// (k + 0.5) / 2^24, which rounds to 1.0 for the top k), and k = 0 maps to 2^-25 so log(u) is finite.
 fn to_unit(u: u32) -> f32 {
-  return (f32(u >> 8u) + 0.5) * (1.0 / 16777216.0);
+  return max(f32(u >> 8u) * (1.0 / 16777216.0), 1.0 / 33554432.0);
 }
 
 @compute @workgroup_size(WG)

@@ -63,6 +63,14 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, opts: Backwa
     if (!t.requiresGrad) throw new Error(`grad: input ${i} (${t.describe()}) does not require grad`);
   });
   const order = reverseTopo(root, wanted ?? undefined);
+  // With chosen inputs, only tensors from which a chosen input can be reached need a gradient:
+  // a sampler's grad with respect to x never computes the parameters' gradients.
+  const reaches = new Set<Tensor>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i]!;
+    if (!wanted || wanted.has(t) || (t.node && t.node.inputs.some((u) => reaches.has(u)))) reaches.add(t);
+  }
+  const needed = (t: Tensor) => t.requiresGrad && reaches.has(t);
   // Pending gradient per tensor. One gradient object may sit in several slots (add passes g
   // to both inputs), so slots are counted before a gradient this walk made is freed.
   const grads = new Map<Tensor, Tensor>();
@@ -97,10 +105,11 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, opts: Backwa
       const g = grads.get(t);
       if (!g || !t.node || wanted?.has(t)) continue;
       const { op, inputs, attrs } = t.node;
+      const needs = inputs.map(needed);
       const rule = () => {
-        const out = op.backward!({ inputs, output: t, attrs }, g);
+        const out = op.backward!({ inputs, output: t, attrs, needs }, g);
         // Fold broadcast gradients back onto each input's shape, in the same scope.
-        return out.map((gi, i) => (gi && inputs[i]!.requiresGrad ? sumToShape(gi, inputs[i]!.shape) : null));
+        return out.map((gi, i) => (gi && needs[i] ? sumToShape(gi, inputs[i]!.shape) : null));
       };
       // Without a graph to keep, everything a rule makes except its results is scratch.
       const inGrads = createGraph ? rule() : tidy(rule);

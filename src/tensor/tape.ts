@@ -11,6 +11,8 @@ export interface BackwardContext<A> {
   inputs: readonly Tensor[];
   output: Tensor;
   attrs: A;
+  /** Which inputs' gradients are wanted; a rule may skip computing the others. */
+  needs: readonly boolean[];
 }
 
 export interface OpDef<A = unknown> {

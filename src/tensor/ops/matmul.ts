@@ -13,12 +13,12 @@ interface MatmulAttrs {
 
 const matmulDef = defineOp<MatmulAttrs>({
   name: 'matmul',
-  backward: ({ inputs, attrs }, g) => {
+  backward: ({ inputs, attrs, needs }, g) => {
     const [a, b] = inputs as [Tensor, Tensor];
     const { transA, transB } = attrs;
     // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g, then undo the op on each.
-    const ga = transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB);
-    const gb = transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false);
+    const ga = !needs[0] ? null : transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB);
+    const gb = !needs[1] ? null : transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false);
     return [ga, gb];
   },
 });
