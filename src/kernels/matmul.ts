@@ -1,40 +1,99 @@
-// Wrapper for matmul.wgsl: batched C = op(A) op(B) with strided (possibly transposed) operands.
+// Wrappers for the matmul kernels. Three schedules, chosen per adapter and shape:
+//   register: matmul-vec4.wgsl, register blocking with vec4 loads and no workgroup memory
+//             (software adapters, where storage and workgroup loads are the bottleneck);
+//   tiled:    matmul-tiled.wgsl, workgroup-memory tiling (real GPUs);
+//   scalar:   matmul.wgsl, strided scalar loads, for shapes the vec4 kernel cannot take
+//             (dims that are not multiples of 4) on software adapters.
+// All three take transposed operands through their layout, never a materialised transpose.
+import { product } from './layout.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { product } from './layout.js';
 import { UniformWriter } from './uniform.js';
 
-const MATMUL: KernelSpec = {
-  shader: 'matmul.wgsl',
-  entry: 'main',
-  bindings: [
-    { name: 'a', kind: 'read-only-storage' },
-    { name: 'b', kind: 'read-only-storage' },
-    { name: 'c', kind: 'storage' },
-    { name: 'params', kind: 'uniform' },
-  ],
+const bindings = [
+  { name: 'a', kind: 'read-only-storage' },
+  { name: 'b', kind: 'read-only-storage' },
+  { name: 'c', kind: 'storage' },
+  { name: 'params', kind: 'uniform' },
+] as const;
+
+const SCALAR: KernelSpec = { shader: 'matmul.wgsl', entry: 'main', bindings };
+const TILED: KernelSpec = { shader: 'matmul-tiled.wgsl', entry: 'main', bindings };
+const REGISTER: Record<'nn' | 'nt' | 'tn', KernelSpec> = {
+  nn: { shader: 'matmul-vec4.wgsl', entry: 'nn', bindings },
+  nt: { shader: 'matmul-vec4.wgsl', entry: 'nt', bindings },
+  tn: { shader: 'matmul-vec4.wgsl', entry: 'tn', bindings },
 };
 
-/** The batch dims the kernel can address (one vec4<u32> each of shape and strides). */
+export type MatmulSchedule = 'register' | 'tiled' | 'scalar';
+
+/** The batch dims the kernels can address (one vec4<u32> each of shape and strides). */
 export const MATMUL_MAX_BATCH_RANK = 4;
-const TILE = 32;
 
 export interface MatmulOperand {
   buffer: PooledBuffer;
-  rowStride: number;
-  colStride: number;
-  /** Per batch dim of the output's batch shape; 0 where this operand is broadcast. */
+  /** The stored matrix is [rows, cols], row-major; `trans` means the product uses its transpose. */
+  rows: number;
+  cols: number;
+  trans: boolean;
+  /** Per batch dim of the output's batch shape, in elements; 0 where this operand is broadcast. */
   batchStrides: readonly number[];
 }
 
-export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c: PooledBuffer, m: number, n: number, k: number, batchShape: readonly number[]): void {
+/** Register tile per layout (rows x vec4 column groups) and workgroup side, measured on lavapipe. */
+const REGISTER_WG = 8;
+const REGISTER_TILE = { nn: { tm: 4, tn4: 1 }, nt: { tm: 4, tn4: 1 }, tn: { tm: 4, tn4: 2 } } as const;
+
+function layoutOf(a: MatmulOperand, b: MatmulOperand): 'nn' | 'nt' | 'tn' | 'tt' {
+  return a.trans ? (b.trans ? 'tt' : 'tn') : b.trans ? 'nt' : 'nn';
+}
+
+/** Whether the vec4 kernel can take this product: its vectorised dims must be multiples of 4. */
+function vec4Aligned(layout: string, m: number, n: number, k: number): boolean {
+  if (n % 4 !== 0) return false;
+  if (layout === 'nn' || layout === 'nt') return k % 4 === 0;
+  if (layout === 'tn') return m % 4 === 0;
+  return false;
+}
+
+/**
+ * The schedule for this adapter and shape. `rt.tuning.matmul` forces one ('register' falls
+ * back to 'scalar' where the shape is not vec4-aligned), so tests can run every schedule.
+ */
+export function matmulSchedule(rt: Runtime, a: MatmulOperand, b: MatmulOperand, m: number, n: number, k: number): MatmulSchedule {
+  const forced = rt.tuning.matmul;
+  const wanted = forced && forced !== 'auto' ? (forced as MatmulSchedule) : rt.info.isSoftware ? 'register' : 'tiled';
+  if (wanted === 'register' && !vec4Aligned(layoutOf(a, b), m, n, k)) return 'scalar';
+  return wanted;
+}
+
+export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c: PooledBuffer, m: number, n: number, k: number, batchShape: readonly number[]): MatmulSchedule {
   if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
   const batch = product(batchShape);
+  const schedule = matmulSchedule(rt, a, b, m, n, k);
+  if (schedule === 'register') {
+    const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
+    const { tm, tn4 } = REGISTER_TILE[layout];
+    const params = new UniformWriter(16)
+      .u(m, n, k, batchShape.length)
+      .vec(batchShape, 4)
+      .vec(a.batchStrides.map((s) => s / 4), 4)
+      .vec(b.batchStrides.map((s) => s / 4), 4)
+      .bytes();
+    rt.dispatch(REGISTER[layout], [a.buffer, b.buffer, c, params], {
+      overrides: { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG },
+      workgroups: [Math.ceil(n / 4 / tn4 / REGISTER_WG), Math.ceil(m / tm / REGISTER_WG), batch],
+    });
+    return schedule;
+  }
+  const strides = (o: MatmulOperand) => (o.trans ? [1, o.cols] : [o.cols, 1]);
   const params = new UniformWriter(20)
-    .u(m, n, k, batchShape.length, a.rowStride, a.colStride, b.rowStride, b.colStride)
+    .u(m, n, k, batchShape.length, ...strides(a), ...strides(b))
     .vec(batchShape, 4)
     .vec(a.batchStrides, 4)
     .vec(b.batchStrides, 4)
     .bytes();
-  rt.dispatch(MATMUL, [a.buffer, b.buffer, c, params], { workgroups: [Math.ceil(n / TILE), Math.ceil(m / TILE), batch] });
+  const tile = schedule === 'tiled' ? 64 : 32;
+  rt.dispatch(schedule === 'tiled' ? TILED : SCALAR, [a.buffer, b.buffer, c, params], { workgroups: [Math.ceil(n / tile), Math.ceil(m / tile), batch] });
+  return schedule;
 }

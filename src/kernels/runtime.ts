@@ -40,6 +40,11 @@ export class Runtime {
   readonly pipelines: PipelineCache;
   /** A tiny buffer bound where a kernel's operand is unused (a scalar operand, say). */
   readonly placeholder: PooledBuffer;
+  /**
+   * Kernel schedule overrides by kernel family (e.g. { matmul: 'tiled' }); unset or 'auto'
+   * lets each wrapper choose for this adapter. Tests use it to run every schedule.
+   */
+  readonly tuning: Record<string, string | undefined> = {};
   /** Dispatches recorded before the pending encoder is submitted even without a readback. */
   batchSize = 128;
   readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0 };

@@ -37,11 +37,11 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
     const operand = (t: Tensor, trans: boolean): MatmulOperand => {
       const strides = stridesOf(t.shape);
       const lead = batchShape.length - (t.rank - 2);
-      const cols = t.shape[t.rank - 1]!;
       return {
         buffer: t.buffer,
-        rowStride: trans ? 1 : cols,
-        colStride: trans ? cols : 1,
+        rows: t.shape[t.rank - 2]!,
+        cols: t.shape[t.rank - 1]!,
+        trans,
         batchStrides: batchShape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : strides[i - lead]!)),
       };
     };
