@@ -356,6 +356,48 @@ describe('matmul', () => {
   });
 });
 
+describe('f16 (cast and the f16 matmul)', () => {
+  // f16 rounding would swamp a finite difference with the usual random steps, so x, y and
+  // x +- h v are put on a grid that f16 represents exactly (multiples of 1/16 below 8), and f is
+  // linear in x: the finite difference is then exact up to f32 rounding. The analytic gradient
+  // passes through f16 (the upstream gradient is cast to f16), so it carries f16's relative
+  // rounding, ~5e-4; the bound is 5e-3 of the terms' scale.
+  it('x -> sum(w * (x.half() @ y.half())), and y -> the same', async () => {
+    const grid = (shape: number[]): Float32Array => Float32Array.from({ length: sizeOf(shape) }, () => Math.round((random() * 2 - 1) * 16) / 16);
+    const signs = (n: number): Float32Array => Float32Array.from({ length: n }, () => (random() < 0.5 ? -1 : 1));
+    const [xs, ys] = [[4, 8], [8, 4]] as const;
+    const x0 = grid([...xs]);
+    const y0 = grid([...ys]);
+    const w = T([4, 4]).data;
+    const h = 1 / 16;
+    const f = (x: Tensor, y: Tensor) => ebm.matmul(x.half(), y.half()).mul(ebm.tensor(w, [4, 4])).sum();
+    const out = ebm.tidy(() => {
+      const x = ebm.tensor(x0, [...xs], { requiresGrad: true });
+      const y = ebm.tensor(y0, [...ys], { requiresGrad: true });
+      const value = f(x, y);
+      for (const op of tapeOps(value)) covered.add(op);
+      value.backward();
+      const vx = signs(x0.length);
+      const vy = signs(y0.length);
+      const shift = (d: Float32Array, v: Float32Array, s: number) => Float32Array.from(d, (di, i) => di + s * h * v[i]!);
+      const plus = f(ebm.tensor(shift(x0, vx, 1), [...xs]), ebm.tensor(shift(y0, vy, 1), [...ys]));
+      const minus = f(ebm.tensor(shift(x0, vx, -1), [...xs]), ebm.tensor(shift(y0, vy, -1), [...ys]));
+      return { gx: x.grad!, gy: y.grad!, plus, minus, vx, vy };
+    });
+    expect(out.gx.dtype).toBe('f32');
+    const [gx, gy] = [await out.gx.data(), await out.gy.data()];
+    const fd = ((await out.plus.item()) - (await out.minus.item())) / 2;
+    let an = 0;
+    let scale = 0;
+    gx.forEach((g, i) => ((an += g * h * out.vx[i]!), (scale += Math.abs(g * h))));
+    gy.forEach((g, i) => ((an += g * h * out.vy[i]!), (scale += Math.abs(g * h))));
+    // f is bilinear, so along (vx, vy) the central difference also carries no h^2 term.
+    expect(Math.abs(fd - an)).toBeLessThanOrEqual(5e-3 * scale);
+    expect(scale).toBeGreaterThan(0);
+    for (const t of [out.gx, out.gy, out.plus, out.minus]) t.dispose();
+  });
+});
+
 describe('double backward (gradients of gradients, createGraph)', () => {
   it('padSlice: the gradient of slice, as a function of the upstream gradient', async () => {
     const x = T([3, 8]);

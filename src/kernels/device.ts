@@ -31,6 +31,11 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Extra Dawn toggles for Node, e.g. ['enable-dawn-features=...']. */
   dawnFlags?: string[];
+  /**
+   * Which optional features to ask for (default: every one of WANTED_FEATURES the adapter
+   * has). `features: []` makes a device like SwiftShader's, without shader-f16.
+   */
+  features?: readonly WantedFeature[];
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -69,7 +74,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
   if (!gpu) throw new Error(`webgpu-ebm: WebGPU is not available here (no navigator.gpu). ${NO_ADAPTER_HELP}`);
   const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
   if (!adapter) throw new Error(`webgpu-ebm: no WebGPU adapter found. ${NO_ADAPTER_HELP}`);
-  const features = new Set<WantedFeature>(WANTED_FEATURES.filter((f) => adapter.features.has(f)));
+  const asked = opts.features ?? WANTED_FEATURES;
+  const features = new Set<WantedFeature>(asked.filter((f) => adapter.features.has(f)));
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
     requiredFeatures: [...features],

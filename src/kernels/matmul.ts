@@ -43,6 +43,8 @@ export interface MatmulOperand {
 /** Register tile per layout (rows x vec4 column groups) and workgroup side, measured on lavapipe. */
 const REGISTER_WG = 8;
 const REGISTER_TILE = { nn: { tm: 4, tn4: 1 }, nt: { tm: 4, tn4: 1 }, tn: { tm: 4, tn4: 2 } } as const;
+/** f16 loads are cheaper per element, so a wider tile pays (the notes measured 4 x 2 vec4). */
+const F16_TILE = { nn: { tm: 4, tn4: 2 }, nt: { tm: 4, tn4: 1 }, tn: { tm: 4, tn4: 2 } } as const;
 
 function layoutOf(a: MatmulOperand, b: MatmulOperand): 'nn' | 'nt' | 'tn' | 'tt' {
   return a.trans ? (b.trans ? 'tt' : 'tn') : b.trans ? 'nt' : 'nn';
@@ -96,4 +98,42 @@ export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c:
   const tile = schedule === 'tiled' ? 64 : 32;
   rt.dispatch(schedule === 'tiled' ? TILED : SCALAR, [a.buffer, b.buffer, c, params], { workgroups: [Math.ceil(n / tile), Math.ceil(m / tile), batch] });
   return schedule;
+}
+
+/**
+ * How f16 operands are read: natively with shader-f16, or packed in u32 words and widened with
+ * unpack2x16float where the adapter lacks it (SwiftShader). `rt.tuning.f16 = 'packed'` forces
+ * the fallback so it can be tested on any adapter.
+ */
+export function f16Storage(rt: Runtime): 'native' | 'packed' {
+  return rt.info.features.has('shader-f16') && rt.tuning.f16 !== 'packed' ? 'native' : 'packed';
+}
+
+/**
+ * C (f32) = op(A) op(B) for f16 A and B, accumulating in f32: register-blocked vec4 loads when
+ * the vectorised dims are multiples of 4, else one output per invocation. The f16 data is
+ * laid out like f32 data (row-major, element strides); only the element size differs.
+ */
+export function matmulF16Kernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c: PooledBuffer, m: number, n: number, k: number, batchShape: readonly number[]): void {
+  if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
+  const layout = layoutOf(a, b);
+  const entry: 'nn' | 'nt' | 'tn' | 'strided' = layout !== 'tt' && vec4Aligned(layout, m, n, k) ? layout : 'strided';
+  const spec: KernelSpec = { shader: 'matmul-f16.wgsl', entry, bindings, preamble: f16Storage(rt) === 'native' ? 'f16-native.wgsl' : 'f16-packed.wgsl' };
+  const strides = (o: MatmulOperand) => (o.trans ? [1, o.cols] : [o.cols, 1]);
+  const params = new UniformWriter(20)
+    .u(m, n, k, batchShape.length, ...strides(a), ...strides(b))
+    .vec(batchShape, 4)
+    .vec(a.batchStrides, 4)
+    .vec(b.batchStrides, 4)
+    .bytes();
+  const batch = product(batchShape);
+  if (entry === 'strided') {
+    rt.dispatch(spec, [a.buffer, b.buffer, c, params], { workgroups: [Math.ceil(n / REGISTER_WG), Math.ceil(m / REGISTER_WG), batch] });
+    return;
+  }
+  const { tm, tn4 } = F16_TILE[entry];
+  rt.dispatch(spec, [a.buffer, b.buffer, c, params], {
+    overrides: { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG },
+    workgroups: [Math.ceil(n / 4 / tn4 / REGISTER_WG), Math.ceil(m / tm / REGISTER_WG), batch],
+  });
 }

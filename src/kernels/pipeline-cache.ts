@@ -12,6 +12,12 @@ export interface KernelSpec {
   /** File name under shaders/, e.g. 'unary.wgsl'. */
   readonly shader: string;
   readonly entry: string;
+  /**
+   * A shader of shaders/ prepended to this one: it declares what differs between variants of
+   * one kernel body (e.g. f16 storage natively or packed in u32s). The body names the preambles
+   * it accepts on its first line: `// preambles: a.wgsl b.wgsl`.
+   */
+  readonly preamble?: string;
   /** What the TS wrapper binds at @group(0) @binding(i), in binding order. */
   readonly bindings: readonly { readonly name: string; readonly kind: BindingKind }[];
 }
@@ -53,6 +59,12 @@ function reflectedKind(v: { resourceType: ResourceType; access: string }): Bindi
   return `resource type ${ResourceType[v.resourceType]}`;
 }
 
+/** The preambles a shader body accepts, from its first line: `// preambles: a.wgsl b.wgsl`. */
+function preamblesOf(source: string): string[] {
+  const m = /^\/\/\s*preambles:\s*(.+)$/m.exec(source.split('\n', 1)[0] ?? '');
+  return m ? m[1]!.trim().split(/\s+/) : [];
+}
+
 function bindingSignature(spec: KernelSpec): string {
   return spec.bindings.map((b) => `${b.name}:${b.kind}`).join(',');
 }
@@ -67,21 +79,56 @@ export class PipelineCache {
     private readonly sources: Readonly<Record<string, string>> = shaderSources,
   ) {}
 
-  /** Compiles a shader and throws with file, line and source line if WGSL rejects it. */
-  async validate(file: string, source = this.sourceOf(file)): Promise<void> {
+  /**
+   * Compiles a shader (after `preamble`, if given) and throws with file, line and source line
+   * if WGSL rejects it; a line in the preamble is reported against the preamble's file.
+   */
+  async validate(file: string, source = this.sourceOf(file), preamble?: string): Promise<void> {
+    const pre = preamble === undefined ? '' : `${this.sourceOf(preamble)}\n`;
     // The scope keeps Dawn's own validation error from reaching the device's uncaptured-error
     // handler, which would fail the next, unrelated op.
     this.device.pushErrorScope('validation');
-    const module = this.device.createShaderModule({ code: source, label: file });
+    const module = this.device.createShaderModule({ code: pre + source, label: preamble ? `${preamble} + ${file}` : file });
     const scope = this.device.popErrorScope();
     const info = await module.getCompilationInfo();
     await scope;
     const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) throw new Error(`WGSL compilation failed:\n${formatCompilationMessages(file, source, errors)}`);
+    if (!errors.length) return;
+    const preLines = pre ? pre.split('\n').length - 1 : 0;
+    const inPre = errors.filter((m) => m.lineNum <= preLines);
+    // Dawn's messages expose their fields as getters, so they are copied field by field.
+    const inBody = errors
+      .filter((m) => m.lineNum > preLines)
+      .map((m) => ({ message: m.message, type: m.type, lineNum: m.lineNum - preLines, linePos: m.linePos, offset: m.offset, length: m.length }));
+    const text = [
+      inPre.length ? formatCompilationMessages(preamble!, pre, inPre) : '',
+      inBody.length ? formatCompilationMessages(file, source, inBody as unknown as GPUCompilationMessage[]) : '',
+    ].filter(Boolean);
+    throw new Error(`WGSL compilation failed:\n${text.join('\n')}`);
   }
 
+  /**
+   * Compiles every shader this device can run: a body with the preambles it names, a shader
+   * that enables f16 only where the device has shader-f16.
+   */
   async validateAll(): Promise<void> {
-    await Promise.all(Object.keys(this.sources).map((f) => this.validate(f)));
+    const jobs: Promise<void>[] = [];
+    for (const file of Object.keys(this.sources)) {
+      if (!this.runnable(file)) continue;
+      const preambles = preamblesOf(this.sourceOf(file));
+      if (preambles.length) for (const p of preambles) this.runnable(p) && jobs.push(this.validate(file, undefined, p));
+      else if (!this.isPreamble(file)) jobs.push(this.validate(file));
+    }
+    await Promise.all(jobs);
+  }
+
+  /** False for a shader that needs shader-f16 on a device without it. */
+  runnable(file: string): boolean {
+    return !/^\s*enable\s+f16\s*;/m.test(this.sourceOf(file)) || this.device.features.has('shader-f16');
+  }
+
+  private isPreamble(file: string): boolean {
+    return Object.values(this.sources).some((src) => preamblesOf(src).includes(file));
   }
 
   constValue(file: string, name: string): number {
@@ -92,10 +139,10 @@ export class PipelineCache {
 
   get(spec: KernelSpec, overrides: Overrides = {}): CachedPipeline {
     const signature = bindingSignature(spec);
-    const key = `${spec.shader}#${spec.entry}#${signature}#${JSON.stringify(overrides)}`;
+    const key = `${spec.preamble ?? ''}+${spec.shader}#${spec.entry}#${signature}#${JSON.stringify(overrides)}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const sh = this.shader(spec.shader);
+    const sh = this.shader(spec.shader, spec.preamble);
     this.checkBindings(spec, sh, signature);
     const declared = new Set(sh.reflect.overrides.map((o) => o.name));
     for (const name of Object.keys(overrides))
@@ -123,17 +170,20 @@ export class PipelineCache {
     return src;
   }
 
-  private shader(file: string): ShaderInfo {
-    let sh = this.shaders.get(file);
+  private shader(file: string, preamble?: string): ShaderInfo {
+    const key = `${preamble ?? ''}+${file}`;
+    let sh = this.shaders.get(key);
     if (sh) return sh;
-    const source = this.sourceOf(file);
+    if (preamble !== undefined && !preamblesOf(this.sourceOf(file)).includes(preamble))
+      throw new Error(`${file}: '${preamble}' is not one of the preambles it accepts (${preamblesOf(this.sourceOf(file)).join(', ') || 'none'})`);
+    const source = preamble === undefined ? this.sourceOf(file) : `${this.sourceOf(preamble)}\n${this.sourceOf(file)}`;
     const reflect = new WgslReflect(source);
     const consts = new Map<string, number>();
     for (const m of source.matchAll(/^\s*const\s+(\w+)\s*(?::\s*\w+\s*)?=\s*(-?[\d.]+)[uif]?\s*;/gm)) consts.set(m[1]!, Number(m[2]));
     const uniformSizes = new Map<number, number>();
     for (const v of reflect.getBindGroups()[0] ?? []) if (v && v.resourceType === ResourceType.Uniform) uniformSizes.set(v.binding, v.size);
-    sh = { module: this.device.createShaderModule({ code: source, label: file }), source, consts, uniformSizes, checkedEntries: new Set(), reflect };
-    this.shaders.set(file, sh);
+    sh = { module: this.device.createShaderModule({ code: source, label: preamble ? `${preamble} + ${file}` : file }), source, consts, uniformSizes, checkedEntries: new Set(), reflect };
+    this.shaders.set(key, sh);
     return sh;
   }
 

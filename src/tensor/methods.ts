@@ -10,7 +10,8 @@ import * as shp from './ops/shape.js';
 import type { Indices } from './ops/shape.js';
 import * as un from './ops/unary.js';
 import { fmt, sameShape } from './shape.js';
-import { Tensor } from './tensor.js';
+import { Tensor, type DType } from './tensor.js';
+import { cast } from './ops/cast.js';
 
 declare module './tensor.js' {
   interface Tensor {
@@ -84,6 +85,12 @@ declare module './tensor.js' {
     assign(src: Tensor): Tensor;
     /** A copy with its own storage (no graph). */
     clone(): Tensor;
+    /** This tensor as `dtype` (itself if it already is); differentiable. */
+    to(dtype: DType): Tensor;
+    /** to('f16') */
+    half(): Tensor;
+    /** to('f32') */
+    float(): Tensor;
   }
 }
 
@@ -135,13 +142,17 @@ Object.assign(proto, {
     if (!sameShape(this.shape, src.shape)) throw new Error(`assign: shapes differ: target ${fmt(this.shape)}, source ${fmt(src.shape)}`);
     if (this.node) throw new Error(`assign: ${this.describe()} is the result of a recorded op; assigning into it would corrupt the tape`);
     if (this.device !== src.device) throw new Error('assign: source and target are on different devices');
-    if (this.buffer !== src.buffer && this.size) this.device.copy(src.buffer, 0, this.buffer, 0, this.size * 4);
+    if (this.dtype !== src.dtype) throw new Error(`assign: dtypes differ: target ${this.dtype}, source ${src.dtype}`);
+    if (this.buffer !== src.buffer && this.size) this.device.copy(src.buffer, 0, this.buffer, 0, this.byteLength);
     return this;
   },
+  to(this: Tensor, d: DType) { return cast(this, d); },
+  half(this: Tensor) { return cast(this, 'f16'); },
+  float(this: Tensor) { return cast(this, 'f32'); },
   clone(this: Tensor) {
     this.assertAlive('clone');
-    const t = Tensor.empty(this.device, this.shape, 'clone');
-    if (this.size) this.device.copy(this.buffer, 0, t.buffer, 0, this.size * 4);
+    const t = Tensor.empty(this.device, this.shape, 'clone', this.dtype);
+    if (this.size) this.device.copy(this.buffer, 0, t.buffer, 0, this.byteLength);
     return t;
   },
 });

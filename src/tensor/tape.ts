@@ -5,7 +5,7 @@
 // with grad mode on records a graph of the gradient (double backward for free).
 import type { Runtime } from '../kernels/runtime.js';
 import { tidy } from './scope.js';
-import type { Tensor } from './tensor.js';
+import type { DType, Tensor } from './tensor.js';
 
 export interface BackwardContext<A> {
   inputs: readonly Tensor[];
@@ -17,6 +17,8 @@ export interface BackwardContext<A> {
 
 export interface OpDef<A = unknown> {
   readonly name: string;
+  /** Input dtypes the op accepts (default: f32 only). */
+  readonly dtypes?: readonly DType[];
   /**
    * Input gradients given the output's gradient `g`. A gradient may have the output's
    * (broadcast) shape; the engine sums it back to the input's shape. null: no gradient.
@@ -63,11 +65,16 @@ export function withGradMode<T>(enabled: boolean, fn: () => T): T {
   }
 }
 
-/** Checks that every input is alive and on one device, naming the op; returns that device. */
-export function checkInputs(op: string, inputs: readonly Tensor[]): Runtime {
+/**
+ * Checks that every input is alive, on one device and of an accepted dtype, naming the op;
+ * returns that device.
+ */
+export function checkInputs(op: string, inputs: readonly Tensor[], dtypes: readonly DType[] = ['f32']): Runtime {
   const rt = inputs[0]!.device;
   for (const t of inputs) {
     t.assertAlive(op);
+    if (!dtypes.includes(t.dtype))
+      throw new Error(`${op}: ${t.describe()} has dtype ${t.dtype}; ${op} takes ${dtypes.join(' or ')} (cast with .to('${dtypes[0]}'))`);
     if (t.device !== rt)
       throw new Error(`${op}: tensors are on different devices (${inputs[0]!.describe()} on device ${rt.id}, ${t.describe()} on device ${t.device.id})`);
   }
@@ -87,7 +94,7 @@ export function composite(inputs: readonly Tensor[], fn: () => Tensor): Tensor {
  * with nothing recorded. The node is attached only after forward succeeded.
  */
 export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, forward: (rt: Runtime) => Tensor): Tensor {
-  const rt = checkInputs(def.name, inputs);
+  const rt = checkInputs(def.name, inputs, def.dtypes);
   const out = forward(rt);
   if (gradEnabled && def.backward && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;

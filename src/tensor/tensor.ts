@@ -3,9 +3,14 @@
 import type { PooledBuffer, Runtime } from '../kernels/runtime.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import type { TapeNode } from './tape.js';
+import { castKernel, f16Bytes } from '../kernels/cast.js';
 import { trackInScope } from './scope.js';
 
-export type DType = 'f32';
+/**
+ * Element types. f16 is a storage type: casts, matmul (f32 accumulation) and views take it;
+ * other ops ask for f32.
+ */
+export type DType = 'f32' | 'f16';
 
 /** A GPU buffer shared by a tensor and its views; freed when the last one lets go. */
 export class Storage {
@@ -43,7 +48,7 @@ let nextId = 1;
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
-  readonly dtype: DType = 'f32';
+  readonly dtype: DType;
   requiresGrad = false;
   /** The accumulated gradient after backward(), for leaves that require grad. */
   grad: Tensor | null = null;
@@ -52,8 +57,9 @@ export class Tensor {
   private storageRef: Storage | null;
   readonly device: Runtime;
 
-  constructor(storage: Storage, shape: Shape) {
+  constructor(storage: Storage, shape: Shape, dtype: DType = 'f32') {
     this.storageRef = storage;
+    this.dtype = dtype;
     this.shape = Object.freeze([...shape]);
     this.device = storage.rt;
     liveCounts.set(storage.rt, liveTensorCount(storage.rt) + 1);
@@ -62,13 +68,19 @@ export class Tensor {
   }
 
   /** A new tensor of `shape` over fresh, uninitialised GPU memory. */
-  static empty(rt: Runtime, shape: Shape, label?: string): Tensor {
-    return new Tensor(new Storage(rt, rt.allocate(sizeOf(shape) * 4, label)), shape);
+  static empty(rt: Runtime, shape: Shape, label?: string, dtype: DType = 'f32'): Tensor {
+    const n = sizeOf(shape);
+    return new Tensor(new Storage(rt, rt.allocate(dtype === 'f16' ? f16Bytes(n) : n * 4, label)), shape, dtype);
   }
 
   /** A new tensor over this one's storage (a view: reshape, detach). */
   share(shape: Shape): Tensor {
-    return new Tensor(this.storage.retain(), shape);
+    return new Tensor(this.storage.retain(), shape, this.dtype);
+  }
+
+  /** Bytes of data (f16: whole vec4<f16>s, see f16Bytes). */
+  get byteLength(): number {
+    return this.dtype === 'f16' ? f16Bytes(this.size) : this.size * 4;
   }
 
   get size(): number {
@@ -114,9 +126,17 @@ export class Tensor {
     this.node = null;
   }
 
-  /** The values, copied back from the GPU (this submits any pending work). */
+  /** The values (f16 widened to f32), copied back from the GPU (this submits pending work). */
   async data(): Promise<Float32Array> {
     this.assertAlive('data');
+    if (this.dtype !== 'f32') {
+      const wide = widen(this);
+      try {
+        return await wide.data();
+      } finally {
+        wide.dispose();
+      }
+    }
     const s = this.storage;
     return new Float32Array(await s.rt.read(s.buffer, this.size * 4));
   }
@@ -144,3 +164,10 @@ export class Tensor {
 }
 
 export type NestedArray = number | NestedArray[];
+
+/** An f32 copy of an f16 tensor for readback, made on the GPU, outside any tape. */
+function widen(t: Tensor): Tensor {
+  const out = Tensor.empty(t.device, t.shape, 'readback', 'f32');
+  if (t.size) castKernel(t.device, 'f32', t.buffer, out.buffer, t.size);
+  return out;
+}

@@ -3,15 +3,24 @@ import { fillKernel, randomKernel } from '../../kernels/fill.js';
 import type { Runtime } from '../../kernels/runtime.js';
 import { getDevice } from '../context.js';
 import { checkShape, fmt, sizeOf, type Shape } from '../shape.js';
-import { Tensor, type NestedArray } from '../tensor.js';
+import { noGrad } from '../tape.js';
+import { Tensor, type DType, type NestedArray } from '../tensor.js';
+import { cast } from './cast.js';
 
 export interface CreateOptions {
   /** The device to create on (default: the one `init()` made). */
   device?: Runtime;
   requiresGrad?: boolean;
+  /** 'f32' (default) or 'f16' (made in f32, then cast on the GPU). */
+  dtype?: DType;
 }
 
 function finish(t: Tensor, opts: CreateOptions): Tensor {
+  if (opts.dtype !== undefined && opts.dtype !== t.dtype) {
+    const narrow = noGrad(() => cast(t, opts.dtype!));
+    t.dispose();
+    t = narrow;
+  }
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
 }

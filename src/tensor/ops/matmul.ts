@@ -1,7 +1,9 @@
 // matmul with torch.matmul's semantics (1-D operands, broadcast batch dims). The tape op
 // works on op(A) op(B) with transpose flags, so backward reads transposed operands through
 // strides instead of materialising transposes.
-import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
+import { matmulF16Kernel, matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
+import { cast } from './cast.js';
+import { sumToShape } from './reduce.js';
 import { broadcastShapes, fmt, stridesOf } from '../shape.js';
 import { checkInputs, defineOp, runOp } from '../tape.js';
 import { Tensor } from '../tensor.js';
@@ -13,13 +15,18 @@ interface MatmulAttrs {
 
 const matmulDef = defineOp<MatmulAttrs>({
   name: 'matmul',
+  dtypes: ['f32', 'f16'],
   backward: ({ inputs, attrs, needs }, g) => {
     const [a, b] = inputs as [Tensor, Tensor];
     const { transA, transB } = attrs;
+    // The product of f16 operands is f32; its gradient goes back through the f16 kernel and
+    // returns to the operands' dtype.
+    const gg = cast(g, a.dtype);
     // C = op(A) op(B):  dop(A) = g op(B)^T,  dop(B) = op(A)^T g, then undo the op on each.
-    const ga = !needs[0] ? null : transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB);
-    const gb = !needs[1] ? null : transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false);
-    return [ga, gb];
+    const ga = !needs[0] ? null : transA ? matmulT(b, gg, transB, true) : matmulT(gg, b, false, !transB);
+    const gb = !needs[1] ? null : transB ? matmulT(gg, a, true, transA) : matmulT(a, gg, !transA, false);
+    // Broadcast batch dims are summed in f32 (reductions take f32) before the cast back.
+    return [ga && cast(sumToShape(ga, a.shape), a.dtype), gb && cast(sumToShape(gb, b.shape), b.dtype)];
   },
 });
 
@@ -45,9 +52,12 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
         batchStrides: batchShape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : strides[i - lead]!)),
       };
     };
+    if (a.dtype !== b.dtype)
+      throw new Error(`matmul: operands have dtypes ${a.dtype} and ${b.dtype}; cast one to match (x.to('f16') or x.to('f32'))`);
     const out = Tensor.empty(rt, [...batchShape, m, n], 'matmul');
     if (out.size === 0) return out;
-    matmulKernel(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape);
+    const kernel = a.dtype === 'f16' ? matmulF16Kernel : matmulKernel;
+    kernel(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape);
     return out;
   });
 }
@@ -56,7 +66,7 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
 export function matmul(a: Tensor, b: Tensor): Tensor {
   for (const [name, t] of [['a', a], ['b', b]] as const)
     if (!(t instanceof Tensor)) throw new Error(`matmul: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
-  checkInputs('matmul', [a, b]);
+  checkInputs('matmul', [a, b], ['f32', 'f16']);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: both operands need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   // Checked on the caller's shapes, before any 1-D operand is promoted.
   const ka = a.shape[a.rank - 1]!;

@@ -13,7 +13,8 @@ function checkTensor(op: string, x: unknown): asserts x is Tensor {
 
 // ---- reshape (a view) ----
 
-const reshapeDef = defineOp<{ from: number[] }>({ name: 'reshape', backward: ({ attrs }, g) => [g.reshape(attrs.from)] });
+// A view, so any dtype.
+const reshapeDef = defineOp<{ from: number[] }>({ name: 'reshape', dtypes: ['f32', 'f16'], backward: ({ attrs }, g) => [g.reshape(attrs.from)] });
 
 /** Resolves one -1 and checks the element count. */
 function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[] {
