@@ -1,3 +1,4 @@
+// preambles: activations.wgsl+matmul-epilogue.wgsl
 // Batched matmul tiled through workgroup memory, the standard schedule for real GPUs: a 16 x 16
 // workgroup computes a 64 x 64 block of C, staging 64 x 16 blocks of A and B in workgroup
 // memory so each value is loaded from storage once per block instead of once per output.
@@ -86,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     if (row >= m) { break; }
     for (var j = 0u; j < 4u; j++) {
       let col = col_base + lid.x * 4u + j;
-      if (col < n) { c[out_base + row * n + col] = acc[r][j]; }
+      if (col < n) { c[out_base + row * n + col] = epilogue(acc[r][j], col, out_base + row * n + col); }
     }
   }
 }

@@ -1,3 +1,4 @@
+// preambles: activations.wgsl+matmul-epilogue.wgsl
 // Register-blocked batched matmul for software adapters (lavapipe, SwiftShader), where every
 // storage load is expensive and workgroup memory is slower still: no workgroup memory, vec4
 // loads, and each invocation keeps TM x (4 * TN4) results in registers. One entry point per
@@ -51,7 +52,7 @@ fn store(acc: ptr<function, array<vec4f, 16>>, batch: u32, row0: u32, col40: u32
     if (row >= params.m) { break; }
     for (var cg = 0u; cg < TN4; cg++) {
       let col4 = col40 + cg;
-      if (col4 < n4) { c[out_base + row * n4 + col4] = (*acc)[r * MAX_TN4 + cg]; }
+      if (col4 < n4) { c[out_base + row * n4 + col4] = epilogue4((*acc)[r * MAX_TN4 + cg], col4 * 4u, (out_base + row * n4 + col4) * 4u); }
     }
   }
 }

@@ -1,3 +1,4 @@
+// preambles: activations.wgsl+matmul-epilogue.wgsl
 // Batched matmul C[b] = op(A[b]) op(B[b]). Both operands are addressed through row and column
 // strides, so transposed operands (for backward) cost nothing, and through per-batch-dim
 // strides (0 on a broadcast dim), so broadcast batches are never materialised.
@@ -69,7 +70,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     if (row >= m) { break; }
     for (var j = 0u; j < 4u; j++) {
       let col = col0 + j;
-      if (col < n) { c[out_base + row * n + col] = accs[r][j]; }
+      if (col < n) { c[out_base + row * n + col] = epilogue(accs[r][j], col, out_base + row * n + col); }
     }
   }
 }

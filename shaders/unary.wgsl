@@ -1,3 +1,4 @@
+// preambles: activations.wgsl
 // Elementwise unary ops, y[i] = f(x[i]; p0, p1). The op is an override constant, so each op
 // is its own specialised pipeline and the switch folds away. Codes are named constants that
 // the TS op table looks up by name.
@@ -41,64 +42,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-// NaN and infinity cannot be WGSL constants; bit patterns in private vars are evaluated at run time.
-var<private> NAN_BITS: u32 = 0x7fc00000u;
-var<private> INF_BITS: u32 = 0x7f800000u;
-fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
-fn inf() -> f32 { return bitcast<f32>(INF_BITS); }
-
-// exp(v) - 1 without the cancellation near 0 that exp(v) - 1.0 suffers.
-fn expm1(v: f32) -> f32 {
-  if (abs(v) < 0.5) {
-    return v * (1.0 + v * (0.5 + v * (1.0 / 6.0 + v * (1.0 / 24.0 + v * (1.0 / 120.0 + v * (1.0 / 720.0 + v * (1.0 / 5040.0 + v * (1.0 / 40320.0))))))));
-  }
-  return exp(v) - 1.0;
-}
-
-// log(1 + v), accurate for small v (Goldberg's trick: the rounding of 1 + v cancels out).
-fn log1p(v: f32) -> f32 {
-  let u = 1.0 + v;
-  if (u == 1.0) { return v; }
-  if (u == inf()) { return u; }
-  return log(u) * v / (u - 1.0);
-}
-
-// erfc for z >= 0 with relative error below ~1.2e-7 (Chebyshev fit, Numerical Recipes' erfcc).
-fn erfc_pos(z: f32) -> f32 {
-  let t = 1.0 / (1.0 + 0.5 * z);
-  let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  return t * exp(p);
-}
-
-fn erf_(z: f32) -> f32 {
-  let a = abs(z);
-  if (a < 0.5) {
-    // Maclaurin series: 1 - erfc(z) would lose the relative precision of small results.
-    let z2 = z * z;
-    return 1.1283791670955126 * z * (1.0 + z2 * (-1.0 / 3.0 + z2 * (0.1 + z2 * (-1.0 / 42.0 + z2 * (1.0 / 216.0 + z2 * (-1.0 / 1320.0 + z2 / 9360.0))))));
-  }
-  let r = 1.0 - erfc_pos(a);
-  return select(r, -r, z < 0.0);
-}
-
-fn erfc_(z: f32) -> f32 {
-  if (z >= 0.0) { return erfc_pos(z); }
-  return 2.0 - erfc_pos(-z);
-}
-
-fn tanh_(v: f32) -> f32 {
-  if (abs(v) > 10.0) { return sign(v); }
-  let e = expm1(2.0 * v);
-  return e / (e + 2.0);
-}
-
-fn sigmoid(v: f32) -> f32 {
-  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
-  let e = exp(v);
-  return e / (1.0 + e);
-}
-
 fn apply(v: f32) -> f32 {
   let p0 = params.p0;
   let p1 = params.p1;
@@ -118,8 +61,7 @@ fn apply(v: f32) -> f32 {
     case OP_relu: { return max(v, 0.0); }
     case OP_leakyRelu: { return select(v * p0, v, v > 0.0); }
     case OP_elu: { return select(p0 * expm1(v), v, v > 0.0); }
-    // Exact GELU, x * Phi(x), with Phi written through erfc so it keeps precision for x << 0.
-    case OP_gelu: { return 0.5 * v * erfc_(-v * 0.7071067811865476); }
+    case OP_gelu: { return gelu(v); }
     case OP_silu: { return v * sigmoid(v); }
     // PyTorch's softplus: linear above the threshold, log1p(exp(beta x)) / beta below.
     case OP_softplus: {

@@ -356,6 +356,18 @@ describe('matmul', () => {
   });
 });
 
+describe('linear (fused bias + activation)', () => {
+  // |x Wᵀ| <= 8 * 1 * 0.05 = 0.4 and |b| >= 0.5, so every pre-activation stays >= 0.1 from
+  // relu's kink, even after the step; leakyRelu uses slope 0.2.
+  const bias: Input = { shape: [4], data: Float32Array.from([0.5, -0.5, 0.6, -0.6]) };
+  it.each(['none', 'relu', 'leakyRelu', 'silu', 'tanh', 'gelu', 'sigmoid'] as const)('%s, with bias', async (activation) => {
+    await gradcheck((x, w, b) => ebm.linear(x, w, b, { activation, negativeSlope: 0.2 }), [T([5, 8]), T([4, 8], -0.05, 0.05), bias], { expectOps: ['linear'] });
+  });
+  it('silu without bias, batched leading dims', async () => {
+    await gradcheck((x, w) => ebm.linear(x, w, null, { activation: 'silu' }), [T([2, 3, 4]), T([6, 4])], { expectOps: ['linear'] });
+  });
+});
+
 describe('f16 (cast and the f16 matmul)', () => {
   // f16 rounding would swamp a finite difference with the usual random steps, so x, y and
   // x +- h v are put on a grid that f16 represents exactly (multiples of 1/16 below 8), and f is

@@ -17,6 +17,7 @@ beforeAll(async () => {
 /** What unary.wgsl declares, as src/kernels/elementwise.ts binds it. */
 const UNARY: KernelSpec = {
   shader: 'unary.wgsl',
+  preamble: 'activations.wgsl',
   entry: 'main',
   bindings: [
     { name: 'x', kind: 'read-only-storage' },
@@ -443,7 +444,7 @@ describe('dispatch', () => {
     expect(err.message).toBe("unary.wgsl:main: one buffer bound as both 'x' and 'y', and it is written");
     expect(rt.stats.dispatches).toBe(d0);
     // Distinct buffers work, and the runtime is still healthy.
-    rt.dispatch(UNARY, [x.buffer, y.buffer, unaryParams(4)], { overrides: { OP: rt.pipelines.constValue('unary.wgsl', 'OP_neg') }, workgroups: [1] });
+    rt.dispatch(UNARY, [x.buffer, y.buffer, unaryParams(4)], { overrides: { OP: rt.pipelines.constValue('unary.wgsl', 'OP_neg', 'activations.wgsl') }, workgroups: [1] });
     expect(rt.stats.dispatches).toBe(d0 + 1);
     expect(Array.from(await y.data())).toEqual([-1, -2, -3, -4]);
   });

@@ -6,6 +6,7 @@ import { UniformWriter } from './uniform.js';
 
 const UNARY: KernelSpec = {
   shader: 'unary.wgsl',
+  preamble: 'activations.wgsl',
   entry: 'main',
   bindings: [
     { name: 'x', kind: 'read-only-storage' },
@@ -40,7 +41,7 @@ const WHERE: KernelSpec = {
 export function unaryKernel(rt: Runtime, op: string, x: PooledBuffer, y: PooledBuffer, n: number, p0 = 0, p1 = 0): void {
   const params = new UniformWriter(4).u(n).f(p0, p1).u(0).bytes();
   rt.dispatch(UNARY, [x, y, params], {
-    overrides: { OP: rt.pipelines.constValue(UNARY.shader, `OP_${op}`) },
+    overrides: { OP: rt.pipelines.constValue(UNARY.shader, `OP_${op}`, UNARY.preamble) },
     workgroups: rt.grid(Math.ceil(n / 256)),
   });
 }
@@ -78,4 +79,25 @@ export function whereKernel(
   const n = product(shape);
   const params = new UniformWriter(36).u(n, shape.length, 0, 0).vec(shape).vec(cond.strides).vec(a.strides).vec(b.strides).bytes();
   rt.dispatch(WHERE, [cond.buffer, a.buffer, b.buffer, out, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
+}
+
+const ACTIVATION_GRAD: KernelSpec = {
+  shader: 'activation-grad.wgsl',
+  preamble: 'activations.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'g', kind: 'read-only-storage' },
+    { name: 'z', kind: 'read-only-storage' },
+    { name: 'gz', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+
+/** gz = g * act'(z) elementwise, for an activation of activations.wgsl (ACT_<name>). */
+export function activationGradKernel(rt: Runtime, activation: string, slope: number, g: PooledBuffer, z: PooledBuffer, gz: PooledBuffer, n: number): void {
+  const params = new UniformWriter(4).u(n, 0, 0, 0).bytes();
+  rt.dispatch(ACTIVATION_GRAD, [g, z, gz, params], {
+    overrides: { ACT: rt.pipelines.constValue(ACTIVATION_GRAD.shader, `ACT_${activation}`, ACTIVATION_GRAD.preamble), SLOPE: slope },
+    workgroups: rt.grid(Math.ceil(n / 256)),
+  });
 }

@@ -16,14 +16,30 @@ const bindings = [
   { name: 'c', kind: 'storage' },
   { name: 'params', kind: 'uniform' },
 ] as const;
+// The f32 kernels carry the fused epilogue: C = act(A B + bias), optionally saving A B + bias.
+const epilogueBindings = [...bindings, { name: 'bias', kind: 'read-only-storage' }, { name: 'z_out', kind: 'storage' }] as const;
+const EPILOGUE = 'activations.wgsl+matmul-epilogue.wgsl';
 
-const SCALAR: KernelSpec = { shader: 'matmul.wgsl', entry: 'main', bindings };
-const TILED: KernelSpec = { shader: 'matmul-tiled.wgsl', entry: 'main', bindings };
+const SCALAR: KernelSpec = { shader: 'matmul.wgsl', entry: 'main', bindings: epilogueBindings, preamble: EPILOGUE };
+const TILED: KernelSpec = { shader: 'matmul-tiled.wgsl', entry: 'main', bindings: epilogueBindings, preamble: EPILOGUE };
 const REGISTER: Record<'nn' | 'nt' | 'tn', KernelSpec> = {
-  nn: { shader: 'matmul-vec4.wgsl', entry: 'nn', bindings },
-  nt: { shader: 'matmul-vec4.wgsl', entry: 'nt', bindings },
-  tn: { shader: 'matmul-vec4.wgsl', entry: 'tn', bindings },
+  nn: { shader: 'matmul-vec4.wgsl', entry: 'nn', bindings: epilogueBindings, preamble: EPILOGUE },
+  nt: { shader: 'matmul-vec4.wgsl', entry: 'nt', bindings: epilogueBindings, preamble: EPILOGUE },
+  tn: { shader: 'matmul-vec4.wgsl', entry: 'tn', bindings: epilogueBindings, preamble: EPILOGUE },
 };
+
+/** Activations the matmul epilogue can apply (ACT_* in activations.wgsl). */
+export type EpilogueActivation = 'none' | 'relu' | 'leakyRelu' | 'silu' | 'tanh' | 'gelu' | 'sigmoid';
+
+export interface Epilogue {
+  /** Added to each column: [n] elements. */
+  bias?: PooledBuffer;
+  activation?: EpilogueActivation;
+  /** leakyRelu's negative slope. */
+  slope?: number;
+  /** Receives A B + bias (the pre-activation), for a backward pass that needs it. */
+  z?: PooledBuffer;
+}
 
 export type MatmulSchedule = 'register' | 'tiled' | 'scalar';
 
@@ -69,10 +85,27 @@ export function matmulSchedule(rt: Runtime, a: MatmulOperand, b: MatmulOperand, 
   return wanted;
 }
 
-export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c: PooledBuffer, m: number, n: number, k: number, batchShape: readonly number[]): MatmulSchedule {
+export function matmulKernel(
+  rt: Runtime,
+  a: MatmulOperand,
+  b: MatmulOperand,
+  c: PooledBuffer,
+  m: number,
+  n: number,
+  k: number,
+  batchShape: readonly number[],
+  epilogue: Epilogue = {},
+): MatmulSchedule {
   if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
   const batch = product(batchShape);
   const schedule = matmulSchedule(rt, a, b, m, n, k);
+  const fused = {
+    ACT: rt.pipelines.constValue('matmul.wgsl', `ACT_${epilogue.activation ?? 'none'}`, EPILOGUE),
+    HAS_BIAS: !!epilogue.bias,
+    SAVE_Z: !!epilogue.z,
+    SLOPE: epilogue.slope ?? 0.01,
+  };
+  const extra = [epilogue.bias ?? rt.placeholder, epilogue.z ?? rt.placeholderOut];
   if (schedule === 'register') {
     const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
     const { tm, tn4 } = REGISTER_TILE[layout];
@@ -82,8 +115,8 @@ export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c:
       .vec(a.batchStrides.map((s) => s / 4), 4)
       .vec(b.batchStrides.map((s) => s / 4), 4)
       .bytes();
-    rt.dispatch(REGISTER[layout], [a.buffer, b.buffer, c, params], {
-      overrides: { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG },
+    rt.dispatch(REGISTER[layout], [a.buffer, b.buffer, c, params, ...extra], {
+      overrides: { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fused },
       workgroups: [Math.ceil(n / 4 / tn4 / REGISTER_WG), Math.ceil(m / tm / REGISTER_WG), batch],
     });
     return schedule;
@@ -96,7 +129,7 @@ export function matmulKernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand, c:
     .vec(b.batchStrides, 4)
     .bytes();
   const tile = schedule === 'tiled' ? 64 : 32;
-  rt.dispatch(schedule === 'tiled' ? TILED : SCALAR, [a.buffer, b.buffer, c, params], { workgroups: [Math.ceil(n / tile), Math.ceil(m / tile), batch] });
+  rt.dispatch(schedule === 'tiled' ? TILED : SCALAR, [a.buffer, b.buffer, c, params, ...extra], { overrides: fused, workgroups: [Math.ceil(n / tile), Math.ceil(m / tile), batch] });
   return schedule;
 }
 

@@ -14,8 +14,9 @@ export interface KernelSpec {
   readonly entry: string;
   /**
    * A shader of shaders/ prepended to this one: it declares what differs between variants of
-   * one kernel body (e.g. f16 storage natively or packed in u32s). The body names the preambles
-   * it accepts on its first line: `// preambles: a.wgsl b.wgsl`.
+   * one kernel body (e.g. f16 storage natively or packed in u32s), or math several bodies
+   * share. The body names the preambles it accepts on its first line:
+   * `// preambles: a.wgsl b.wgsl`; `a.wgsl+c.wgsl` is a chain, prepended in that order.
    */
   readonly preamble?: string;
   /** What the TS wrapper binds at @group(0) @binding(i), in binding order. */
@@ -124,15 +125,16 @@ export class PipelineCache {
 
   /** False for a shader that needs shader-f16 on a device without it. */
   runnable(file: string): boolean {
+    if (file.includes('+')) return file.split('+').every((f) => this.runnable(f));
     return !/^\s*enable\s+f16\s*;/m.test(this.sourceOf(file)) || this.device.features.has('shader-f16');
   }
 
   private isPreamble(file: string): boolean {
-    return Object.values(this.sources).some((src) => preamblesOf(src).includes(file));
+    return Object.values(this.sources).some((src) => preamblesOf(src).some((p) => p.split('+').includes(file)));
   }
 
-  constValue(file: string, name: string): number {
-    const v = this.shader(file).consts.get(name);
+  constValue(file: string, name: string, preamble?: string): number {
+    const v = this.shader(file, preamble).consts.get(name);
     if (v === undefined) throw new Error(`${file}: no \`const ${name}\` declared; the op table and the shader disagree`);
     return v;
   }
@@ -164,7 +166,9 @@ export class PipelineCache {
     return p;
   }
 
+  /** A shader's source; `a.wgsl+b.wgsl` names a chain of preambles, joined in order. */
   private sourceOf(file: string): string {
+    if (file.includes('+')) return file.split('+').map((f) => this.sourceOf(f)).join('\n');
     const src = this.sources[file];
     if (src === undefined) throw new Error(`webgpu-ebm: unknown shader '${file}' (known: ${Object.keys(this.sources).join(', ')})`);
     return src;
@@ -174,7 +178,9 @@ export class PipelineCache {
     const key = `${preamble ?? ''}+${file}`;
     let sh = this.shaders.get(key);
     if (sh) return sh;
-    if (preamble !== undefined && !preamblesOf(this.sourceOf(file)).includes(preamble))
+    const accepted = preamblesOf(this.sourceOf(file));
+    if (preamble === undefined && accepted.length) throw new Error(`${file}: needs one of its preambles (${accepted.join(', ')}); set the kernel spec's preamble`);
+    if (preamble !== undefined && !accepted.includes(preamble))
       throw new Error(`${file}: '${preamble}' is not one of the preambles it accepts (${preamblesOf(this.sourceOf(file)).join(', ') || 'none'})`);
     const source = preamble === undefined ? this.sourceOf(file) : `${this.sourceOf(preamble)}\n${this.sourceOf(file)}`;
     const reflect = new WgslReflect(source);

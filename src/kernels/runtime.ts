@@ -38,8 +38,10 @@ export class Runtime {
   readonly info: DeviceInfo;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
-  /** A tiny buffer bound where a kernel's operand is unused (a scalar operand, say). */
+  /** A tiny buffer bound where a kernel's input is unused (a scalar operand, say). */
   readonly placeholder: PooledBuffer;
+  /** Its twin for an unused output binding (an input and an output may not share a buffer). */
+  readonly placeholderOut: PooledBuffer;
   /**
    * Kernel schedule overrides by kernel family (e.g. { matmul: 'tiled' }); unset or 'auto'
    * lets each wrapper choose for this adapter. Tests use it to run every schedule.
@@ -72,6 +74,7 @@ export class Runtime {
     this.pipelines = new PipelineCache(this.device);
     this.maxWorkgroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.placeholder = this.pool.acquire(16, STORAGE_USAGE, 'placeholder');
+    this.placeholderOut = this.pool.acquire(16, STORAGE_USAGE, 'placeholder-out');
     this.device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
       this.deviceError ??= new Error(`webgpu-ebm: GPU error: ${err.message}`);

@@ -10,6 +10,8 @@ export { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, wher
 export { sum, mean, max, min, logsumexp, variance as var, variance, sumToShape, type Axes } from './ops/reduce.js';
 export { reshape, squeeze, unsqueeze, flatten, permute, transpose, expand, slice, concat, stack, indexSelect, type Indices } from './ops/shape.js';
 export { matmul, matmulT } from './ops/matmul.js';
+export { linear, ACTIVATIONS, type Activation, type LinearOptions } from './ops/linear.js';
+export { cast } from './ops/cast.js';
 export { leakyRelu, elu, softplus, clamp, step } from './ops/unary.js';
 export { backward, grad, valueAndGrad, type BackwardOptions, type GradOptions } from './autodiff.js';
 export { noGrad, isGradEnabled, registeredOps } from './tape.js';

@@ -1,0 +1,99 @@
+// Preamble: scalar math shared by the elementwise kernels and the matmul epilogue, so each
+// activation (and its derivative) is written once. ACT_* name the activations a fused
+// epilogue applies; the TS side looks the codes up by name.
+const ACT_none = 0u;
+const ACT_relu = 1u;
+const ACT_leakyRelu = 2u;
+const ACT_silu = 3u;
+const ACT_tanh = 4u;
+const ACT_gelu = 5u;
+const ACT_sigmoid = 6u;
+
+// NaN and infinity cannot be WGSL constants; bit patterns in private vars are evaluated at run time.
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
+fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+fn inf() -> f32 { return bitcast<f32>(INF_BITS); }
+
+// exp(v) - 1 without the cancellation near 0 that exp(v) - 1.0 suffers.
+fn expm1(v: f32) -> f32 {
+  if (abs(v) < 0.5) {
+    return v * (1.0 + v * (0.5 + v * (1.0 / 6.0 + v * (1.0 / 24.0 + v * (1.0 / 120.0 + v * (1.0 / 720.0 + v * (1.0 / 5040.0 + v * (1.0 / 40320.0))))))));
+  }
+  return exp(v) - 1.0;
+}
+
+// log(1 + v), accurate for small v (Goldberg's trick: the rounding of 1 + v cancels out).
+fn log1p(v: f32) -> f32 {
+  let u = 1.0 + v;
+  if (u == 1.0) { return v; }
+  if (u == inf()) { return u; }
+  return log(u) * v / (u - 1.0);
+}
+
+// erfc for z >= 0 with relative error below ~1.2e-7 (Chebyshev fit, Numerical Recipes' erfcc).
+fn erfc_pos(z: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.5 * z);
+  let p = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+          t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  return t * exp(p);
+}
+
+fn erf_(z: f32) -> f32 {
+  let a = abs(z);
+  if (a < 0.5) {
+    // Maclaurin series: 1 - erfc(z) would lose the relative precision of small results.
+    let z2 = z * z;
+    return 1.1283791670955126 * z * (1.0 + z2 * (-1.0 / 3.0 + z2 * (0.1 + z2 * (-1.0 / 42.0 + z2 * (1.0 / 216.0 + z2 * (-1.0 / 1320.0 + z2 / 9360.0))))));
+  }
+  let r = 1.0 - erfc_pos(a);
+  return select(r, -r, z < 0.0);
+}
+
+fn erfc_(z: f32) -> f32 {
+  if (z >= 0.0) { return erfc_pos(z); }
+  return 2.0 - erfc_pos(-z);
+}
+
+fn tanh_(v: f32) -> f32 {
+  if (abs(v) > 10.0) { return sign(v); }
+  let e = expm1(2.0 * v);
+  return e / (e + 2.0);
+}
+
+fn sigmoid(v: f32) -> f32 {
+  if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); }
+  let e = exp(v);
+  return e / (1.0 + e);
+}
+
+fn gelu(v: f32) -> f32 {
+  // Exact GELU, x * Phi(x), with Phi written through erfc so it keeps precision for x << 0.
+  return 0.5 * v * erfc_(-v * 0.7071067811865476);
+}
+
+/** The activation `act` of the pre-activation z (slope: leakyRelu's negative slope). */
+fn activate(z: f32, act: u32, slope: f32) -> f32 {
+  switch act {
+    case ACT_relu: { return max(z, 0.0); }
+    case ACT_leakyRelu: { return select(z * slope, z, z > 0.0); }
+    case ACT_silu: { return z * sigmoid(z); }
+    case ACT_tanh: { return tanh_(z); }
+    case ACT_gelu: { return gelu(z); }
+    case ACT_sigmoid: { return sigmoid(z); }
+    default: { return z; }
+  }
+}
+
+/** d activate(z) / dz, from z (the pre-activation). */
+fn activate_grad(z: f32, act: u32, slope: f32) -> f32 {
+  switch act {
+    case ACT_relu: { return select(0.0, 1.0, z > 0.0); }
+    case ACT_leakyRelu: { return select(slope, 1.0, z > 0.0); }
+    case ACT_silu: { let s = sigmoid(z); return s * (1.0 + z * (1.0 - s)); }
+    case ACT_tanh: { let t = tanh_(z); return 1.0 - t * t; }
+    case ACT_gelu: { return 0.5 * erfc_(-z * 0.7071067811865476) + z * exp(-0.5 * z * z) * 0.3989422804014327; }
+    case ACT_sigmoid: { let s = sigmoid(z); return s * (1.0 - s); }
+    default: { return 1.0; }
+  }
+}

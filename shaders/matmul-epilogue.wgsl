@@ -1,0 +1,23 @@
+// Preamble (after activations.wgsl): the fused epilogue of the f32 matmul kernels,
+// C = act(A B + bias), optionally saving the pre-activation Z = A B + bias for the backward
+// pass. With the default overrides it folds away to a plain store.
+override ACT: u32 = 0u;
+override HAS_BIAS: bool = false;
+override SAVE_Z: bool = false;
+override SLOPE: f32 = 0.01;
+
+// bias[n] is added to column n. z_out mirrors C; both are placeholders when unused.
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> z_out: array<f32>;
+
+fn epilogue(v: f32, col: u32, index: u32) -> f32 {
+  var zv = v;
+  if (HAS_BIAS) { zv += bias[col]; }
+  if (SAVE_Z) { z_out[index] = zv; }
+  return activate(zv, ACT, SLOPE);
+}
+
+/** Four consecutive columns col0.. of one row, stored at elements index0... */
+fn epilogue4(v: vec4f, col0: u32, index0: u32) -> vec4f {
+  return vec4f(epilogue(v.x, col0, index0), epilogue(v.y, col0 + 1u, index0 + 1u), epilogue(v.z, col0 + 2u, index0 + 2u), epilogue(v.w, col0 + 3u, index0 + 3u));
+}
