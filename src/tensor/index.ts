@@ -12,6 +12,7 @@ export { reshape, squeeze, unsqueeze, flatten, permute, transpose, expand, slice
 export { matmul, matmulT } from './ops/matmul.js';
 export { linear, ACTIVATIONS, type Activation, type LinearOptions } from './ops/linear.js';
 export { cast } from './ops/cast.js';
+export { spectralNorm, type SpectralNormOptions, type SpectralNormResult } from './ops/spectral-norm.js';
 export { leakyRelu, elu, softplus, clamp, step } from './ops/unary.js';
 export { backward, grad, valueAndGrad, type BackwardOptions, type GradOptions } from './autodiff.js';
 export { noGrad, isGradEnabled, registeredOps } from './tape.js';
