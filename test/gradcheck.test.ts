@@ -410,6 +410,22 @@ describe('f16 (cast and the f16 matmul)', () => {
   });
 });
 
+describe('spectral norm', () => {
+  // In eval mode u and v stay fixed, so W -> W / (uᵀ W v) is exactly the function the gradient
+  // differentiates (training moves u and v with W, which the gradient ignores, as PyTorch's
+  // does). Positive u, v and W keep sigma far from 0.
+  it('W -> (W / sigma) * (1 + sigma / 2), eval mode: both outputs', async () => {
+    const [u, v] = [T([4], 0.5, 1), T([6], 0.5, 1)].map((x) => ebm.tensor(x.data, x.shape));
+    const f = (w: Tensor) => {
+      const { weight, sigma } = ebm.spectralNorm(w, u!, v!, { training: false });
+      return weight.mul(sigma.mul(0.5).add(1));
+    };
+    await gradcheck(f, [T([4, 2, 3], 0.5, 1.5)], { expectOps: ['spectralNorm', 'spectralNormSigma'] });
+    u!.dispose();
+    v!.dispose();
+  });
+});
+
 describe('double backward (gradients of gradients, createGraph)', () => {
   it('padSlice: the gradient of slice, as a function of the upstream gradient', async () => {
     const x = T([3, 8]);
