@@ -426,6 +426,21 @@ describe('spectral norm', () => {
   });
 });
 
+describe('conv2d', () => {
+  const opts = { stride: [2, 1], padding: [1, 2], dilation: [1, 2] } as const;
+  it('conv2d(x, w, b) with stride, asymmetric padding and dilation', async () => {
+    await gradcheck((x, w, b) => ebm.conv2d(x, w, b, opts), [T([2, 3, 5, 6]), T([4, 3, 3, 2]), T([4])], { expectOps: ['conv2d'] });
+  });
+
+  it('the gradient ops (conv2dInputGrad, conv2dWeightGrad), differentiated again', async () => {
+    const f = (x: Tensor, w: Tensor) => {
+      const [gx, gw] = ebm.grad((p: Tensor, q: Tensor) => ebm.conv2d(p, q, null, opts).tanh().sum(), { argnums: [0, 1], createGraph: true })(x, w);
+      return ebm.concat([gx!.flatten(), gw!.flatten()]);
+    };
+    await gradcheck(f, [T([2, 3, 5, 6]), T([4, 3, 3, 2])], { expectOps: ['conv2dInputGrad', 'conv2dWeightGrad'] });
+  });
+});
+
 describe('double backward (gradients of gradients, createGraph)', () => {
   it('padSlice: the gradient of slice, as a function of the upstream gradient', async () => {
     const x = T([3, 8]);

@@ -1,7 +1,8 @@
-// The `webgpu-ebm` command. Subcommands: demo, info. (train, sample and bench come with the
-// trainer and kernel issues.)
+// The `webgpu-ebm` command. Subcommands: demo, info, bench. (train and sample come with the
+// trainer issue.)
 import { parseArgs } from 'node:util';
 import * as ebm from '../index.js';
+import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 
 const USAGE = `usage: webgpu-ebm <command> [options]
@@ -9,7 +10,9 @@ const USAGE = `usage: webgpu-ebm <command> [options]
 commands:
   demo   fit a small MLP on GPU-made 2-D data with gradient descent, printing progress
          --steps N (300)  --points N (512)  --hidden N (32)  --lr X (0.1)  --seed N (0)
-  info   print the WebGPU adapter, its features and limits`;
+  info   print the WebGPU adapter, its features and limits
+  bench  time the kernels (median of runs), optionally against tfjs on the same adapter
+         [suite ...] --json --compare tfjs --repeat N (10) --warmup N (2); bench --help for more`;
 
 function fail(msg: string): never {
   process.stderr.write(`webgpu-ebm: ${msg}\n`);
@@ -59,8 +62,10 @@ export async function main(argv: string[]): Promise<void> {
           `maxStorageBufferBindingSize: ${l.maxStorageBufferBindingSize}\nmaxComputeWorkgroupStorageSize: ${l.maxComputeWorkgroupStorageSize}\n` +
           `maxComputeWorkgroupsPerDimension: ${l.maxComputeWorkgroupsPerDimension}\n`,
       );
+    } else if (command === 'bench') {
+      await runBench(rest, { write: (l) => process.stdout.write(`${l}\n`) });
     } else {
-      fail(`unknown command '${command}' (valid: demo, info)\n${USAGE}`);
+      fail(`unknown command '${command}' (valid: demo, info, bench)\n${USAGE}`);
     }
   } catch (e) {
     fail((e as Error).message);

@@ -13,6 +13,7 @@ export { matmul, matmulT } from './ops/matmul.js';
 export { linear, ACTIVATIONS, type Activation, type LinearOptions } from './ops/linear.js';
 export { cast } from './ops/cast.js';
 export { spectralNorm, type SpectralNormOptions, type SpectralNormResult } from './ops/spectral-norm.js';
+export { conv2d, type Conv2dOptions, type ConvTiling } from './ops/conv2d.js';
 export { leakyRelu, elu, softplus, clamp, step } from './ops/unary.js';
 export { backward, grad, valueAndGrad, type BackwardOptions, type GradOptions } from './autodiff.js';
 export { noGrad, isGradEnabled, registeredOps } from './tape.js';

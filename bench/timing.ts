@@ -1,0 +1,39 @@
+// Timing: every run is measured from the first enqueue to the moment the GPU reports the work
+// complete (not merely submitted), and sides being compared take turns, so drift in the
+// machine's speed (lavapipe shares the CPU with everything else) falls on all of them alike.
+
+/** A workload with the way to wait for its device. */
+export interface TimedSide {
+  run(): void;
+  /** Resolves once every GPU command issued so far on this side's device has completed. */
+  sync(): Promise<void>;
+}
+
+async function timeOnce(side: TimedSide): Promise<number> {
+  const t0 = performance.now();
+  side.run();
+  await side.sync();
+  return performance.now() - t0;
+}
+
+/**
+ * Runs each side `warmup` times untimed (pipeline compilation, buffer pools), then `repeat`
+ * timed rounds, each round running every side once in turn. Returns the times per side, in ms.
+ */
+export async function timeAlternating(sides: readonly TimedSide[], warmup: number, repeat: number): Promise<number[][]> {
+  for (const side of sides) {
+    // Start from an idle device, so a previous case's work is not billed to this one.
+    await side.sync();
+    for (let i = 0; i < warmup; i++) await timeOnce(side);
+  }
+  const times = sides.map((): number[] => []);
+  for (let r = 0; r < repeat; r++) for (let s = 0; s < sides.length; s++) times[s]!.push(await timeOnce(sides[s]!));
+  return times;
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error('median of no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}

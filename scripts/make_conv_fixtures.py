@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Generate the PyTorch oracle for conv2d: test/fixtures/conv2d.safetensors.
+
+Run from the repository root:
+
+    python3 scripts/make_conv_fixtures.py
+
+Layout
+------
+Every tensor is float32. Inputs are drawn in float32 (what the TS side sees exactly); the oracle
+is torch.nn.functional.conv2d and autograd in float64 on those exact values, rounded back.
+
+Case ``cNN`` (listed in the ``__metadata__`` key ``cases``, a JSON list of ``{"id", "name",
+"stride", "padding", "dilation", "bias"}``) stores ``cNN/x`` [N, C, H, W], ``cNN/w``
+[O, C, KH, KW], ``cNN/b`` [O] when ``bias``, the output ``cNN/out``, a random upstream gradient
+``cNN/gout`` and the gradients of sum(out * gout): ``cNN/gx``, ``cNN/gw``, ``cNN/gb``.
+
+Double-backward case ``dNN`` (metadata key ``double``, same fields, no bias) stores ``dNN/x``,
+``dNN/w`` and direction tensors ``dNN/v`` (x-shaped) and ``dNN/u`` (w-shaped). With
+f = sum(conv2d(x, w)^2), gx = df/dx and gw = df/dw (both with create_graph):
+``dNN/gx``, ``dNN/gw``, then ``dNN/gx_v_x`` = d<gx, v>/dx, ``dNN/gx_v_w`` = d<gx, v>/dw,
+``dNN/gw_u_x`` = d<gw, u>/dx and ``dNN/gw_u_w`` = d<gw, u>/dw.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+F32 = torch.float32
+F64 = torch.float64
+
+
+def randn(*shape):
+    return torch.randn(tuple(shape), dtype=F32)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# (name, N, C, O, (H, W), (KH, KW), stride, padding, dilation, bias)
+CASES = [
+    ("b1 3->5 7x9 k3 s1 p0 bias", 1, 3, 5, (7, 9), 3, 1, 0, 1, True),
+    ("b3 3->5 7x9 k3 s1 p1", 3, 3, 5, (7, 9), 3, 1, 1, 1, False),
+    ("b3 5->3 7x9 k3 s2 p1 bias", 3, 5, 3, (7, 9), 3, 2, 1, 1, True),
+    ("b1 5->4 9x7 k3 s2 p0", 1, 5, 4, (9, 7), 3, 2, 0, 1, False),
+    ("b3 3->5 7x9 k3 s1 p[1,2] bias", 3, 3, 5, (7, 9), 3, 1, [1, 2], 1, True),
+    ("b1 3->5 7x9 k3 s[2,1] p[1,2] d2 bias", 1, 3, 5, (7, 9), 3, [2, 1], [1, 2], 2, True),
+    ("b3 5->3 9x9 k5 s1 p2 bias", 3, 5, 3, (9, 9), 5, 1, 2, 1, True),
+    ("b1 3->5 7x9 k5 s2 p1", 1, 3, 5, (7, 9), 5, 2, 1, 1, False),
+    ("b3 3->5 7x9 k1 s1 p0 bias", 3, 3, 5, (7, 9), 1, 1, 0, 1, True),
+    ("b3 5->5 7x9 k1 s2 p0", 3, 5, 5, (7, 9), 1, 2, 0, 1, False),
+    ("b1 3->3 11x13 k3 s2 p1 d2 bias", 1, 3, 3, (11, 13), 3, 2, 1, 2, True),
+    ("b3 3->5 7x9 k3 s2 p1 d2", 3, 3, 5, (7, 9), 3, 2, 1, 2, False),
+    ("b3 3->5 13x11 k3 s3 p1 d2 bias", 3, 3, 5, (13, 11), 3, 3, 1, 2, True),
+    ("b1 3->5 7x9 k[3,5] s[1,2] p[1,2] d[2,1]", 1, 3, 5, (7, 9), (3, 5), [1, 2], [1, 2], [2, 1], False),
+    ("b1 3->5 3x3 k5 p1 (kernel larger than the image)", 1, 3, 5, (3, 3), 5, 1, 1, 1, True),
+    ("b3 3->37 7x9 k3 s1 p1 bias (several channel blocks)", 3, 3, 37, (7, 9), 3, 1, 1, 1, True),
+    ("b2 21->5 8x8 k3 s2 p1 (several input-channel blocks)", 2, 21, 5, (8, 8), 3, 2, 1, 1, False),
+    ("b2 4->8 24x24 k3 s1 p1 bias (chunked weight gradient)", 2, 4, 8, (24, 24), 3, 1, 1, 1, True),
+    ("b3 6->7 19x17 k3 s2 p1 (chunked, strided)", 3, 6, 7, (19, 17), 3, 2, 1, 1, False),
+    ("b2 65->66 5x6 k[1,2] s1 p[0,1] bias (even kernel, several 64-wide tiles)", 2, 65, 66, (5, 6), (1, 2), 1, [0, 1], 1, True),
+]
+
+# (name, N, C, O, (H, W), (KH, KW), stride, padding, dilation)
+DOUBLE = [
+    ("b2 3->4 7x9 k3 s1 p1", 2, 3, 4, (7, 9), 3, 1, 1, 1),
+    ("b1 3->5 7x9 k3 s2 p[1,2] d2", 1, 3, 5, (7, 9), 3, 2, [1, 2], 2),
+]
+
+
+def conv(x, w, b, stride, padding, dilation):
+    return F.conv2d(x, w, b, stride=pair(stride), padding=pair(padding), dilation=pair(dilation))
+
+
+def make_cases(tensors):
+    meta = []
+    for i, (name, n, c, o, (h, wd), k, stride, padding, dilation, has_bias) in enumerate(CASES):
+        cid = f"c{i:02d}"
+        kh, kw = pair(k)
+        x, w = randn(n, c, h, wd), randn(o, c, kh, kw)
+        b = randn(o) if has_bias else None
+        xd = x.to(F64).requires_grad_(True)
+        wd64 = w.to(F64).requires_grad_(True)
+        bd = b.to(F64).requires_grad_(True) if b is not None else None
+        out = conv(xd, wd64, bd, stride, padding, dilation)
+        gout = randn(*out.shape)
+        leaves = [xd, wd64] + ([bd] if bd is not None else [])
+        grads = torch.autograd.grad((out * gout.to(F64)).sum(), leaves)
+        tensors[f"{cid}/x"] = x
+        tensors[f"{cid}/w"] = w
+        tensors[f"{cid}/out"] = out.detach().to(F32)
+        tensors[f"{cid}/gout"] = gout
+        tensors[f"{cid}/gx"] = grads[0].to(F32)
+        tensors[f"{cid}/gw"] = grads[1].to(F32)
+        if b is not None:
+            tensors[f"{cid}/b"] = b
+            tensors[f"{cid}/gb"] = grads[2].to(F32)
+        meta.append({"id": cid, "name": name, "stride": stride, "padding": padding, "dilation": dilation, "bias": has_bias})
+    return meta
+
+
+def make_double(tensors):
+    meta = []
+    for i, (name, n, c, o, (h, wd), k, stride, padding, dilation) in enumerate(DOUBLE):
+        did = f"d{i:02d}"
+        kh, kw = pair(k)
+        x, w = randn(n, c, h, wd), randn(o, c, kh, kw)
+        v, u = randn(n, c, h, wd), randn(o, c, kh, kw)
+        xd = x.to(F64).requires_grad_(True)
+        w64 = w.to(F64).requires_grad_(True)
+        f = conv(xd, w64, None, stride, padding, dilation).square().sum()
+        gx, gw = torch.autograd.grad(f, [xd, w64], create_graph=True)
+        gx_v_x, gx_v_w = torch.autograd.grad((gx * v.to(F64)).sum(), [xd, w64], retain_graph=True)
+        gw_u_x, gw_u_w = torch.autograd.grad((gw * u.to(F64)).sum(), [xd, w64])
+        for key, t in {"x": x, "w": w, "v": v, "u": u, "gx": gx, "gw": gw, "gx_v_x": gx_v_x, "gx_v_w": gx_v_w, "gw_u_x": gw_u_x, "gw_u_w": gw_u_w}.items():
+            tensors[f"{did}/{key}"] = t.detach().to(F32)
+        meta.append({"id": did, "name": name, "stride": stride, "padding": padding, "dilation": dilation})
+    return meta
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(root, "test", "fixtures", "conv2d.safetensors")
+    torch.manual_seed(0)
+    tensors: dict[str, torch.Tensor] = {}
+    cases = make_cases(tensors)
+    double = make_double(tensors)
+    tensors = {k: t.contiguous().clone() for k, t in tensors.items()}
+    save_file(tensors, path, metadata={"cases": json.dumps(cases), "double": json.dumps(double)})
+    loaded = load_file(path)
+    assert all(t.dtype == F32 for t in loaded.values())
+    print(f"{len(cases)} cases, {len(double)} double-backward cases, {len(loaded)} tensors -> {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+// Wrapper for conv2d.wgsl: conv2d forward, data gradient and weight gradient as implicit GEMMs.
+// The geometry travels in one uniform block, so a pipeline serves every size. Two schedules
+// (see the shader's header): register blocking over repacked operands for CPU adapters, where
+// workgroup memory is slower than storage reads, and workgroup-memory tiles for GPUs.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const SHADER = 'conv2d.wgsl';
+const bindings = [
+  { name: 'a', kind: 'read-only-storage' },
+  { name: 'b', kind: 'read-only-storage' },
+  { name: 'bias', kind: 'read-only-storage' },
+  { name: 'out', kind: 'storage' },
+  { name: 'params', kind: 'uniform' },
+  { name: 'a4', kind: 'read-only-storage' },
+  { name: 'b4', kind: 'read-only-storage' },
+] as const;
+const spec = (entry: string): KernelSpec => ({ shader: SHADER, entry, bindings });
+const PACK_IMAGE = spec('pack_image');
+const PACK_WEIGHT = spec('pack_weight');
+const CONV_PACKED = spec('conv_packed');
+const WGRAD_PACKED = spec('wgrad_packed');
+const SUM_CHUNKS = spec('sum_chunks');
+const TILED = spec('gemm_tiled');
+
+/** 'registers': no workgroup memory (CPU adapters); 'workgroup': shared-memory tiles (GPUs). */
+export type ConvTiling = 'registers' | 'workgroup';
+
+/** The schedule that suits the adapter: CPU implementations run register blocking fastest. */
+export function defaultTiling(rt: Runtime): ConvTiling {
+  return rt.info.isSoftware ? 'registers' : 'workgroup';
+}
+
+/** Everything the kernels need to know about one convolution (groups = 1, NCHW). */
+export interface ConvGeometry {
+  batch: number;
+  inC: number;
+  inH: number;
+  inW: number;
+  outC: number;
+  outH: number;
+  outW: number;
+  kH: number;
+  kW: number;
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  dilation: readonly [number, number];
+}
+
+/** Where pack_image puts a [batch, c, h, w] source: at (top, left) of a zero [hp, wp] canvas. */
+interface Packing {
+  c: number;
+  h: number;
+  w: number;
+  top: number;
+  left: number;
+  hp: number;
+  wp: number;
+}
+
+const WG = 64;
+// Register blocks, measured on lavapipe (both benchmark convolutions, forward and dgrad): 4 rows
+// x 8 pixels beat 4x4, 4x6, 4x12, 4x16, 8x2, 8x3, 8x4, 8x8, 12x4 and 16x4; larger blocks spill.
+const TM_CONV = 4;
+const TP_CONV = 8;
+// wgrad: 8 output channels x 4 TP input channels per invocation; 8 x 8 beat 4x4, 4x8, 4x16,
+// 8x4 and 16x4.
+const TM_WGRAD = 8;
+const tpWgrad = (c4: number): number => Math.min(2, c4);
+/** wgrad splits its reduction until about this many invocations run... */
+const WGRAD_TARGET_LANES = 2048;
+/** ...but never into chunks of fewer output pixels than this (partials and their sum cost too). */
+const WGRAD_MIN_CHUNK_PIXELS = 64;
+/** Each output of sum_chunks loops over the chunks: keep that loop short. */
+const WGRAD_MAX_CHUNKS = 64;
+// Tiled schedule: a 64 x 64 block of the GEMM per workgroup; wgrad splits until this many run.
+const TILE = 64;
+const TILED_WGRAD_TARGET_WORKGROUPS = 64;
+
+const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+const ceilDiv = (x: number, y: number): number => Math.ceil(x / y);
+
+interface Extra {
+  hasBias?: boolean;
+  rowsPerChunk?: number;
+  chunks?: number;
+  tapMax?: readonly [number, number];
+  packing?: Packing;
+}
+
+function params(g: ConvGeometry, e: Extra = {}): Uint32Array {
+  const [sh, sw] = g.stride;
+  const [dh, dw] = g.dilation;
+  const pk = e.packing ?? { c: 0, h: 0, w: 0, top: 0, left: 0, hp: 0, wp: 0 };
+  return new UniformWriter(32)
+    .u(g.batch, g.inC, g.inH, g.inW)
+    .u(g.outC, g.outH, g.outW, e.hasBias ? 1 : 0)
+    .u(g.kH, g.kW, sh, sw)
+    .u(g.padding[0], g.padding[1], dh, dw)
+    .u(ceilDiv(g.inH, sh), ceilDiv(g.inW, sw), sh / gcd(sh, dh), sw / gcd(sw, dw))
+    .u(e.rowsPerChunk ?? 0, e.chunks ?? 1, ...(e.tapMax ?? [g.kH, g.kW]))
+    .u(pk.c, pk.h, pk.w, pk.top)
+    .u(pk.left, pk.hp, pk.wp, 0)
+    .bytes();
+}
+
+function mode(rt: Runtime, name: 'fwd' | 'dgrad' | 'wgrad'): number {
+  return rt.pipelines.constValue(SHADER, `MODE_${name}`);
+}
+
+/** Dispatches `entry` with one invocation per element of a `count`-element output. */
+function perElement(rt: Runtime, entry: KernelSpec, args: (PooledBuffer | Uint32Array)[], count: number, overrides: Record<string, number> = {}): void {
+  rt.dispatch(entry, args, { overrides: { WG, ...overrides }, workgroups: rt.grid(ceilDiv(count, WG)) });
+}
+
+/** Repacks an NCHW source channels-last in vec4 groups with its zero padding (pack_image). */
+function packImage(rt: Runtime, src: PooledBuffer, batch: number, pk: Packing, p: Uint32Array): PooledBuffer {
+  const pixels = batch * pk.hp * pk.wp;
+  const out = rt.allocate(pixels * ceilDiv(pk.c, 4) * 16, 'conv2d packed image');
+  const ph = rt.placeholder;
+  perElement(rt, PACK_IMAGE, [src, ph, ph, out, p, ph, ph], pixels);
+  return out;
+}
+
+/**
+ * Repacks the weight (pack_weight): for each of `phases`, ceil(rows / 4) groups of rows, each
+ * `taps` rows of `channels` (rounded up to 4) vec4s.
+ */
+function packWeight(rt: Runtime, w: PooledBuffer, phases: number, rows: number, taps: number, channels: number, pass: 'fwd' | 'dgrad', p: Uint32Array): PooledBuffer {
+  const invocations = phases * ceilDiv(rows, 4) * taps;
+  const out = rt.allocate(invocations * ceilDiv(channels, 4) * 64, 'conv2d packed weight');
+  const ph = rt.placeholder;
+  perElement(rt, PACK_WEIGHT, [ph, w, ph, out, p, ph, ph], invocations, { MODE: mode(rt, pass) });
+  return out;
+}
+
+/** The packing of x that the forward pass and wgrad read: its zero padding written out. */
+function xPacking(g: ConvGeometry): Packing {
+  const [ph, pw] = g.padding;
+  return { c: g.inC, h: g.inH, w: g.inW, top: ph, left: pw, hp: g.inH + 2 * ph, wp: g.inW + 2 * pw };
+}
+
+/** y[N, O, OH, OW] = conv2d(x[N, C, H, W], w[O, C, KH, KW]) (+ bias[O]). */
+export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffer, bias: PooledBuffer | null, y: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
+  const ph = rt.placeholder;
+  const pixels = g.batch * g.outH * g.outW;
+  if (tiling === 'workgroup') {
+    rt.dispatch(TILED, [x, w, bias ?? ph, y, params(g, { hasBias: bias !== null }), ph, ph], {
+      overrides: { MODE: mode(rt, 'fwd') },
+      workgroups: [ceilDiv(pixels, TILE), ceilDiv(g.outC, TILE)],
+    });
+    return;
+  }
+  const pk = xPacking(g);
+  const p = params(g, { hasBias: bias !== null, packing: pk });
+  const xp = packImage(rt, x, g.batch, pk, p);
+  const wp = packWeight(rt, w, 1, g.outC, g.kH * g.kW, g.inC, 'fwd', p);
+  rt.dispatch(CONV_PACKED, [ph, ph, bias ?? ph, y, p, xp, wp], {
+    overrides: { MODE: mode(rt, 'fwd'), WG, TM: TM_CONV, TP: TP_CONV },
+    workgroups: [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.outC, TM_CONV)],
+  });
+  // The pool keeps both until the submission that reads them has completed.
+  rt.free(xp);
+  rt.free(wp);
+}
+
+/** dx[N, C, H, W] from dy[N, O, OH, OW] and w[O, C, KH, KW]: one stride phase per z. */
+export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
+  const ph = rt.placeholder;
+  const [sh, sw] = g.stride;
+  const phases = sh * sw;
+  const pixels = g.batch * ceilDiv(g.inH, sh) * ceilDiv(g.inW, sw);
+  if (tiling === 'workgroup') {
+    rt.dispatch(TILED, [dy, w, ph, dx, params(g), ph, ph], {
+      overrides: { MODE: mode(rt, 'dgrad') },
+      workgroups: [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases],
+    });
+    return;
+  }
+  // dy is padded so that every tap of every phase lands inside it: the output rows reached
+  // are (ih + pad - kh * dil) / stride for ih < ceil(H / stride) * stride.
+  const span = (k: number, s: number, p: number, d: number, inSize: number, outSize: number): [number, number] => {
+    const lo = Math.max(0, -Math.floor((p - (k - 1) * d) / s));
+    const hi = Math.max(0, Math.floor((ceilDiv(inSize, s) * s - 1 + p) / s) - (outSize - 1));
+    return [lo, hi];
+  };
+  const [topH, botH] = span(g.kH, sh, g.padding[0], g.dilation[0], g.inH, g.outH);
+  const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
+  const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
+  const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
+  const p = params(g, { packing: pk, tapMax });
+  const dyp = packImage(rt, dy, g.batch, pk, p);
+  const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
+  rt.dispatch(CONV_PACKED, [ph, ph, ph, dx, p, dyp, wp], {
+    overrides: { MODE: mode(rt, 'dgrad'), WG, TM: TM_CONV, TP: TP_CONV },
+    workgroups: [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.inC, TM_CONV), phases],
+  });
+  rt.free(dyp);
+  rt.free(wp);
+}
+
+/** Splits `rows` output rows into chunks so that about `target` work items run in all. */
+function chunking(rows: number, outW: number, itemsPerChunk: number, target: number, minPixels: number): { rowsPerChunk: number; chunks: number } {
+  const minRows = Math.max(1, ceilDiv(minPixels, Math.max(1, outW)));
+  const wanted = Math.max(1, Math.min(ceilDiv(target, itemsPerChunk), Math.floor(rows / minRows), WGRAD_MAX_CHUNKS));
+  const rowsPerChunk = Math.max(1, ceilDiv(rows, wanted));
+  return { rowsPerChunk, chunks: Math.max(1, ceilDiv(rows, rowsPerChunk)) };
+}
+
+/**
+ * dw[O, C, KH, KW] from x[N, C, H, W] and dy[N, O, OH, OW]. The reduction (every output pixel)
+ * is long and the output small, so it is split into chunks of output rows written as partial
+ * sums and then added up; a reduction too short to split runs in one pass straight into dw.
+ */
+export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledBuffer, dw: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
+  const ph = rt.placeholder;
+  const rows = g.batch * g.outH;
+  const cols = g.inC * g.kH * g.kW;
+  const finish = (target: PooledBuffer, chunks: number) => {
+    if (chunks === 1) return;
+    perElement(rt, SUM_CHUNKS, [target, ph, ph, dw, params(g, { chunks }), ph, ph], g.outC * cols);
+    rt.free(target);
+  };
+  if (tiling === 'workgroup') {
+    const blocks = ceilDiv(cols, TILE) * ceilDiv(g.outC, TILE);
+    const { rowsPerChunk, chunks } = chunking(rows, g.outW, blocks, TILED_WGRAD_TARGET_WORKGROUPS, 256);
+    const target = chunks > 1 ? rt.allocate(chunks * g.outC * cols * 4, 'conv2d wgrad partials') : dw;
+    rt.dispatch(TILED, [x, dy, ph, target, params(g, { rowsPerChunk, chunks }), ph, ph], {
+      overrides: { MODE: mode(rt, 'wgrad') },
+      workgroups: [ceilDiv(cols, TILE), ceilDiv(g.outC, TILE), chunks],
+    });
+    finish(target, chunks);
+    return;
+  }
+  const c4 = ceilDiv(g.inC, 4);
+  const tp = tpWgrad(c4);
+  const items = ceilDiv(c4, tp) * g.kH * g.kW * ceilDiv(g.outC, TM_WGRAD);
+  const { rowsPerChunk, chunks } = chunking(rows, g.outW, items, WGRAD_TARGET_LANES, WGRAD_MIN_CHUNK_PIXELS);
+  const pk = xPacking(g);
+  const p = params(g, { packing: pk, rowsPerChunk, chunks });
+  const xp = packImage(rt, x, g.batch, pk, p);
+  const dyPk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: 0, left: 0, hp: g.outH, wp: g.outW };
+  const dyp = packImage(rt, dy, g.batch, dyPk, params(g, { packing: dyPk }));
+  const target = chunks > 1 ? rt.allocate(chunks * g.outC * cols * 4, 'conv2d wgrad partials') : dw;
+  perElement(rt, WGRAD_PACKED, [ph, ph, ph, target, p, xp, dyp], items * chunks, { TM: TM_WGRAD, TP: tp });
+  rt.free(xp);
+  rt.free(dyp);
+  finish(target, chunks);
+}

@@ -1,0 +1,217 @@
+// conv2d (NCHW, PyTorch weight layout [out, in, kh, kw], groups = 1) and its two gradient ops.
+// The three ops are each other's adjoints, so every backward rule is one of them:
+//   y  = conv2d(x, w)            dx = convInputGrad(gy, w)    dw = convWeightGrad(x, gy)
+//   dx = convInputGrad(g, w)     dg = conv2d(h, w)            dw = convWeightGrad(h, g)
+//   dw = convWeightGrad(x, g)    dx = convInputGrad(g, h)     dg = conv2d(x, h)
+// (h being the upstream gradient of the op's output), which makes gradients of gradients work.
+import { conv2dDataGradKernel, conv2dForwardKernel, conv2dWeightGradKernel, defaultTiling, type ConvGeometry, type ConvTiling } from '../../kernels/conv2d.js';
+import { fmt } from '../shape.js';
+import { checkInputs, defineOp, runOp } from '../tape.js';
+import { Tensor } from '../tensor.js';
+
+export type { ConvTiling } from '../../kernels/conv2d.js';
+
+type Pair = readonly [number, number];
+
+export interface Conv2dOptions {
+  /** A number, or [h, w]. Default 1. */
+  stride?: number | readonly [number, number];
+  /** Zeros added on both sides of each spatial dim: a number, or [h, w]. Default 0. */
+  padding?: number | readonly [number, number];
+  /** Spacing between kernel taps: a number, or [h, w]. Default 1. */
+  dilation?: number | readonly [number, number];
+  /**
+   * The kernel schedule; by default chosen per adapter ('registers' on CPU adapters such as
+   * lavapipe, 'workgroup' on GPUs). Gradients use the same one.
+   */
+  tiling?: ConvTiling;
+}
+
+interface ConvAttrs {
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+  tiling: ConvTiling | undefined;
+}
+
+interface InputGradAttrs extends ConvAttrs {
+  /** The input's spatial size [H, W]: strides make it ambiguous given only the output's. */
+  inputSize: Pair;
+}
+
+interface WeightGradAttrs extends ConvAttrs {
+  kernelSize: Pair;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation and geometry
+
+function pair(op: string, name: string, v: unknown, min: number): Pair {
+  const p = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : null;
+  if (!p || !p.every((d) => Number.isInteger(d) && d >= min))
+    throw new Error(`${op}: ${name} must be a ${min > 0 ? 'positive' : 'non-negative'} integer or a pair [h, w] of them, got ${JSON.stringify(v)}`);
+  return [p[0], p[1]];
+}
+
+function resolveAttrs(op: string, opts: Conv2dOptions): ConvAttrs {
+  if (opts.tiling !== undefined && opts.tiling !== 'registers' && opts.tiling !== 'workgroup')
+    throw new Error(`${op}: tiling must be 'registers' or 'workgroup', got ${JSON.stringify(opts.tiling)}`);
+  return {
+    stride: pair(op, 'stride', opts.stride ?? 1, 1),
+    padding: pair(op, 'padding', opts.padding ?? 0, 0),
+    dilation: pair(op, 'dilation', opts.dilation ?? 1, 1),
+    tiling: opts.tiling,
+  };
+}
+
+function checkTensor(op: string, name: string, t: unknown, layout: string): asserts t is Tensor {
+  if (!(t instanceof Tensor)) throw new Error(`${op}: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+  t.assertAlive(op);
+  if (t.rank !== 4) throw new Error(`${op}: ${name} must have rank 4 ${layout}, got ${fmt(t.shape)}`);
+}
+
+/** Output size along one axis, as torch computes it; 0 or less means the kernel does not fit. */
+function outSize(input: number, kernel: number, stride: number, pad: number, dil: number): number {
+  return Math.floor((input + 2 * pad - dil * (kernel - 1) - 1) / stride) + 1;
+}
+
+/**
+ * The geometry of convolving an input of `xShape` with a weight of `wShape`, checked: the
+ * channel counts must agree and the (dilated) kernel must fit in the padded input.
+ */
+function geometry(op: string, xShape: readonly number[], wShape: readonly number[], a: ConvAttrs): ConvGeometry {
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const [o, cw, kh, kw] = wShape as [number, number, number, number];
+  if (c !== cw) throw new Error(`${op}: the input has ${c} channels (x ${fmt(xShape)}) but the weight expects ${cw} (weight ${fmt(wShape)} is [out, in, kh, kw])`);
+  const oh = outSize(h, kh, a.stride[0], a.padding[0], a.dilation[0]);
+  const ow = outSize(w, kw, a.stride[1], a.padding[1], a.dilation[1]);
+  if (oh < 1 || ow < 1 || kh < 1 || kw < 1) {
+    const span = `${a.dilation[0] * (kh - 1) + 1}x${a.dilation[1] * (kw - 1) + 1}`;
+    throw new Error(
+      `${op}: the kernel (weight ${fmt(wShape)}, dilation ${fmt(a.dilation)}) spans ${span}, larger than the padded input ` +
+        `${h + 2 * a.padding[0]}x${w + 2 * a.padding[1]} (x ${fmt(xShape)}, padding ${fmt(a.padding)})`,
+    );
+  }
+  return { batch: n, inC: c, inH: h, inW: w, outC: o, outH: oh, outW: ow, kH: kh, kW: kw, stride: a.stride, padding: a.padding, dilation: a.dilation };
+}
+
+/** Checks that a gradient has the shape the convolution's output has. */
+function checkOutputShape(op: string, name: string, t: Tensor, g: ConvGeometry): void {
+  const want = [g.batch, g.outC, g.outH, g.outW];
+  if (t.shape.some((d, i) => d !== want[i]))
+    throw new Error(`${op}: ${name} has shape ${fmt(t.shape)}, but the convolution's output is ${fmt(want)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three ops
+
+const conv2dDef = defineOp<ConvAttrs>({
+  name: 'conv2d',
+  backward: ({ inputs, attrs, needs }, g) => {
+    const [x, w] = inputs as [Tensor, Tensor];
+    return [
+      needs[0] ? convInputGrad(g, w, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null,
+      needs[1] ? convWeightGrad(x, g, { ...attrs, kernelSize: [w.shape[2]!, w.shape[3]!] }) : null,
+      needs[2] ? g.sum([0, 2, 3]) : null,
+    ];
+  },
+});
+
+const inputGradDef = defineOp<InputGradAttrs>({
+  name: 'conv2dInputGrad',
+  backward: ({ inputs, attrs, needs }, h) => {
+    const [g, w] = inputs as [Tensor, Tensor];
+    return [needs[0] ? convForward(h, w, null, attrs) : null, needs[1] ? convWeightGrad(h, g, { ...attrs, kernelSize: [w.shape[2]!, w.shape[3]!] }) : null];
+  },
+});
+
+const weightGradDef = defineOp<WeightGradAttrs>({
+  name: 'conv2dWeightGrad',
+  backward: ({ inputs, attrs, needs }, h) => {
+    const [x, g] = inputs as [Tensor, Tensor];
+    return [needs[0] ? convInputGrad(g, h, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null, needs[1] ? convForward(x, h, null, attrs) : null];
+  },
+});
+
+function convForward(x: Tensor, w: Tensor, bias: Tensor | null, attrs: ConvAttrs): Tensor {
+  const geo = geometry('conv2d', x.shape, w.shape, attrs);
+  return runOp(conv2dDef, bias ? [x, w, bias] : [x, w], attrs, (rt) => {
+    const out = Tensor.empty(rt, [geo.batch, geo.outC, geo.outH, geo.outW], 'conv2d');
+    if (out.size > 0) conv2dForwardKernel(rt, x.buffer, w.buffer, bias?.buffer ?? null, out.buffer, geo, attrs.tiling ?? defaultTiling(rt));
+    return out;
+  });
+}
+
+/** The gradient of conv2d with respect to its input, given the output's gradient g. */
+function convInputGrad(g: Tensor, w: Tensor, attrs: InputGradAttrs): Tensor {
+  const op = 'conv2dInputGrad';
+  const [h, wd] = attrs.inputSize;
+  const geo = geometry(op, [g.shape[0]!, w.shape[1]!, h, wd], w.shape, attrs);
+  checkOutputShape(op, 'the output gradient', g, geo);
+  return runOp(inputGradDef, [g, w], attrs, (rt) => {
+    const dx = Tensor.empty(rt, [geo.batch, geo.inC, geo.inH, geo.inW], op);
+    if (dx.size > 0) conv2dDataGradKernel(rt, g.buffer, w.buffer, dx.buffer, geo, attrs.tiling ?? defaultTiling(rt));
+    return dx;
+  });
+}
+
+/** The gradient of conv2d with respect to its weight, given the input x and the output's gradient g. */
+function convWeightGrad(x: Tensor, g: Tensor, attrs: WeightGradAttrs): Tensor {
+  const op = 'conv2dWeightGrad';
+  const [kh, kw] = attrs.kernelSize;
+  const geo = geometry(op, x.shape, [g.shape[1]!, x.shape[1]!, kh, kw], attrs);
+  checkOutputShape(op, 'the output gradient', g, geo);
+  return runOp(weightGradDef, [x, g], attrs, (rt) => {
+    const dw = Tensor.empty(rt, [geo.outC, geo.inC, kh, kw], op);
+    if (dw.size > 0) conv2dWeightGradKernel(rt, x.buffer, g.buffer, dw.buffer, geo, attrs.tiling ?? defaultTiling(rt));
+    return dw;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/**
+ * 2-D convolution with torch.nn.functional.conv2d's semantics (cross-correlation, groups = 1):
+ * x [N, C, H, W], weight [O, C, KH, KW], optional bias [O] -> [N, O, OH, OW].
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkTensor(op, 'x', x, '[N, C, H, W]');
+  checkTensor(op, 'weight', weight, '[out, in, kh, kw]');
+  if (bias !== undefined && bias !== null) {
+    if (!(bias instanceof Tensor)) throw new Error(`${op}: bias must be a Tensor or null, got ${typeof bias}`);
+    bias.assertAlive(op);
+    if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0])
+      throw new Error(`${op}: bias must have shape [${weight.shape[0]}] (one per output channel of weight ${fmt(weight.shape)}), got ${fmt(bias.shape)}`);
+  }
+  if (typeof opts !== 'object' || opts === null) throw new Error(`${op}: options must be an object { stride, padding, dilation }, got ${JSON.stringify(opts)}`);
+  const attrs = resolveAttrs(op, opts);
+  checkInputs(op, bias ? [x, weight, bias] : [x, weight]);
+  return convForward(x, weight, bias ?? null, attrs);
+}
+
+/**
+ * The two gradient ops, for callers that need one without the other (they are differentiable
+ * too). `inputSize` / `kernelSize` are the spatial sizes of the tensor being differentiated.
+ */
+export function conv2dInputGrad(gradOutput: Tensor, weight: Tensor, inputSize: readonly [number, number], opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dInputGrad';
+  checkTensor(op, 'gradOutput', gradOutput, '[N, O, OH, OW]');
+  checkTensor(op, 'weight', weight, '[out, in, kh, kw]');
+  const attrs = resolveAttrs(op, opts);
+  checkInputs(op, [gradOutput, weight]);
+  if (gradOutput.shape[1] !== weight.shape[0])
+    throw new Error(`${op}: gradOutput has ${gradOutput.shape[1]} channels (${fmt(gradOutput.shape)}) but weight ${fmt(weight.shape)} has ${weight.shape[0]} outputs`);
+  return convInputGrad(gradOutput, weight, { ...attrs, inputSize: pair(op, 'inputSize', inputSize, 1) });
+}
+
+export function conv2dWeightGrad(x: Tensor, gradOutput: Tensor, kernelSize: readonly [number, number], opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2dWeightGrad';
+  checkTensor(op, 'x', x, '[N, C, H, W]');
+  checkTensor(op, 'gradOutput', gradOutput, '[N, O, OH, OW]');
+  const attrs = resolveAttrs(op, opts);
+  checkInputs(op, [x, gradOutput]);
+  if (gradOutput.shape[0] !== x.shape[0]) throw new Error(`${op}: x ${fmt(x.shape)} and gradOutput ${fmt(gradOutput.shape)} have different batch sizes`);
+  return convWeightGrad(x, gradOutput, { ...attrs, kernelSize: pair(op, 'kernelSize', kernelSize, 1) });
+}

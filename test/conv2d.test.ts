@@ -1,0 +1,156 @@
+// conv2d and its gradients against PyTorch (scripts/make_conv_fixtures.py), for both kernel
+// schedules: register blocking (what CPU adapters use) and workgroup-memory tiles (GPUs); each
+// is forced here so both run on whatever adapter the tests have. Also double backward through
+// the gradient ops, and the errors bad arguments give.
+import { beforeAll, describe, expect, test } from 'vitest';
+import { defaultTiling } from '../src/kernels/conv2d.js';
+import { conv2dInputGrad, conv2dWeightGrad } from '../src/tensor/ops/conv2d.js';
+import { device, ebm, expectClose, loadFixture } from './helpers.js';
+
+type Pair = number | [number, number];
+interface Case {
+  id: string;
+  name: string;
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+  bias?: boolean;
+}
+
+const fx = loadFixture('conv2d.safetensors');
+const cases: Case[] = JSON.parse(fx.metadata.cases!);
+const doubles: Case[] = JSON.parse(fx.metadata.double!);
+const TILINGS = ['registers', 'workgroup'] as const;
+/** Relative to the largest magnitude of the expected tensor (expectClose). */
+const TOL = 1e-5;
+
+beforeAll(async () => {
+  await device();
+});
+
+const opts = (c: Case, tiling: ebm.ConvTiling): ebm.Conv2dOptions => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, tiling });
+
+describe.each(TILINGS)('conv2d (%s)', (tiling) => {
+  test.each(cases.map((c) => [`${c.id} ${c.name}`, c] as const))('%s: forward and gradients', async (_name, c) => {
+    const x = fx.get(`${c.id}/x`);
+    const w = fx.get(`${c.id}/w`);
+    const b = c.bias ? fx.get(`${c.id}/b`) : null;
+    for (const t of [x, w, b]) if (t) t.requiresGrad = true;
+    const y = ebm.conv2d(x, w, b, opts(c, tiling));
+    expect(y.shape).toEqual(fx.shape(`${c.id}/out`));
+    expectClose(await y.data(), fx.values(`${c.id}/out`), TOL, `${c.id} forward`);
+    y.backward(fx.get(`${c.id}/gout`));
+    expectClose(await x.grad!.data(), fx.values(`${c.id}/gx`), TOL, `${c.id} grad x`);
+    expectClose(await w.grad!.data(), fx.values(`${c.id}/gw`), TOL, `${c.id} grad weight`);
+    if (b) expectClose(await b.grad!.data(), fx.values(`${c.id}/gb`), TOL, `${c.id} grad bias`);
+  });
+
+  test.each(doubles.map((c) => [`${c.id} ${c.name}`, c] as const))('%s: double backward of sum(conv2d(x, w)^2)', async (_name, c) => {
+    const [x, w, v, u] = ['x', 'w', 'v', 'u'].map((k) => fx.get(`${c.id}/${k}`)) as [ebm.Tensor, ebm.Tensor, ebm.Tensor, ebm.Tensor];
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    const f = (xx: ebm.Tensor, ww: ebm.Tensor) => ebm.conv2d(xx, ww, null, opts(c, tiling)).square().sum();
+    const [gx, gw] = ebm.grad(f, { argnums: [0, 1], createGraph: true })(x, w);
+    expectClose(await gx!.data(), fx.values(`${c.id}/gx`), TOL, 'gx');
+    expectClose(await gw!.data(), fx.values(`${c.id}/gw`), TOL, 'gw');
+    // Through conv2dInputGrad's backward (conv2d and conv2dWeightGrad)...
+    const [gxvx, gxvw] = ebm.grad((xx: ebm.Tensor, ww: ebm.Tensor) => ebm.grad(f, { argnums: [0], createGraph: true })(xx, ww)[0]!.mul(v).sum(), { argnums: [0, 1] })(x, w);
+    expectClose(await gxvx!.data(), fx.values(`${c.id}/gx_v_x`), TOL, 'd<gx, v>/dx');
+    expectClose(await gxvw!.data(), fx.values(`${c.id}/gx_v_w`), TOL, 'd<gx, v>/dw');
+    // ...and through conv2dWeightGrad's (conv2dInputGrad and conv2d).
+    gw!.mul(u).sum().backward();
+    expectClose(await x.grad!.data(), fx.values(`${c.id}/gw_u_x`), TOL, 'd<gw, u>/dx');
+    expectClose(await w.grad!.data(), fx.values(`${c.id}/gw_u_w`), TOL, 'd<gw, u>/dw');
+  });
+});
+
+describe('conv2d', () => {
+  test('a finite-difference check of the Hessian-vector product in x', async () => {
+    // f = sum(conv(x, w)^2) is quadratic in x, so the central difference of its gradient along
+    // v is exactly H v (up to rounding), which double backward computes as d/dx <grad f, v>.
+    const c = doubles[1]!;
+    const [x, w, v] = ['x', 'w', 'v'].map((k) => fx.get(`${c.id}/${k}`)) as [ebm.Tensor, ebm.Tensor, ebm.Tensor];
+    const f = (xx: ebm.Tensor) => ebm.conv2d(xx, w, null, opts(c, 'registers')).square().sum();
+    const eps = 0.5;
+    const gPlus = await ebm.grad(f)(x.add(v.mul(eps))).data();
+    const gMinus = await ebm.grad(f)(x.sub(v.mul(eps))).data();
+    const fd = gPlus.map((p, i) => (p - gMinus[i]!) / (2 * eps));
+    const hv = ebm.grad((xx: ebm.Tensor) => ebm.grad(f, { createGraph: true })(xx).mul(v).sum())(x);
+    expectClose(await hv.data(), fd, 1e-4, 'Hv vs finite difference');
+    expectClose(await hv.data(), fx.values(`${c.id}/gx_v_x`), TOL, 'Hv vs torch');
+  });
+
+  test('the gradient ops are usable on their own and agree with backward', async () => {
+    const c = cases[2]!;
+    const [x, w, gout] = ['x', 'w', 'gout'].map((k) => fx.get(`${c.id}/${k}`)) as [ebm.Tensor, ebm.Tensor, ebm.Tensor];
+    const o = opts(c, 'registers');
+    expectClose(await conv2dInputGrad(gout, w, [x.shape[2]!, x.shape[3]!], o).data(), fx.values(`${c.id}/gx`), TOL, 'conv2dInputGrad');
+    expectClose(await conv2dWeightGrad(x, gout, [w.shape[2]!, w.shape[3]!], o).data(), fx.values(`${c.id}/gw`), TOL, 'conv2dWeightGrad');
+  });
+
+  test('the default schedule follows the adapter', async () => {
+    const rt = await device();
+    expect(defaultTiling(rt)).toBe(rt.info.isSoftware ? 'registers' : 'workgroup');
+    const c = cases[5]!;
+    const x = fx.get(`${c.id}/x`);
+    const w = fx.get(`${c.id}/w`);
+    const y = ebm.conv2d(x, w, fx.get(`${c.id}/b`), { stride: c.stride, padding: c.padding, dilation: c.dilation });
+    expectClose(await y.data(), fx.values(`${c.id}/out`), TOL, 'default tiling');
+  });
+
+  test('one pipeline per entry point serves every size', async () => {
+    const rt = await device();
+    const run = (n: number, h: number) => ebm.tidy(() => ebm.conv2d(ebm.randn([n, 3, h, h + 2], { seed: 1 }), ebm.randn([4, 3, 3, 3], { seed: 2 }), null, { padding: 1, tiling: 'registers' }));
+    await run(1, 5).data();
+    const before = rt.stats.pipelines;
+    await run(2, 8).data();
+    await run(3, 11).data();
+    expect(rt.stats.pipelines).toBe(before);
+  });
+
+  test('no leaked tensors or buffers across forward and backward', async () => {
+    const rt = await device();
+    const c = cases[17]!;
+    const x = fx.get(`${c.id}/x`);
+    const w = fx.get(`${c.id}/w`);
+    const step = () =>
+      ebm.tidy(() => {
+        const xx = x.detach();
+        const ww = w.detach();
+        ww.requiresGrad = true;
+        xx.requiresGrad = true;
+        ebm.conv2d(xx, ww, null, opts(c, 'registers')).square().sum().backward();
+        return [xx.grad!, ww.grad!];
+      });
+    ebm.tidy(step).forEach((t) => t.dispose());
+    const live = ebm.memory().liveTensors;
+    const bytes = rt.liveBytes;
+    for (let i = 0; i < 3; i++) step().forEach((t) => t.dispose());
+    expect(ebm.memory().liveTensors).toBe(live);
+    expect(rt.liveBytes).toBe(bytes);
+  });
+});
+
+describe('conv2d errors name the op, the argument and the shapes', () => {
+  const x = () => ebm.zeros([2, 3, 7, 9]);
+  const w = () => ebm.zeros([5, 3, 3, 3]);
+
+  test.each([
+    ['x of rank 3', () => ebm.conv2d(ebm.zeros([3, 7, 9]), w()), /conv2d: x must have rank 4 \[N, C, H, W\], got \[3, 7, 9\]/],
+    ['weight of rank 2', () => ebm.conv2d(x(), ebm.zeros([5, 27])), /conv2d: weight must have rank 4 \[out, in, kh, kw\], got \[5, 27\]/],
+    ['channel mismatch', () => ebm.conv2d(x(), ebm.zeros([5, 4, 3, 3])), /conv2d: the input has 3 channels \(x \[2, 3, 7, 9\]\) but the weight expects 4 \(weight \[5, 4, 3, 3\]/],
+    ['kernel larger than the padded input', () => ebm.conv2d(x(), ebm.zeros([5, 3, 5, 5]), null, { dilation: 3, padding: 1 }), /conv2d: the kernel \(weight \[5, 3, 5, 5\], dilation \[3, 3\]\) spans 13x13, larger than the padded input 9x11 \(x \[2, 3, 7, 9\], padding \[1, 1\]\)/],
+    ['bias of the wrong size', () => ebm.conv2d(x(), w(), ebm.zeros([4])), /conv2d: bias must have shape \[5\] .*weight \[5, 3, 3, 3\].*got \[4\]/],
+    ['zero stride', () => ebm.conv2d(x(), w(), null, { stride: 0 }), /conv2d: stride must be a positive integer or a pair \[h, w\] of them, got 0/],
+    ['negative stride in a pair', () => ebm.conv2d(x(), w(), null, { stride: [1, -2] }), /conv2d: stride must be a positive integer .*got \[1,-2\]/],
+    ['zero dilation', () => ebm.conv2d(x(), w(), null, { dilation: [0, 1] }), /conv2d: dilation must be a positive integer .*got \[0,1\]/],
+    ['negative padding', () => ebm.conv2d(x(), w(), null, { padding: -1 }), /conv2d: padding must be a non-negative integer .*got -1/],
+    ['fractional padding', () => ebm.conv2d(x(), w(), null, { padding: 0.5 }), /conv2d: padding must be a non-negative integer .*got 0.5/],
+    ['a padding triple', () => ebm.conv2d(x(), w(), null, { padding: [1, 1, 1] as unknown as [number, number] }), /conv2d: padding must be .*got \[1,1,1\]/],
+    ['an unknown tiling', () => ebm.conv2d(x(), w(), null, { tiling: 'shared' as ebm.ConvTiling }), /conv2d: tiling must be 'registers' or 'workgroup', got "shared"/],
+    ['a non-tensor weight', () => ebm.conv2d(x(), [1, 2] as unknown as ebm.Tensor), /conv2d: weight must be a Tensor, got object/],
+    ['an output gradient of the wrong shape', () => conv2dInputGrad(ebm.zeros([2, 5, 6, 7]), w(), [7, 9]), /conv2dInputGrad: the output gradient has shape \[2, 5, 6, 7\], but the convolution's output is \[2, 5, 5, 7\]/],
+  ])('%s', (_name, call, message) => {
+    expect(call).toThrow(message);
+  });
+});
