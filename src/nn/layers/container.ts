@@ -1,0 +1,122 @@
+// Containers: Sequential (runs its children in order, fusing each Linear + activation pair into
+// one ebm.linear dispatch) and ModuleList (holds modules, has no forward). Children are named
+// '0', '1', … as in PyTorch, so state-dict keys match ('network.0.weight').
+import type { Tensor } from '../../tensor/index.js';
+import { Module } from '../module.js';
+import { fusableEpilogue } from './activation.js';
+import { Linear } from './linear.js';
+
+function checkModule(cls: string, m: unknown, i: number | string): asserts m is Module {
+  if (!(m instanceof Module)) throw new Error(`${cls}: entry ${i} must be a Module, got ${m === null ? 'null' : typeof m === 'object' ? (m.constructor?.name ?? 'object') : typeof m}`);
+}
+
+/** Index i of a list of length n, negative counting from the end (Python style). */
+function index(cls: string, i: number, n: number): number {
+  if (!Number.isInteger(i) || i < -n || i >= n) throw new Error(`${cls}: index ${i} is out of range for ${n} modules`);
+  return i < 0 ? i + n : i;
+}
+
+export class Sequential extends Module {
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => {
+      checkModule('Sequential', m, i);
+      this.registerModule(String(i), m);
+    });
+  }
+
+  /** The registered children in order (repeats included: PyTorch's Sequential runs them all). */
+  private list(): Module[] {
+    return this.submoduleEntries().flatMap(([, m]) => (m ? [m] : []));
+  }
+
+  get length(): number {
+    return this.list().length;
+  }
+
+  at(i: number): Module {
+    const list = this.list();
+    return list[index('Sequential', i, list.length)]!;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.list()[Symbol.iterator]();
+  }
+
+  /** Appends a module under the next index; returns this. */
+  append(m: Module): this {
+    checkModule('Sequential', m, this.length);
+    this.registerModule(String(this.submoduleEntries().length), m);
+    return this;
+  }
+
+  /**
+   * Runs the children in order. A Linear followed by ReLU, LeakyReLU, SiLU, Tanh, GELU (exact)
+   * or Sigmoid runs as one ebm.linear call with that activation fused (exact classes only: a
+   * subclass that changes forward() is run as written).
+   */
+  override forward(x: Tensor): Tensor {
+    const list = this.list();
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i]!;
+      const epilogue = m.constructor === Linear ? fusableEpilogue(list[i + 1]) : null;
+      if (epilogue) {
+        x = (m as Linear).forwardActivated(x, epilogue.activation, epilogue.negativeSlope);
+        i++;
+      } else x = m.forward(x);
+    }
+    return x;
+  }
+}
+
+export class ModuleList extends Module {
+  constructor(modules: Iterable<Module> = []) {
+    super();
+    this.extend(modules);
+  }
+
+  /** The registered children in order (repeats included: PyTorch's Sequential runs them all). */
+  private list(): Module[] {
+    return this.submoduleEntries().flatMap(([, m]) => (m ? [m] : []));
+  }
+
+  get length(): number {
+    return this.list().length;
+  }
+
+  at(i: number): Module {
+    const list = this.list();
+    return list[index('ModuleList', i, list.length)]!;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.list()[Symbol.iterator]();
+  }
+
+  append(m: Module): this {
+    checkModule('ModuleList', m, this.length);
+    this.registerModule(String(this.submoduleEntries().length), m);
+    return this;
+  }
+
+  extend(modules: Iterable<Module>): this {
+    for (const m of modules) this.append(m);
+    return this;
+  }
+
+  /** Inserts m before index i (0 <= i <= length); the later ones are renamed. */
+  insert(i: number, m: Module): this {
+    checkModule('ModuleList', m, i);
+    const list = this.list();
+    if (!Number.isInteger(i) || i < -list.length || i > list.length) throw new Error(`ModuleList: insert index ${i} is out of range for ${list.length} modules`);
+    const at = i < 0 ? i + list.length : i;
+    list.splice(at, 0, m);
+    for (const [name] of this.submoduleEntries()) this.unregister(name);
+    list.forEach((mod, j) => this.registerModule(String(j), mod));
+    return this;
+  }
+
+  override forward(): never {
+    throw new Error('ModuleList: has no forward(); iterate over it and call each module');
+  }
+}
