@@ -77,7 +77,7 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[3, 12, 8], [1, 12, 16], true, false],
 ];
 
-describe.each(['register', 'tiled', 'scalar'] as const)('matmul, %s schedule', (schedule) => {
+describe.each(['subgroup', 'register', 'tiled', 'scalar'] as const)('matmul, %s schedule', (schedule) => {
   test.each(CASES.map((c) => [`${c[2] ? 'Aᵀ' : 'A'}${JSON.stringify(c[0])} ${c[3] ? 'Bᵀ' : 'B'}${JSON.stringify(c[1])}`, ...c] as const))(
     '%s',
     async (_name, aShape, bShape, transA, transB) => {
@@ -93,7 +93,7 @@ describe.each(['register', 'tiled', 'scalar'] as const)('matmul, %s schedule', (
   );
 });
 
-test('the register schedule really is used for aligned shapes, and falls back for ragged ones', () => {
+test('the vec4 schedules really are used for aligned shapes, and fall back for ragged ones', () => {
   const op = (rows: number, cols: number, trans: boolean): MatmulOperand => ({ buffer: rt.placeholder, rows, cols, trans, batchStrides: [] });
   rt.tuning.matmul = 'register';
   expect(matmulSchedule(rt, op(64, 32, false), op(32, 48, false), 64, 48, 32)).toBe('register');
@@ -101,16 +101,21 @@ test('the register schedule really is used for aligned shapes, and falls back fo
   expect(matmulSchedule(rt, op(32, 64, true), op(32, 48, false), 64, 48, 32)).toBe('register');
   expect(matmulSchedule(rt, op(5, 7, false), op(7, 3, false), 5, 3, 7)).toBe('scalar');
   expect(matmulSchedule(rt, op(3, 4, true), op(5, 3, true), 4, 5, 3)).toBe('scalar');
+  rt.tuning.matmul = 'subgroup';
+  const sharing = rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8;
+  expect(matmulSchedule(rt, op(64, 32, false), op(48, 32, true), 64, 48, 32)).toBe(sharing ? 'subgroup' : 'register');
+  expect(matmulSchedule(rt, op(5, 7, false), op(7, 3, false), 5, 3, 7)).toBe('scalar');
   delete rt.tuning.matmul;
-  // Without a forced schedule, the adapter decides: lavapipe is a software adapter.
-  expect(matmulSchedule(rt, op(64, 32, false), op(32, 48, false), 64, 48, 32)).toBe(rt.info.isSoftware ? 'register' : 'tiled');
+  // Without a forced schedule, the adapter decides: lavapipe is a software adapter with
+  // 8-lane subgroups.
+  expect(matmulSchedule(rt, op(64, 32, false), op(32, 48, false), 64, 48, 32)).toBe(rt.info.isSoftware ? (sharing ? 'subgroup' : 'register') : 'tiled');
 });
 
 test('large aligned products agree across schedules', async () => {
   const a = rand([130, 256], 3);
   const b = rand([256, 132], 4);
   const results: Float32Array[] = [];
-  for (const s of ['register', 'tiled', 'scalar']) {
+  for (const s of ['subgroup', 'register', 'tiled', 'scalar']) {
     rt.tuning.matmul = s;
     results.push(await ebm.matmul(a, b).data());
   }

@@ -3,7 +3,7 @@
 // browser build.
 
 /** Optional features webgpu-ebm asks for whenever the adapter offers them. */
-export const WANTED_FEATURES = ['shader-f16', 'timestamp-query'] as const;
+export const WANTED_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
 export type WantedFeature = (typeof WANTED_FEATURES)[number];
 
 export interface DeviceInfo {
@@ -14,6 +14,9 @@ export interface DeviceInfo {
   features: Set<WantedFeature>;
   /** True when the adapter is a CPU implementation (lavapipe, SwiftShader). */
   isSoftware: boolean;
+  /** The adapter's subgroup sizes (0 when it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export interface AcquiredDevice {
@@ -94,6 +97,8 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     description: desc,
     features,
     isSoftware: /llvmpipe|lavapipe|swiftshader|software/i.test(desc) || (ai as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+    subgroupMinSize: (ai as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+    subgroupMaxSize: (ai as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
   };
   // Dawn's instance must stay referenced while its device is in use: if it is collected, the
   // process crashes in native code. It is held here and dropped on destroy().

@@ -1,4 +1,6 @@
-// Wrappers for the matmul kernels. Three schedules, chosen per adapter and shape:
+// Wrappers for the matmul kernels. Four schedules, chosen per adapter and shape:
+//   subgroup: matmul-subgroup.wgsl, register blocking whose A loads are shared across a
+//             subgroup by shuffles (software adapters with subgroups of 8+ lanes: lavapipe);
 //   register: matmul-vec4.wgsl, register blocking with vec4 loads and no workgroup memory
 //             (software adapters, where storage and workgroup loads are the bottleneck);
 //   tiled:    matmul-tiled.wgsl, workgroup-memory tiling (real GPUs);
@@ -28,6 +30,12 @@ const REGISTER: Record<'nn' | 'nt' | 'tn', KernelSpec> = {
   tn: { shader: 'matmul-vec4.wgsl', entry: 'tn', bindings: epilogueBindings, preamble: EPILOGUE },
 };
 
+const SUBGROUP: Record<'nn' | 'nt' | 'tn', KernelSpec> = {
+  nn: { shader: 'matmul-subgroup.wgsl', entry: 'nn', bindings: epilogueBindings, preamble: `subgroups.wgsl+${EPILOGUE}` },
+  nt: { shader: 'matmul-subgroup.wgsl', entry: 'nt', bindings: epilogueBindings, preamble: `subgroups.wgsl+${EPILOGUE}` },
+  tn: { shader: 'matmul-subgroup.wgsl', entry: 'tn', bindings: epilogueBindings, preamble: `subgroups.wgsl+${EPILOGUE}` },
+};
+
 /** Activations the matmul epilogue can apply (ACT_* in activations.wgsl). */
 export type EpilogueActivation = 'none' | 'relu' | 'leakyRelu' | 'silu' | 'tanh' | 'gelu' | 'sigmoid';
 
@@ -41,7 +49,7 @@ export interface Epilogue {
   z?: PooledBuffer;
 }
 
-export type MatmulSchedule = 'register' | 'tiled' | 'scalar';
+export type MatmulSchedule = 'subgroup' | 'register' | 'tiled' | 'scalar';
 
 /** The batch dims the kernels can address (one vec4<u32> each of shape and strides). */
 export const MATMUL_MAX_BATCH_RANK = 4;
@@ -80,9 +88,15 @@ function vec4Aligned(layout: string, m: number, n: number, k: number): boolean {
  */
 export function matmulSchedule(rt: Runtime, a: MatmulOperand, b: MatmulOperand, m: number, n: number, k: number): MatmulSchedule {
   const forced = rt.tuning.matmul;
-  const wanted = forced && forced !== 'auto' ? (forced as MatmulSchedule) : rt.info.isSoftware ? 'register' : 'tiled';
-  if (wanted === 'register' && !vec4Aligned(layoutOf(a, b), m, n, k)) return 'scalar';
+  const wanted = forced && forced !== 'auto' ? (forced as MatmulSchedule) : rt.info.isSoftware ? (subgroupsUsable(rt) ? 'subgroup' : 'register') : 'tiled';
+  if ((wanted === 'register' || wanted === 'subgroup') && !vec4Aligned(layoutOf(a, b), m, n, k)) return 'scalar';
+  if (wanted === 'subgroup' && !subgroupsUsable(rt)) return 'register';
   return wanted;
+}
+
+/** The subgroup kernel shares A rows among 8 lanes, so it needs subgroups of at least 8. */
+function subgroupsUsable(rt: Runtime): boolean {
+  return rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8;
 }
 
 export function matmulKernel(
@@ -106,6 +120,22 @@ export function matmulKernel(
     SLOPE: epilogue.slope ?? 0.01,
   };
   const extra = [epilogue.bias ?? rt.placeholder, epilogue.z ?? rt.placeholderOut];
+  if (schedule === 'subgroup') {
+    const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
+    // Narrow outputs get narrower workgroups, but never narrower than a subgroup.
+    const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
+    const params = new UniformWriter(16)
+      .u(m, n, k, batchShape.length)
+      .vec(batchShape, 4)
+      .vec(a.batchStrides.map((s) => s / 4), 4)
+      .vec(b.batchStrides.map((s) => s / 4), 4)
+      .bytes();
+    rt.dispatch(SUBGROUP[layout], [a.buffer, b.buffer, c, params, ...extra], {
+      overrides: { WG: wg, ...fused },
+      workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 8), batch],
+    });
+    return schedule;
+  }
   if (schedule === 'register') {
     const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
     const { tm, tn4 } = REGISTER_TILE[layout];

@@ -123,10 +123,11 @@ export class PipelineCache {
     await Promise.all(jobs);
   }
 
-  /** False for a shader that needs shader-f16 on a device without it. */
+  /** False for a shader that enables an extension (f16, subgroups) the device lacks. */
   runnable(file: string): boolean {
     if (file.includes('+')) return file.split('+').every((f) => this.runnable(f));
-    return !/^\s*enable\s+f16\s*;/m.test(this.sourceOf(file)) || this.device.features.has('shader-f16');
+    const src = this.sourceOf(file);
+    return (!/^\s*enable\s+f16\s*;/m.test(src) || this.device.features.has('shader-f16')) && (!/^\s*enable\s+subgroups\s*;/m.test(src) || this.device.features.has('subgroups'));
   }
 
   private isPreamble(file: string): boolean {
