@@ -21,6 +21,7 @@ beforeAll(async () => {
 });
 afterEach(() => {
   delete rt.tuning.f16;
+  delete rt.tuning.matmul;
 });
 
 test('casts round to the nearest f16, like torch .half()', async () => {
@@ -36,9 +37,17 @@ test('casts round to the nearest f16, like torch .half()', async () => {
   expect((await ebm.tensor([1, 2, 3], { dtype: 'f16' }).data()).length).toBe(3);
 });
 
-describe.each(['native', 'packed'] as const)('f16 matmul, %s storage', (storage) => {
+// 'auto' takes the subgroup schedule where the adapter has 8-lane subgroups (lavapipe does);
+// 'register' forces the plain register-blocked one.
+describe.each([
+  ['native', 'auto'],
+  ['packed', 'auto'],
+  ['native', 'register'],
+  ['packed', 'register'],
+] as const)('f16 matmul, %s storage, %s schedule', (storage, schedule) => {
   test.each(cases.map((c) => [`${c.transA ? 'Aᵀ' : 'A'}${JSON.stringify(c.a)} ${c.transB ? 'Bᵀ' : 'B'}${JSON.stringify(c.b)}`, c] as const))('%s', async (_n, c) => {
     if (storage === 'packed') rt.tuning.f16 = 'packed';
+    rt.tuning.matmul = schedule;
     expect(f16Storage(rt)).toBe(storage);
     const a = fx.get(`${c.id}/a`).half().requiresGrad_();
     const b = fx.get(`${c.id}/b`).half().requiresGrad_();

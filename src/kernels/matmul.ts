@@ -190,6 +190,20 @@ export function matmulF16Kernel(rt: Runtime, a: MatmulOperand, b: MatmulOperand,
     .vec(b.batchStrides, 4)
     .bytes();
   const batch = product(batchShape);
+  const preamble = f16Storage(rt) === 'native' ? 'f16-native.wgsl' : 'f16-packed.wgsl';
+  if (entry !== 'strided' && subgroupsUsable(rt) && rt.tuning.matmul !== 'register') {
+    // The subgroup schedule, as for f32 (see matmulKernel).
+    const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
+    const sgParams = new UniformWriter(16)
+      .u(m, n, k, batchShape.length)
+      .vec(batchShape, 4)
+      .vec(a.batchStrides.map((s) => s / 4), 4)
+      .vec(b.batchStrides.map((s) => s / 4), 4)
+      .bytes();
+    const sgSpec: KernelSpec = { shader: 'matmul-f16-subgroup.wgsl', entry, bindings, preamble: `subgroups.wgsl+${preamble}` };
+    rt.dispatch(sgSpec, [a.buffer, b.buffer, c, sgParams], { overrides: { WG: wg }, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 8), batch] });
+    return;
+  }
   if (entry === 'strided') {
     rt.dispatch(spec, [a.buffer, b.buffer, c, params], { workgroups: [Math.ceil(n / REGISTER_WG), Math.ceil(m / REGISTER_WG), batch] });
     return;
