@@ -6,6 +6,7 @@ import { BufferPool, sizeClass } from '../src/kernels/buffer-pool.js';
 import { BufferUsage } from '../src/kernels/gpu-flags.js';
 import { PipelineCache, type KernelSpec } from '../src/kernels/pipeline-cache.js';
 import { UniformWriter } from '../src/kernels/uniform.js';
+import { WANTED_FEATURES } from '../src/kernels/device.js';
 import { device, ebm, expectClose } from './helpers.js';
 
 let rt: ebm.Runtime;
@@ -58,15 +59,17 @@ describe('device', () => {
     expect(ebm.getDevice()).toBe(rt);
     const { info } = rt;
     // info.features is exactly the wanted features the device was created with.
-    for (const f of ['shader-f16', 'timestamp-query'] as const) expect(info.features.has(f), f).toBe(rt.device.features.has(f));
-    expect([...info.features].every((f) => f === 'shader-f16' || f === 'timestamp-query')).toBe(true);
+    for (const f of WANTED_FEATURES) expect(info.features.has(f), f).toBe(rt.device.features.has(f));
+    expect([...info.features].every((f) => (WANTED_FEATURES as readonly string[]).includes(f))).toBe(true);
     expect(info.description.length).toBeGreaterThan(0);
     expect(info.isSoftware).toBe(/llvmpipe|lavapipe|swiftshader|software/i.test(info.description));
     if (info.isSoftware) {
-      // The CPU test machine: Mesa's lavapipe offers both features.
+      // The CPU test machine: Mesa's lavapipe offers all three, with 8-lane subgroups.
       expect(info.description).toMatch(/llvmpipe/i);
       expect(info.features.has('shader-f16')).toBe(true);
       expect(info.features.has('timestamp-query')).toBe(true);
+      expect(info.features.has('subgroups')).toBe(true);
+      expect(info.subgroupMinSize).toBeGreaterThanOrEqual(8);
     }
   });
 

@@ -28,3 +28,5 @@ export {
 export { spectralNorm, removeSpectralNorm, SpectralNorm, type SpectralNormModuleOptions } from './spectral-norm.js';
 export * from './safetensors.js';
 export { BaseEnergyFunction, isEnergyFunction } from './energy.js';
+export * from './models/index.js';
+export * from './energies/index.js';
