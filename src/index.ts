@@ -6,3 +6,4 @@ export { formatCompilationMessages } from './kernels/pipeline-cache.js';
 export * from './nn/index.js';
 // nn's spectralNorm(module | weight, ...) also serves the tensor op's calls; it resolves the name clash of the two star exports.
 export { spectralNorm } from './nn/index.js';
+export * from './train/index.js';

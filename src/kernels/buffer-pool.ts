@@ -1,6 +1,12 @@
 // Reuses GPU buffers by size class. A released buffer may still be read or written by work
-// that has been encoded or submitted but has not finished, so it only becomes reusable once
-// the submission that last used it has completed.
+// that is recorded but not yet submitted, or submitted but not finished. It becomes reusable
+// once the submission that last used it has been SUBMITTED: a WebGPU queue runs its submissions
+// and writeBuffer calls in order, so anything done with the buffer afterwards (a later dispatch,
+// a queue write) happens after that work. Waiting for completion instead would need the event
+// loop to observe it, so a long synchronous loop (a sampler's chain, a training step) could
+// never reuse a buffer and the pool would grow without bound. Only work still in the open
+// command encoder holds a buffer back; the runtime submits that encoder before any queue write
+// to a buffer it uses. (Mapped readback buffers are released only after their map completes.)
 
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
@@ -22,9 +28,9 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private readonly free = new Map<string, PooledBuffer[]>();
-  /** Released buffers whose last submission has not completed, in release order. */
+  /** Released buffers still used by the unsubmitted encoder, in release order. */
   private waiting: PooledBuffer[] = [];
-  private completed = 0;
+  private submitted = 0;
   pooledBytes = 0;
   allocatedBytes = 0;
   allocations = 0;
@@ -51,14 +57,14 @@ export class BufferPool {
 
   release(b: PooledBuffer): void {
     this.pooledBytes += b.size;
-    if (b.lastUse <= this.completed) this.toFree(b);
+    if (b.lastUse <= this.submitted) this.toFree(b);
     else this.waiting.push(b);
   }
 
-  /** Called when submission `index` (and every one before it) has finished on the GPU. */
-  markCompleted(index: number): void {
-    if (index <= this.completed) return;
-    this.completed = index;
+  /** Called when submission `index` (and every one before it) has been submitted to the queue. */
+  markSubmitted(index: number): void {
+    if (index <= this.submitted) return;
+    this.submitted = index;
     const still: PooledBuffer[] = [];
     for (const b of this.waiting) (b.lastUse <= index ? this.toFree(b) : still.push(b));
     this.waiting = still;

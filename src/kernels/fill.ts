@@ -14,6 +14,7 @@ const FILL: KernelSpec = {
 
 const RANDOM: KernelSpec = {
   shader: 'random.wgsl',
+  preamble: 'philox.wgsl',
   entry: 'main',
   bindings: [
     { name: 'out', kind: 'storage' },
@@ -43,7 +44,7 @@ export type Distribution = 'uniform' | 'normal';
 export function randomKernel(rt: Runtime, dist: Distribution, out: PooledBuffer, n: number, seedLo: number, seedHi: number, offset: number, p0: number, p1: number): void {
   const params = new UniformWriter(8).u(n, seedLo, seedHi, offset).f(p0, p1).bytes();
   rt.dispatch(RANDOM, [out, params], {
-    overrides: { DIST: rt.pipelines.constValue(RANDOM.shader, `DIST_${dist}`) },
+    overrides: { DIST: rt.pipelines.constValue(RANDOM.shader, `DIST_${dist}`, RANDOM.preamble) },
     workgroups: rt.grid(Math.ceil(n / 4 / 256)),
   });
 }

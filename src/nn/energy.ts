@@ -3,15 +3,16 @@
 // sampler's path: it differentiates with respect to x only, so no parameter gradient is computed
 // or accumulated, and it leaves no graph or temporaries behind.
 import { grad, tidy, type Tensor } from '../tensor/index.js';
+import { withGradMode } from '../tensor/tape.js';
 import { Module } from './module.js';
 
 export abstract class BaseEnergyFunction extends Module {
   /** E(x): one energy per sample, shape [batch]. */
   abstract override forward(x: Tensor): Tensor;
 
-  /** dE/dx, the shape of x. */
+  /** dE/dx, the shape of x (also inside noGrad: a sampler's loop runs there). */
   gradient(x: Tensor): Tensor {
-    return tidy(() => grad((xx: Tensor) => this.forward(xx).sum())(x));
+    return withGradMode(true, () => tidy(() => grad((xx: Tensor) => this.forward(xx).sum())(x)));
   }
 
   /** TorchEBM's name for forward. */

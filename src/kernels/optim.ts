@@ -1,0 +1,116 @@
+// Wrappers for optim.wgsl: one fused dispatch per parameter update (SGD, Adam, AdamW).
+// Hyperparameters travel in the uniform (a scheduler may change lr every step; the uniform
+// cache keys on the bytes, so a constant lr uploads nothing after the first two steps); the
+// variant (momentum, nesterov, amsgrad, ...) picks a specialised pipeline through overrides.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const OPTIM = (entry: 'sgd' | 'adam'): KernelSpec => ({
+  shader: 'optim.wgsl',
+  preamble: 'activations.wgsl',
+  entry,
+  bindings: [
+    { name: 'param', kind: 'storage' },
+    { name: 'grad', kind: 'read-only-storage' },
+    { name: 'state', kind: 'storage' },
+    { name: 'scaler_flags', kind: 'read-only-storage' },
+    { name: 'scaler_scale', kind: 'read-only-storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+});
+const SGD_SPEC = OPTIM('sgd');
+const ADAM_SPEC = OPTIM('adam');
+const WG = 64;
+
+/** Floats of state for `regions` regions of an n-element parameter, plus the step counter. */
+export function optimStateFloats(n: number, regions: number): number {
+  return 4 + regions * stateStride(n) * 4;
+}
+
+/** Length of one state region in vec4s. */
+function stateStride(n: number): number {
+  return Math.ceil(n / 4);
+}
+
+/**
+ * A GradScaler's hold on an update: skip it when the scaler's found-inf flag for this
+ * optimizer is set, and (`unscale`) divide the gradient by the scale as it is read.
+ */
+export interface OptimGate {
+  flags: PooledBuffer;
+  scale: PooledBuffer;
+  flagIndex: number;
+  unscale: boolean;
+}
+
+/** What every optimizer kernel binds: the parameter, its gradient and its packed state. */
+export interface OptimBuffers {
+  param: PooledBuffer;
+  grad: PooledBuffer;
+  /** The packed state (optimStateFloats), or null for SGD without momentum. */
+  state: PooledBuffer | null;
+  n: number;
+  /** Which slot of the GPU step counter holds the current count (the call count mod 2). */
+  parity: number;
+}
+
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+  maximize: boolean;
+}
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decay the parameter by (1 - lr * weightDecay) rather than adding to the gradient. */
+  decoupled: boolean;
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+function gateOverride(rt: Runtime, gate: OptimGate | null): number {
+  const name = gate === null ? 'GATE_none' : gate.unscale ? 'GATE_unscale' : 'GATE_skip';
+  return rt.pipelines.constValue('optim.wgsl', name, 'activations.wgsl');
+}
+
+// ln(beta) for the kernel's 1 - beta^t = -expm1(t ln beta); beta = 0 gives a large negative
+// stand-in for -inf (so beta^t = 0), which a uniform cannot hold portably.
+function logBeta(beta: number): number {
+  return beta > 0 ? Math.log(beta) : -1e4;
+}
+
+function dispatch(rt: Runtime, spec: KernelSpec, b: OptimBuffers, gate: OptimGate | null, params: Uint32Array, overrides: Record<string, number | boolean>): void {
+  rt.dispatch(spec, [b.param, b.grad, b.state ?? rt.placeholderOut, gate?.flags ?? rt.placeholder, gate?.scale ?? rt.placeholder, params], {
+    overrides: { ...overrides, GATE: gateOverride(rt, gate), WG },
+    workgroups: rt.grid(Math.ceil(stateStride(b.n) / WG)),
+  });
+}
+
+function header(b: OptimBuffers, gate: OptimGate | null): UniformWriter {
+  return new UniformWriter(16).u(b.n, b.parity, gate?.flagIndex ?? 0, stateStride(b.n));
+}
+
+export function sgdKernel(rt: Runtime, b: OptimBuffers, h: SgdHyper, gate: OptimGate | null): void {
+  const momentum = h.momentum !== 0;
+  if (momentum && !b.state) throw new Error('sgd kernel: momentum needs a state buffer');
+  const params = header(b, gate).f(h.lr, h.weightDecay, h.momentum, 1 - h.dampening).f(0, 0, 0, 0).f(0, 0, 0, 0).bytes();
+  dispatch(rt, SGD_SPEC, b, gate, params, { MOMENTUM: momentum, NESTEROV: h.nesterov, MAXIMIZE: h.maximize });
+}
+
+export function adamKernel(rt: Runtime, b: OptimBuffers, h: AdamHyper, gate: OptimGate | null): void {
+  if (!b.state) throw new Error('adam kernel: needs a state buffer');
+  const params = header(b, gate)
+    .f(h.lr, h.weightDecay, 0, 0)
+    .f(1 - h.beta1, h.beta2, 1 - h.beta2, h.eps)
+    .f(logBeta(h.beta1), logBeta(h.beta2), 1 - h.lr * h.weightDecay, 0)
+    .bytes();
+  dispatch(rt, ADAM_SPEC, b, gate, params, { AMSGRAD: h.amsgrad, DECOUPLED: h.decoupled, MAXIMIZE: h.maximize });
+}
