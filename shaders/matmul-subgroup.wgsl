@@ -1,4 +1,4 @@
-// preambles: subgroups.wgsl+activations.wgsl+matmul-epilogue.wgsl
+// preambles: subgroups.wgsl+f32-operands.wgsl+activations.wgsl+matmul-epilogue.wgsl subgroups.wgsl+f16-native.wgsl+activations.wgsl+matmul-epilogue.wgsl subgroups.wgsl+f16-packed.wgsl+activations.wgsl+matmul-epilogue.wgsl
 // Batched matmul for software adapters with subgroups (lavapipe: 8 lanes of one AVX2 register).
 // There a storage load costs the same per lane whether or not the lanes share an address, so
 // the register-blocked kernel spends most of its time loading A rows that every lane of a
@@ -21,8 +21,8 @@ struct Params {
   b_batch_strides: vec4u,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<vec4f>;
-@group(0) @binding(1) var<storage, read> b: array<vec4f>;
+// A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32
+// (f32 storage, or f16 stored natively or packed), so one body serves both precisions.
 @group(0) @binding(2) var<storage, read_write> c: array<vec4f>;
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -72,7 +72,7 @@ fn nn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   var acc: array<vec4f, 8>;
   for (var kk = 0u; kk < k4; kk++) {
     let b_row = kk * 4u * n4;
-    fma_rows(&acc, a[a_row + kk], b[b_col + b_row], b[b_col + b_row + n4], b[b_col + b_row + 2u * n4], b[b_col + b_row + 3u * n4]);
+    fma_rows(&acc, load4_a(a_row + kk), load4_b(b_col + b_row), load4_b(b_col + b_row + n4), load4_b(b_col + b_row + 2u * n4), load4_b(b_col + b_row + 3u * n4));
   }
   store(&acc, wid.z, row0, col4);
 }
@@ -90,11 +90,11 @@ fn nt(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   let a_row = bases.x + min(row0 + lane % 8u, m - 1u) * k4;
   var acc: array<vec4f, 8>;
   for (var kk = 0u; kk < k4; kk++) {
-    let mine = a[a_row + kk];
-    let b0 = b[b_row + kk];
-    let b1 = b[b_row + k4 + kk];
-    let b2 = b[b_row + 2u * k4 + kk];
-    let b3 = b[b_row + 3u * k4 + kk];
+    let mine = load4_a(a_row + kk);
+    let b0 = load4_b(b_row + kk);
+    let b1 = load4_b(b_row + k4 + kk);
+    let b2 = load4_b(b_row + 2u * k4 + kk);
+    let b3 = load4_b(b_row + 3u * k4 + kk);
     for (var r = 0u; r < 8u; r++) {
       let ar = subgroupShuffle(mine, r);
       acc[r] += vec4f(dot(ar, b0), dot(ar, b1), dot(ar, b2), dot(ar, b3));
@@ -118,9 +118,9 @@ fn tn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   var acc: array<vec4f, 8>;
   let k_full = k / 4u * 4u;
   for (var k0 = 0u; k0 < k_full; k0 += 4u) {
-    let mine = a[bases.x + (k0 + a_k) * m4 + a_group];
+    let mine = load4_a(bases.x + (k0 + a_k) * m4 + a_group);
     for (var j = 0u; j < 4u; j++) {
-      let bv = b[b_col + (k0 + j) * n4];
+      let bv = load4_b(b_col + (k0 + j) * n4);
       let lo = subgroupShuffle(mine, 2u * j);
       let hi = subgroupShuffle(mine, 2u * j + 1u);
       acc[0] += lo.x * bv;
@@ -135,9 +135,9 @@ fn tn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   }
   // The last k % 4 steps, one k at a time (every lane loads what it needs itself).
   for (var kk = k_full; kk < k; kk++) {
-    let bv = b[b_col + kk * n4];
-    let lo = a[bases.x + kk * m4 + min(row0 / 4u, m4 - 1u)];
-    let hi = a[bases.x + kk * m4 + min(row0 / 4u + 1u, m4 - 1u)];
+    let bv = load4_b(b_col + kk * n4);
+    let lo = load4_a(bases.x + kk * m4 + min(row0 / 4u, m4 - 1u));
+    let hi = load4_a(bases.x + kk * m4 + min(row0 / 4u + 1u, m4 - 1u));
     acc[0] += lo.x * bv;
     acc[1] += lo.y * bv;
     acc[2] += lo.z * bv;

@@ -1,4 +1,4 @@
-// preambles: activations.wgsl+matmul-epilogue.wgsl
+// preambles: f32-operands.wgsl+activations.wgsl+matmul-epilogue.wgsl f16-native.wgsl+activations.wgsl+matmul-epilogue.wgsl f16-packed.wgsl+activations.wgsl+matmul-epilogue.wgsl
 // Register-blocked batched matmul for software adapters (lavapipe, SwiftShader), where every
 // storage load is expensive and workgroup memory is slower still: no workgroup memory, vec4
 // loads, and each invocation keeps TM x (4 * TN4) results in registers. One entry point per
@@ -27,8 +27,8 @@ struct Params {
   b_batch_strides: vec4u,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<vec4f>;
-@group(0) @binding(1) var<storage, read> b: array<vec4f>;
+// A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32
+// (f32 storage, or f16 stored natively or packed), so one body serves both precisions.
 @group(0) @binding(2) var<storage, read_write> c: array<vec4f>;
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -73,11 +73,11 @@ fn nn(@builtin(global_invocation_id) gid: vec3u) {
   for (var cg = 0u; cg < TN4; cg++) { b_cols[cg] = bases.y + min(col40 + cg, n4 - 1u); }
   for (var kk = 0u; kk < k4; kk++) {
     var av: array<vec4f, MAX_TM>;
-    for (var r = 0u; r < TM; r++) { av[r] = a[a_rows[r] + kk]; }
+    for (var r = 0u; r < TM; r++) { av[r] = load4_a(a_rows[r] + kk); }
     for (var j = 0u; j < 4u; j++) {
       let b_row = (kk * 4u + j) * n4;
       for (var cg = 0u; cg < TN4; cg++) {
-        let bv = b[b_cols[cg] + b_row];
+        let bv = load4_b(b_cols[cg] + b_row);
         for (var r = 0u; r < TM; r++) { acc[r * MAX_TN4 + cg] += av[r][j] * bv; }
       }
     }
@@ -100,14 +100,14 @@ fn nt(@builtin(global_invocation_id) gid: vec3u) {
   for (var r = 0u; r < TM; r++) { a_rows[r] = bases.x + min(row0 + r, m - 1u) * k4; }
   for (var kk = 0u; kk < k4; kk++) {
     var av: array<vec4f, MAX_TM>;
-    for (var r = 0u; r < TM; r++) { av[r] = a[a_rows[r] + kk]; }
+    for (var r = 0u; r < TM; r++) { av[r] = load4_a(a_rows[r] + kk); }
     for (var cg = 0u; cg < TN4; cg++) {
       // Four rows of B (= four columns of C), each a vec4 along k.
       let col = min(col40 + cg, n4 - 1u) * 4u;
-      let b0 = b[bases.y + col * k4 + kk];
-      let b1 = b[bases.y + (col + 1u) * k4 + kk];
-      let b2 = b[bases.y + (col + 2u) * k4 + kk];
-      let b3 = b[bases.y + (col + 3u) * k4 + kk];
+      let b0 = load4_b(bases.y + col * k4 + kk);
+      let b1 = load4_b(bases.y + (col + 1u) * k4 + kk);
+      let b2 = load4_b(bases.y + (col + 2u) * k4 + kk);
+      let b3 = load4_b(bases.y + (col + 3u) * k4 + kk);
       for (var r = 0u; r < TM; r++) {
         acc[r * MAX_TN4 + cg] += vec4f(dot(av[r], b0), dot(av[r], b1), dot(av[r], b2), dot(av[r], b3));
       }
@@ -129,9 +129,9 @@ fn tn(@builtin(global_invocation_id) gid: vec3u) {
   var acc: array<vec4f, 16>;
   for (var kk = 0u; kk < k; kk++) {
     var av: array<vec4f, 2>;
-    for (var rg = 0u; rg < TM / 4u; rg++) { av[rg] = a[bases.x + kk * m4 + min(row0 / 4u + rg, m4 - 1u)]; }
+    for (var rg = 0u; rg < TM / 4u; rg++) { av[rg] = load4_a(bases.x + kk * m4 + min(row0 / 4u + rg, m4 - 1u)); }
     for (var cg = 0u; cg < TN4; cg++) {
-      let bv = b[bases.y + kk * n4 + min(col40 + cg, n4 - 1u)];
+      let bv = load4_b(bases.y + kk * n4 + min(col40 + cg, n4 - 1u));
       for (var r = 0u; r < TM; r++) { acc[r * MAX_TN4 + cg] += av[r / 4u][r % 4u] * bv; }
     }
   }

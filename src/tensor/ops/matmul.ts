@@ -1,7 +1,7 @@
 // matmul with torch.matmul's semantics (1-D operands, broadcast batch dims). The tape op
 // works on op(A) op(B) with transpose flags, so backward reads transposed operands through
 // strides instead of materialising transposes.
-import { matmulF16Kernel, matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
+import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
 import { cast } from './cast.js';
 import { sumToShape } from './reduce.js';
 import { broadcastShapes, fmt, stridesOf } from '../shape.js';
@@ -56,8 +56,7 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
       throw new Error(`matmul: operands have dtypes ${a.dtype} and ${b.dtype}; cast one to match (x.to('f16') or x.to('f32'))`);
     const out = Tensor.empty(rt, [...batchShape, m, n], 'matmul');
     if (out.size === 0) return out;
-    const kernel = a.dtype === 'f16' ? matmulF16Kernel : matmulKernel;
-    kernel(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape);
+    matmulKernel(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape, {}, a.dtype);
     return out;
   });
 }
