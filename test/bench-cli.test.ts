@@ -78,7 +78,7 @@ describe('webgpu-ebm bench', () => {
       }
       throw new Error(`bench ${args.join(' ')} was accepted`);
     };
-    expect(usage(['matmull'])).toBe("unknown suite 'matmull' (valid: matmul, matmul-f16, linear, conv2d, conv2d-backward, spectral-norm, mlp)");
+    expect(usage(['matmull'])).toBe("unknown suite 'matmull' (valid: matmul, matmul-f16, linear, conv2d, conv2d-backward, spectral-norm, mlp, langevin, train-step)");
     expect(usage(['--repeat', '0'])).toBe("--repeat must be a positive integer, got '0'");
     expect(usage(['--repeat', 'abc'])).toBe("--repeat must be a positive integer, got 'abc'");
     expect(usage(['--repeat', '1.5'])).toBe("--repeat must be a positive integer, got '1.5'");
@@ -86,6 +86,6 @@ describe('webgpu-ebm bench', () => {
     expect(usage(['--compare', 'torch'])).toBe("--compare: unknown peer 'torch' (valid: tfjs)");
     expect(usage(['--fast'])).toMatch(/'--fast'[\s\S]*\nvalid options: --json --compare --repeat --warmup$/);
     expect(parseBenchArgs(['--help'])).toBeNull();
-    expect(parseBenchArgs([])!.suites.map((s) => s.name)).toHaveLength(7);
+    expect(parseBenchArgs([])!.suites.map((s) => s.name)).toHaveLength(9);
   });
 });

@@ -403,7 +403,7 @@ describe('bad input', () => {
     expect(() => new LangevinDynamics(gauss, { clamp: {} })).toThrow('LangevinDynamics: clamp needs min, max or both');
     expect(() => new LangevinDynamics(gauss, { clamp: { min: NaN } })).toThrow('LangevinDynamics: clamp.min must be a finite number, got NaN');
     expect(() => new LangevinDynamics(gauss, { clamp: { lo: 0 } as never })).toThrow("LangevinDynamics: unknown clamp key 'lo' (known: min, max)");
-    expect(() => new LangevinDynamics(gauss, { step_size: 0.1 } as never)).toThrow("LangevinDynamics: unknown option 'step_size' (known: stepSize, noiseScale, clamp)");
+    expect(() => new LangevinDynamics(gauss, { step_size: 0.1 } as never)).toThrow("LangevinDynamics: unknown option 'step_size' (known: stepSize, noiseScale, clamp, fused)");
     expect(() => new HamiltonianMonteCarlo(gauss, { nLeapfrogSteps: 0 })).toThrow('HamiltonianMonteCarlo: nLeapfrogSteps must be an integer >= 1, got 0');
     expect(() => new HamiltonianMonteCarlo(gauss, { mass: 0 })).toThrow('HamiltonianMonteCarlo: mass must be a finite number > 0, got 0');
     expect(() => lang().sample({ dim: 2, nSteps: 1, n_steps: 3 } as never)).toThrow("LangevinDynamics.sample: unknown option 'n_steps'");

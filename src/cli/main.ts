@@ -1,76 +1,182 @@
-// The `webgpu-ebm` command. Subcommands: demo, info, bench. (train and sample come with the
-// trainer issue.)
+// The `webgpu-ebm` command: train, sample, info, bench. Every failure is one line on stderr and
+// a non-zero exit status (2: a bad command line; 1: anything else), and the WebGPU device is
+// released before returning so that Node can exit.
 import { parseArgs } from 'node:util';
 import * as ebm from '../index.js';
 import { runBench } from './bench.js';
-import { runDemo } from './demo.js';
+import { ACTIVATIONS, DEFAULTS, LOSSES, MODELS, SAMPLERS } from './config.js';
+import { CliError, oneLine, UsageError } from './errors.js';
+import type { Output } from './progress.js';
+import { runSample, SAMPLE_FORMATS } from './sample.js';
+import { runTrain } from './train.js';
 
-const USAGE = `usage: webgpu-ebm <command> [options]
+export const COMMANDS = ['train', 'sample', 'info', 'bench'] as const;
+
+export const USAGE = `usage: webgpu-ebm <command> [options]
 
 commands:
-  demo   fit a small MLP on GPU-made 2-D data with gradient descent, printing progress
-         --steps N (300)  --points N (512)  --hidden N (32)  --lr X (0.1)  --seed N (0)
-  info   print the WebGPU adapter, its features and limits
-  bench  time the kernels (median of runs), optionally against tfjs on the same adapter
-         [suite ...] --json --compare tfjs --repeat N (10) --warmup N (2); bench --help for more`;
+  train    train an energy-based model on a built-in 2-D dataset; writes a run folder with
+           config.json, metrics.jsonl, model.safetensors, checkpoint.safetensors, samples.npy,
+           landscape.png and loss.png
+             --dataset NAME       ${ebm.DATASETS.join(', ')} (${DEFAULTS.dataset})
+             --model TYPE         ${MODELS.join(', ')} (${DEFAULTS.model})
+             --hidden N,N         hidden widths (${DEFAULTS.hidden.join(',')}; resnet: width[,width...] = blocks)
+             --activation NAME    ${ACTIVATIONS.join(', ')} (${DEFAULTS.activation})
+             --loss TYPE          cd (contrastive divergence), pcd (persistent CD), dsm (denoising
+                                  score matching), ssm (sliced score matching) (${DEFAULTS.loss})
+             --sampler TYPE       ${SAMPLERS.join(', ')} (${DEFAULTS.sampler})
+             --k-steps N          sampler steps per training step for cd/pcd (${DEFAULTS.kSteps})
+             --step-size X        sampler step size (langevin ${DEFAULTS.langevinStepSize}, hmc ${DEFAULTS.hmcStepSize})
+             --noise-scale X      Langevin noise scale (${DEFAULTS.noiseScale})
+             --energy-reg X       cd/pcd: weight of the energy-magnitude penalty (${DEFAULTS.energyRegWeight})
+             --sample-steps N     chain length of the final samples (plots, samples.npy) (200)
+             --steps N            training steps (${DEFAULTS.steps})
+             --batch-size N       (${DEFAULTS.batchSize})
+             --lr X               Adam's learning rate (${DEFAULTS.lr})
+             --mixed-precision    f16 matmuls with f32 master weights and loss scaling
+             --seed N             (${DEFAULTS.seed})
+             --out DIR            the run folder (runs/<dataset>-<loss>-<time>)
+             --resume CHECKPOINT  continue a run from its checkpoint.safetensors (or run folder)
+             --log-every N        read back, log and record metrics every N steps (${DEFAULTS.logEvery})
+             --checkpoint-every N (steps/10, rounded to --log-every)
+             --quiet              plain log lines instead of the progress bar
+  sample   draw samples from a trained model
+             --checkpoint PATH    model.safetensors or checkpoint.safetensors (required)
+             --n N (1000)  --steps N (200)  --seed N (0)  --sampler ${SAMPLERS.join('|')}  --step-size X
+             --out FILE           ${SAMPLE_FORMATS.map((f) => `samples${f}`).join(' | ')} (samples.npy)
+             --activation NAME    for a file without a model config (PyTorch-made)
+  info     the WebGPU adapter, its features and limits, and whether f16 is on
+  bench    time the kernels against tfjs on the same adapter; bench --help for its options`;
 
-function fail(msg: string): never {
-  process.stderr.write(`webgpu-ebm: ${msg}\n`);
-  process.exit(2);
+const TRAIN_OPTIONS = {
+  dataset: { type: 'string' },
+  model: { type: 'string' },
+  hidden: { type: 'string' },
+  activation: { type: 'string' },
+  loss: { type: 'string' },
+  sampler: { type: 'string' },
+  'k-steps': { type: 'string' },
+  'step-size': { type: 'string' },
+  'noise-scale': { type: 'string' },
+  'energy-reg': { type: 'string' },
+  'sample-steps': { type: 'string' },
+  steps: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  'mixed-precision': { type: 'boolean' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  'log-every': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+const SAMPLE_OPTIONS = {
+  checkpoint: { type: 'string' },
+  n: { type: 'string' },
+  steps: { type: 'string' },
+  out: { type: 'string' },
+  sampler: { type: 'string' },
+  'step-size': { type: 'string' },
+  seed: { type: 'string' },
+  activation: { type: 'string' },
+} as const;
+
+type Spec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Parses `args` strictly against `spec`: camelCase values and the set of options given. */
+function parse(command: string, args: string[], spec: Spec): { values: Record<string, string | boolean>; given: Set<string> } {
+  const valid = Object.keys(spec)
+    .map((k) => `--${k}`)
+    .join(' ');
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: spec, strict: true, allowPositionals: true });
+  } catch (e) {
+    const msg = (e as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(msg);
+    if (unknown) throw new UsageError(`unknown option '${unknown[1]}' for ${command} (valid: ${valid})`);
+    const missing = /Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(msg);
+    if (missing) throw new UsageError(`${missing[1]} needs a value`);
+    const ambiguous = /Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(msg);
+    if (ambiguous) throw new UsageError(`${ambiguous[1]} needs a value (write one that starts with '-' as ${ambiguous[1]}=-X)`);
+    throw new UsageError(`${oneLine(e)} (valid options for ${command}: ${valid})`);
+  }
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}' for ${command} (options: ${valid})`);
+  const values: Record<string, string | boolean> = {};
+  for (const [k, v] of Object.entries(parsed.values)) if (v !== undefined) values[camel(k)] = v as string | boolean;
+  return { values, given: new Set(Object.keys(values)) };
 }
 
-function int(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) fail(`--${name} must be a positive integer, got '${v}'`);
-  return n;
+export interface RunIO extends Output {
+  error(line: string): void;
 }
 
-export async function main(argv: string[]): Promise<void> {
+const processIO: RunIO = {
+  write: (l) => process.stdout.write(`${l}\n`),
+  error: (l) => process.stderr.write(`${l}\n`),
+  stream: process.stdout,
+};
+
+async function info(io: RunIO, deviceOptions?: ebm.DeviceOptions): Promise<void> {
+  const rt = await ebm.init(deviceOptions);
+  const l = rt.device.limits;
+  const f = rt.info.features;
+  const f16 = f.has('shader-f16')
+    ? 'on (shader-f16: f16 storage with f32 accumulation in matmul, used by --mixed-precision)'
+    : 'fallback (no shader-f16 on this adapter: f16 tensors are stored packed in u32 words and widened with unpack2x16float)';
+  io.write(`adapter: ${rt.info.description}`);
+  io.write(`software adapter: ${rt.info.isSoftware}`);
+  io.write(`features: ${[...f].join(', ') || 'none'}`);
+  io.write(`f16: ${f16}`);
+  io.write(`subgroups: ${f.has('subgroups') ? `yes (size ${rt.info.subgroupMinSize}-${rt.info.subgroupMaxSize})` : 'no'}`);
+  io.write(`timestamp-query: ${f.has('timestamp-query') ? 'yes' : 'no'}`);
+  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage'] as const)
+    io.write(`${k}: ${l[k]}`);
+}
+
+/**
+ * Runs one command line and returns the exit status; output goes to `io`. Tests call this
+ * in-process; `deviceOptions` lets them hand in a GPU (or a stub without adapters).
+ */
+export async function run(argv: string[], io: RunIO = processIO, deviceOptions?: ebm.DeviceOptions): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    io.write(USAGE);
+    return command ? 0 : 2;
   }
   try {
-    if (command === 'demo') {
-      let values: Record<string, string | boolean | undefined>;
-      try {
-        ({ values } = parseArgs({
-          args: rest,
-          options: { steps: { type: 'string' }, points: { type: 'string' }, hidden: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' } },
-        }));
-      } catch (e) {
-        fail(`${(e as Error).message} (valid options: --steps --points --hidden --lr --seed)`);
-      }
-      const lr = values.lr === undefined ? 0.1 : Number(values.lr);
-      if (!(lr > 0)) fail(`--lr must be a positive number, got '${values.lr}'`);
-      await runDemo({
-        steps: int('steps', values.steps as string | undefined, 300),
-        points: int('points', values.points as string | undefined, 512),
-        hidden: int('hidden', values.hidden as string | undefined, 32),
-        lr,
-        seed: values.seed === undefined ? 0 : int('seed', values.seed as string, 0),
-        logEvery: 25,
-        log: (l) => process.stdout.write(`${l}\n`),
-      });
+    if (command === 'train') {
+      if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
+      const { values, given } = parse('train', rest, TRAIN_OPTIONS);
+      await runTrain(values, given, io, deviceOptions);
+    } else if (command === 'sample') {
+      if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
+      const { values } = parse('sample', rest, SAMPLE_OPTIONS);
+      await runSample(values, io, deviceOptions);
     } else if (command === 'info') {
-      const rt = await ebm.init();
-      const l = rt.device.limits;
-      process.stdout.write(
-        `adapter: ${rt.info.description}\nsoftware adapter: ${rt.info.isSoftware}\nfeatures: ${[...rt.info.features].join(', ') || 'none'}\n` +
-          `maxStorageBufferBindingSize: ${l.maxStorageBufferBindingSize}\nmaxComputeWorkgroupStorageSize: ${l.maxComputeWorkgroupStorageSize}\n` +
-          `maxComputeWorkgroupsPerDimension: ${l.maxComputeWorkgroupsPerDimension}\n`,
-      );
+      parse('info', rest, {});
+      await info(io, deviceOptions);
     } else if (command === 'bench') {
-      await runBench(rest, { write: (l) => process.stdout.write(`${l}\n`) });
+      await runBench(rest, { write: io.write });
     } else {
-      fail(`unknown command '${command}' (valid: demo, info, bench)\n${USAGE}`);
+      throw new UsageError(`unknown command '${command}' (valid: ${COMMANDS.join(', ')}; webgpu-ebm --help for the options)`);
     }
+    return 0;
   } catch (e) {
-    fail((e as Error).message);
+    const code = e instanceof CliError ? e.exitCode : (e as Error)?.constructor?.name === 'BenchUsageError' ? 2 : 1;
+    io.error(`webgpu-ebm ${command}: ${oneLine(e)}`);
+    return code;
   } finally {
     // Dawn keeps Node alive while its device exists.
     ebm.shutdown();
   }
+}
+
+/** The bin's entry: runs the command line and sets the exit status. */
+export async function main(argv: string[]): Promise<void> {
+  process.exitCode = await run(argv);
 }

@@ -2,9 +2,12 @@
 //   x <- x - h grad E(x) + noiseScale sqrt(2h) eps,   eps ~ N(0, I),
 // so noiseScale^2 acts as a temperature. A step is the energy's gradient plus ONE fused
 // dispatch (gradient step, Philox noise, optional clamp; shaders/langevin.wgsl).
+// For an MLP energy of modest width the fused path (fused-mlp.ts) runs several whole steps,
+// forward, dE/dx and update, per dispatch instead; same chains, to f32 round-off.
 import { langevinStepKernel } from '../../kernels/langevin.js';
 import type { Tensor } from '../../tensor/index.js';
-import { BaseSampler, type CallContext } from './base.js';
+import { BaseSampler, type CallContext, type SampleOptions, type SampleResult } from './base.js';
+import { fusedOption, fusedSupport, startFusedRun, type FusedMlpRun } from './fused-mlp.js';
 import { checkKeys, describe, hyper, real, type Hyper } from './options.js';
 
 export interface LangevinOptions {
@@ -14,33 +17,74 @@ export interface LangevinOptions {
   noiseScale?: Hyper;
   /** Keeps every coordinate within [min, max] after each step (either bound may be left out). */
   clamp?: { min?: number; max?: number };
+  /**
+   * The fused path for MLP energies (see fused-mlp.ts): true (the default) uses it whenever the
+   * energy qualifies, false never; { stepsPerDispatch } also sets how many steps one dispatch
+   * runs (default 32, at most 64).
+   */
+  fused?: boolean | { stepsPerDispatch?: number };
+}
+
+interface LangevinState {
+  x: Tensor;
+  /** The call's fused run, or null on the general path. */
+  fused: FusedMlpRun | null;
 }
 
 const NAME = 'LangevinDynamics';
 
-export class LangevinDynamics extends BaseSampler {
+export class LangevinDynamics extends BaseSampler<LangevinState> {
   readonly stepSize: Hyper;
   readonly noiseScale: Hyper;
   readonly clamp: Readonly<{ min?: number; max?: number }> | undefined;
   protected readonly scalarNames = ['energy'] as const;
   private readonly h: (step: number) => number;
   private readonly s: (step: number) => number;
+  /** Steps per fused dispatch, or 0 when the fused path is switched off. */
+  readonly stepsPerDispatch: number;
+  /** The options of the sample() call in progress (the fused chunks end where it records). */
+  private callOpts: SampleOptions | null = null;
 
   constructor(energyFunction: unknown, opts: LangevinOptions = {}) {
     super(NAME, energyFunction);
-    checkKeys(NAME, 'options', opts, ['stepSize', 'noiseScale', 'clamp']);
+    checkKeys(NAME, 'options', opts, ['stepSize', 'noiseScale', 'clamp', 'fused']);
     this.stepSize = opts.stepSize === undefined ? 1e-3 : opts.stepSize;
     this.noiseScale = opts.noiseScale === undefined ? 1 : opts.noiseScale;
     this.h = hyper(NAME, 'stepSize', this.stepSize, 0, false);
     this.s = hyper(NAME, 'noiseScale', this.noiseScale, 0, true);
     this.clamp = checkClamp(opts.clamp);
+    this.stepsPerDispatch = fusedOption(NAME, opts.fused);
   }
 
-  protected start(x: Tensor): { x: Tensor } {
-    return { x };
+  /**
+   * Whether a call with samples of shape sampleShape (default: the network's input, [inputDim])
+   * runs the fused MLP path, and if not, why not.
+   */
+  fusedSupport(sampleShape?: readonly number[]): { fused: boolean; reason?: string } {
+    if (this.stepsPerDispatch === 0) return { fused: false, reason: 'switched off (fused: false)' };
+    const s = fusedSupport(this.energyFunction, sampleShape ?? null, null);
+    return s.fused ? { fused: true } : { fused: false, reason: s.reason };
   }
 
-  protected step(state: { x: Tensor }, t: number, ctx: CallContext): void {
+  override sampleWith(opts: SampleOptions): SampleResult {
+    this.callOpts = opts;
+    try {
+      return super.sampleWith(opts);
+    } finally {
+      this.callOpts = null;
+    }
+  }
+
+  protected start(x: Tensor, ctx: CallContext): LangevinState {
+    const fused = this.stepsPerDispatch > 0 ? startFusedRun(this.energyFunction, x, ctx, this.callOpts, this.stepsPerDispatch) : null;
+    return { x, fused };
+  }
+
+  protected step(state: LangevinState, t: number, ctx: CallContext): void {
+    if (state.fused) {
+      state.fused.step(state.x, t, ctx.key, (k) => this.hs(k), this.clamp);
+      return;
+    }
     const h = this.h(t);
     const g = this.gradient(state.x);
     langevinStepKernel(ctx.rt, state.x.buffer, g.buffer, {
@@ -55,7 +99,13 @@ export class LangevinDynamics extends BaseSampler {
     });
   }
 
-  protected chainScalars(state: { x: Tensor }): Tensor {
+  /** Step k's (h, sigma = noiseScale sqrt(2h)), as the general path computes them. */
+  private hs(k: number): readonly [number, number] {
+    const h = this.h(k);
+    return [h, this.s(k) * Math.sqrt(2 * h)];
+  }
+
+  protected chainScalars(state: LangevinState): Tensor {
     return this.energy(state.x);
   }
 }

@@ -1,0 +1,261 @@
+// The CLI's files in safetensors:
+//   model.safetensors       the model's state dict under PyTorch's names, with the model (and
+//                           sampler) config in __metadata__: loadSafetensors loads it into a
+//                           model, PyTorch's safetensors.torch.load_file into an nn.Module.
+//   checkpoint.safetensors  the same tensors plus the optimizer's state (optimizer.state.<i>.<key>)
+//                           and the trainer's (trainer.<key>), the step and the whole run config:
+//                           what --resume continues from.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as ebm from '../index.js';
+import { buildModel, checkModelConfig, checkSamplerConfig, type ModelConfig, type SamplerConfig, type TrainConfig } from './config.js';
+import { CliError, oneLine } from './errors.js';
+
+// Metadata keys, shared with the browser demo's checkpoints (demo/checkpoint.ts): a file made by
+// either loads in the other with its activation.
+const KIND = 'webgpu-ebm.kind';
+/** The model's class name: MLPEnergyModel or ResNetEnergyModel. */
+const MODEL = 'webgpu-ebm.model';
+/** The class's constructor options as JSON (MLP: inputDim, hiddenDims, activation, useSpectralNorm). */
+const MODEL_OPTIONS = 'webgpu-ebm.config';
+const SAMPLER = 'webgpu-ebm.sampler';
+const RUN = 'webgpu-ebm.run';
+const STEP = 'webgpu-ebm.step';
+const OPTIM = 'webgpu-ebm.optimizer';
+const TRAINER = 'webgpu-ebm.trainer';
+const OPTIM_PREFIX = 'optimizer.state.';
+const TRAINER_PREFIX = 'trainer.';
+
+const CLASS_OF = { mlp: 'MLPEnergyModel', resnet: 'ResNetEnergyModel' } as const;
+
+/** A ModelConfig as the class name and its constructor options. */
+function modelOptions(m: ModelConfig): { cls: string; options: Record<string, unknown> } {
+  if (m.type === 'mlp') return { cls: CLASS_OF.mlp, options: { inputDim: m.inputDim, hiddenDims: m.hiddenDims, activation: m.activation, useSpectralNorm: m.spectralNorm } };
+  return { cls: CLASS_OF.resnet, options: { inputDim: m.inputDim, hiddenDim: m.hiddenDim, nBlocks: m.nBlocks, activation: m.activation } };
+}
+
+/** The inverse of modelOptions, checked (a file's metadata is input). */
+function fromModelOptions(cls: string | undefined, options: unknown, where: string): ModelConfig | undefined {
+  if (cls === undefined || options === undefined) return undefined;
+  const o = (options ?? {}) as Record<string, unknown>;
+  if (cls === CLASS_OF.mlp) return checkModelConfig({ type: 'mlp', ...o, spectralNorm: o.useSpectralNorm === true || o.spectralNorm === true }, where);
+  if (cls === CLASS_OF.resnet) return checkModelConfig({ type: 'resnet', ...o }, where);
+  throw new CliError(`${where}: model class '${cls}' is not one the CLI builds (valid: ${Object.values(CLASS_OF).join(', ')})`);
+}
+
+function modelMetadata(config: TrainConfig, step: number): Record<string, string> {
+  const { cls, options } = modelOptions(config.model);
+  return {
+    format: 'pt',
+    [MODEL]: cls,
+    [MODEL_OPTIONS]: JSON.stringify(options),
+    [SAMPLER]: JSON.stringify(config.sampler),
+    [STEP]: String(step),
+    'webgpu-ebm.dataset': config.dataset,
+    'webgpu-ebm.source': 'cli',
+  };
+}
+
+/** model.safetensors: the state dict, PyTorch's names, config in the metadata. */
+export async function saveModel(path: string, model: ebm.Module, config: TrainConfig, step: number): Promise<void> {
+  await ebm.saveSafetensors(model, path, { metadata: { ...modelMetadata(config, step), [KIND]: 'model' } });
+}
+
+export interface TrainerState {
+  /** Extra tensors (a replay buffer, a loss scale); saved as trainer.<key>. */
+  tensors?: Map<string, ebm.Tensor>;
+  /** Extra JSON-able state. */
+  json?: unknown;
+}
+
+/** checkpoint.safetensors: model + optimizer + trainer state + step + config, written atomically. */
+export async function saveCheckpoint(
+  path: string,
+  parts: { model: ebm.Module; optimizer: ebm.Optimizer; config: TrainConfig; step: number; trainer?: TrainerState },
+): Promise<void> {
+  const dict = new Map<string, ebm.Tensor>(parts.model.stateDict());
+  const sd = parts.optimizer.stateDict();
+  const numbers: Record<string, Record<string, number>> = {};
+  const owned: ebm.Tensor[] = [];
+  try {
+    for (const [idx, entry] of Object.entries(sd.state))
+      for (const [key, v] of Object.entries(entry)) {
+        if (v instanceof ebm.Tensor) {
+          owned.push(v);
+          dict.set(`${OPTIM_PREFIX}${idx}.${key}`, v);
+        } else (numbers[idx] ??= {})[key] = v;
+      }
+    for (const [key, t] of parts.trainer?.tensors ?? []) dict.set(`${TRAINER_PREFIX}${key}`, t);
+    await ebm.saveSafetensors(dict, path, {
+      metadata: {
+        ...modelMetadata(parts.config, parts.step),
+        [KIND]: 'checkpoint',
+        [RUN]: JSON.stringify(parts.config),
+        [OPTIM]: JSON.stringify({ paramGroups: sd.paramGroups, numbers }),
+        [TRAINER]: JSON.stringify(parts.trainer?.json ?? null),
+      },
+    });
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/** Reads a safetensors file's bytes and header, with one-line errors naming the file. */
+function readChecked(path: string): { bytes: Uint8Array; parsed: ebm.ParsedSafetensors } {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read checkpoint '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : oneLine(e)}`);
+  }
+  try {
+    return { bytes, parsed: ebm.parseSafetensors(bytes) };
+  } catch (e) {
+    throw new CliError(`checkpoint '${path}' is not a valid safetensors file (corrupt or truncated?): ${oneLine(e)}`);
+  }
+}
+
+function json(meta: Record<string, string>, key: string, path: string): unknown {
+  const s = meta[key];
+  if (s === undefined) return undefined;
+  try {
+    return JSON.parse(s);
+  } catch {
+    throw new CliError(`checkpoint '${path}': its metadata '${key}' is not valid JSON`);
+  }
+}
+
+/** The model config of a file: its metadata, else config.json beside it, else the tensor names. */
+function modelConfigOf(path: string, parsed: ebm.ParsedSafetensors, activation?: string): { model: ModelConfig; sampler: SamplerConfig | null; source: string } {
+  const meta = parsed.metadata;
+  const fromMeta = fromModelOptions(meta[MODEL], json(meta, MODEL_OPTIONS, path), `checkpoint '${path}'`);
+  if (fromMeta !== undefined) {
+    const model = fromMeta;
+    if (activation) model.activation = activation;
+    return { model, sampler: checkSamplerConfig(json(meta, SAMPLER, path)), source: 'metadata' };
+  }
+  const beside = join(dirname(path), 'config.json');
+  if (existsSync(beside)) {
+    let cfg: Partial<TrainConfig>;
+    try {
+      cfg = JSON.parse(readFileSync(beside, 'utf8')) as Partial<TrainConfig>;
+    } catch (e) {
+      throw new CliError(`'${beside}' is not valid JSON: ${oneLine(e)}`);
+    }
+    const model = checkModelConfig(cfg.model, `'${beside}'`);
+    if (activation) model.activation = activation;
+    return { model, sampler: checkSamplerConfig(cfg.sampler), source: beside };
+  }
+  return { model: inferModelConfig(path, parsed, activation ?? 'silu'), sampler: null, source: 'tensor names' };
+}
+
+/**
+ * A model config from the state dict alone (a checkpoint saved by PyTorch without metadata):
+ * the seed's MLPEnergyModel (network.<i>.weight, output_layer.weight) or ResNetEnergyModel
+ * (input_proj.0.weight, blocks.<i>...). The activation cannot be seen in the weights.
+ */
+function inferModelConfig(path: string, parsed: ebm.ParsedSafetensors, activation: string): ModelConfig {
+  const t = parsed.tensors;
+  const shape = (name: string) => t.get(name)?.shape;
+  const weight = (prefix: string) => shape(`${prefix}.weight`) ?? shape(`${prefix}.weight_orig`);
+  if (weight('output_layer')) {
+    const layers = [...t.keys()]
+      .map((k) => /^network\.(\d+)\.(weight|weight_orig)$/.exec(k))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    const hiddenDims = layers.map((i) => weight(`network.${i}`)![0]!);
+    const inputDim = layers.length ? weight(`network.${layers[0]}`)![1]! : weight('output_layer')![1]!;
+    return { type: 'mlp', inputDim, hiddenDims, activation, spectralNorm: t.has('output_layer.weight_orig') };
+  }
+  if (weight('input_proj.0') && weight('output_proj')) {
+    const [hiddenDim, inputDim] = weight('input_proj.0')!;
+    const nBlocks = new Set([...t.keys()].map((k) => /^blocks\.(\d+)\./.exec(k)?.[1]).filter(Boolean)).size;
+    return { type: 'resnet', inputDim: inputDim!, hiddenDim: hiddenDim!, nBlocks, activation };
+  }
+  throw new CliError(`checkpoint '${path}' has no model config (no metadata, no config.json beside it) and its tensor names match neither MLPEnergyModel nor ResNetEnergyModel`);
+}
+
+export interface LoadedModel {
+  model: ebm.BaseEnergyFunction;
+  modelConfig: ModelConfig;
+  samplerConfig: SamplerConfig | null;
+  /** Where the model config came from: 'metadata', a config.json path, or 'tensor names'. */
+  configSource: string;
+  metadata: Record<string, string>;
+}
+
+/** Builds the model a model.safetensors or checkpoint.safetensors describes and loads its weights. */
+export async function loadModel(path: string, opts: { activation?: string } = {}): Promise<LoadedModel> {
+  const { bytes, parsed } = readChecked(path);
+  const { model: modelConfig, sampler, source } = modelConfigOf(path, parsed, opts.activation);
+  const model = buildModel(modelConfig);
+  const { tensors } = await ebm.readSafetensors(bytes);
+  try {
+    const own = new Map([...tensors].filter(([k]) => !k.startsWith(OPTIM_PREFIX) && !k.startsWith(TRAINER_PREFIX)));
+    model.loadStateDict(own, { strict: true });
+  } catch (e) {
+    throw new CliError(`checkpoint '${path}' does not fit its model config (${source}): ${oneLine(e)}`);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  return { model, modelConfig, samplerConfig: sampler, configSource: source, metadata: parsed.metadata };
+}
+
+export interface ResumeState {
+  config: TrainConfig;
+  step: number;
+  /** Copies the saved weights, optimizer and trainer state into freshly built objects. */
+  restore(parts: { model: ebm.Module; optimizer: ebm.Optimizer }): void;
+  trainer: { tensors: Map<string, ebm.Tensor>; json: unknown };
+  /** Frees the tensors read from the file (after restore and the trainer have copied them). */
+  dispose(): void;
+}
+
+/** Reads a checkpoint.safetensors for --resume (a run folder means its checkpoint.safetensors). */
+export async function readCheckpoint(pathOrDir: string): Promise<ResumeState & { path: string }> {
+  const path = existsSync(pathOrDir) && !pathOrDir.endsWith('.safetensors') && existsSync(join(pathOrDir, 'checkpoint.safetensors')) ? join(pathOrDir, 'checkpoint.safetensors') : pathOrDir;
+  const { bytes, parsed } = readChecked(path);
+  const meta = parsed.metadata;
+  if (meta[KIND] !== 'checkpoint')
+    throw new CliError(
+      `'${path}' is not a training checkpoint (${meta[KIND] === 'model' ? 'it is a model file; resume from checkpoint.safetensors in the same run folder' : 'no webgpu-ebm checkpoint metadata'})`,
+    );
+  const config = json(meta, RUN, path) as TrainConfig | undefined;
+  const step = Number(meta[STEP]);
+  const optim = json(meta, OPTIM, path) as { paramGroups: ebm.OptimizerStateDict['paramGroups']; numbers: Record<string, Record<string, number>> } | undefined;
+  if (!config || typeof config !== 'object' || config.version !== 1 || !Number.isInteger(step) || step < 0 || !optim)
+    throw new CliError(`checkpoint '${path}' has incomplete metadata (config, step or optimizer missing)`);
+  checkModelConfig(config.model, `checkpoint '${path}'`);
+  const { tensors } = await ebm.readSafetensors(bytes);
+  const model = new Map<string, ebm.Tensor>();
+  const trainer = new Map<string, ebm.Tensor>();
+  const state: ebm.OptimizerStateDict['state'] = {};
+  for (const [k, t] of tensors) {
+    if (k.startsWith(OPTIM_PREFIX)) {
+      const m = /^optimizer\.state\.(\d+)\.(.+)$/.exec(k);
+      if (!m) throw new CliError(`checkpoint '${path}': unexpected optimizer tensor '${k}'`);
+      (state[Number(m[1])] ??= {})[m[2]!] = t;
+    } else if (k.startsWith(TRAINER_PREFIX)) trainer.set(k.slice(TRAINER_PREFIX.length), t);
+    else model.set(k, t);
+  }
+  for (const [idx, entry] of Object.entries(optim.numbers ?? {})) Object.assign((state[Number(idx)] ??= {}), entry);
+  return {
+    path,
+    config,
+    step,
+    trainer: { tensors: trainer, json: json(meta, TRAINER, path) ?? null },
+    restore({ model: m, optimizer }) {
+      try {
+        m.loadStateDict(model, { strict: true });
+        optimizer.loadStateDict({ state, paramGroups: optim.paramGroups });
+      } catch (e) {
+        throw new CliError(`checkpoint '${path}' cannot be restored: ${oneLine(e)}`);
+      }
+    },
+    dispose() {
+      for (const t of tensors.values()) t.dispose();
+    },
+  };
+}

@@ -1,0 +1,386 @@
+// `webgpu-ebm train`: trains an energy-based model on a built-in 2-D dataset and writes a run
+// folder:
+//   config.json             the full configuration (every default filled in)
+//   metrics.jsonl           one JSON line per logged step, then one with the final evaluation
+//   checkpoint.safetensors  model + optimizer + trainer state + step, every checkpointEvery steps
+//   model.safetensors       the trained model, PyTorch's names, its config in __metadata__
+//   samples.npy             the model's samples the landscape plot shows
+//   landscape.png           the energy on a grid (one batched forward) with data and samples
+//   loss.png                the loss and the mean energies over training
+// Every step is recorded on the GPU; metrics are read back only on logged steps.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as ebm from '../index.js';
+import { readCheckpoint, saveCheckpoint, saveModel, type ResumeState } from './checkpoint.js';
+import { configFromArgs, describeConfig, type TrainArgs, type TrainConfig } from './config.js';
+import { createEngine, seedFor, type Engine } from './engine.js';
+import { CliError, oneLine, UsageError } from './errors.js';
+import { encodeNpy } from './formats.js';
+import { gridPoints } from './grid.js';
+import { curvesFigure, landscapeFigure, smooth } from './plot/plots.js';
+import { createProgress, fmt, type Output } from './progress.js';
+
+export interface TrainCliOptions extends TrainArgs {
+  out?: string;
+  resume?: string;
+  quiet?: boolean;
+}
+
+export interface TrainResult {
+  outDir: string;
+  config: TrainConfig;
+  /** The last step trained (less than config.steps when interrupted). */
+  step: number;
+  final: FinalMetrics | null;
+  seconds: number;
+  interrupted: boolean;
+}
+
+export interface FinalMetrics {
+  step: number;
+  phase: 'final';
+  /** The last logged training metrics. */
+  loss: number;
+  /** Mean E over the evaluation data (a fixed, seeded draw of the dataset). */
+  energy_data: number;
+  /** Mean E over the model's samples (samples.npy). */
+  energy_samples: number;
+  /** Eight gaussians / gaussian mixture: modes holding >= 5% of the samples, of how many. */
+  modes_covered?: number;
+  modes?: number;
+  /** The fraction of samples within 4 std of some mode. */
+  near_mode_fraction?: number;
+  /** Per-mode fraction of samples, in the dataset's mode order. */
+  mode_fractions?: number[];
+  seconds: number;
+}
+
+/** Options a --resume may change; any other training option must match the checkpoint's. */
+const RESUMABLE = new Set(['steps', 'logEvery', 'checkpointEvery', 'sampleSteps', 'out', 'resume', 'quiet']);
+
+const FILES = ['metrics.jsonl', 'model.safetensors', 'checkpoint.safetensors', 'samples.npy', 'landscape.png', 'loss.png', 'config.json'];
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** A deterministic permutation of 0..n-1 (mulberry32 Fisher-Yates): the batches of one epoch. */
+export function permutation(n: number, seed: number): Uint32Array {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  const p = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
+
+/** The row indices of step `step`'s batch (1-based steps): epochs of shuffled, wrapped rows. */
+function batchIndices(config: TrainConfig, n: number, step: number, cache: Map<number, Uint32Array>): Uint32Array {
+  const b = config.batchSize;
+  const idx = new Uint32Array(b);
+  for (let i = 0; i < b; i++) {
+    const flat = (step - 1) * b + i;
+    const epoch = Math.floor(flat / n);
+    let perm = cache.get(epoch);
+    if (!perm) {
+      cache.clear();
+      perm = permutation(n, seedFor(config, 'batches', epoch));
+      cache.set(epoch, perm);
+    }
+    idx[i] = perm[flat % n]!;
+  }
+  return idx;
+}
+
+/** The dataset's modes, where it has them (for mode coverage). */
+function modesOf(dataset: ebm.DatasetName): { centres: number[][]; std: number } | null {
+  if (dataset === 'eight-gaussians') {
+    const s = Math.SQRT1_2;
+    const unit = [[1, 0], [-1, 0], [0, 1], [0, -1], [s, s], [s, -s], [-s, s], [-s, -s]];
+    return { centres: unit.map(([x, y]) => [2 * x!, 2 * y!]), std: 0.02 };
+  }
+  if (dataset === 'gaussian-mixture') {
+    return { centres: Array.from({ length: 8 }, (_, k) => [Math.cos((2 * Math.PI * k) / 8), Math.sin((2 * Math.PI * k) / 8)]), std: 0.05 };
+  }
+  return null;
+}
+
+/**
+ * How well samples cover a mixture's modes, by the train issue's criterion: a sample is "near"
+ * a mode when within 4 std of it; a mode is covered when at least 5% of all samples are near it.
+ */
+export function modeCoverage(samples: Float32Array, dataset: ebm.DatasetName): Pick<FinalMetrics, 'modes_covered' | 'modes' | 'near_mode_fraction' | 'mode_fractions'> {
+  const modes = modesOf(dataset);
+  if (!modes) return {};
+  const n = samples.length / 2;
+  const near = new Array<number>(modes.centres.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    modes.centres.forEach(([cx, cy], k) => {
+      if (Math.hypot(samples[2 * i]! - cx!, samples[2 * i + 1]! - cy!) <= 4 * modes.std) near[k]!++;
+    });
+  }
+  const fractions = near.map((c) => c / n);
+  return {
+    modes_covered: fractions.filter((f) => f >= 0.05).length,
+    modes: modes.centres.length,
+    near_mode_fraction: Number(fractions.reduce((a, b) => a + b, 0).toFixed(4)),
+    mode_fractions: fractions.map((f) => Number(f.toFixed(4))),
+  };
+}
+
+interface MetricLine {
+  step: number;
+  [k: string]: number | string | number[];
+}
+
+function readMetrics(path: string): MetricLine[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as MetricLine];
+      } catch {
+        return []; // a line cut short by a kill
+      }
+    });
+}
+
+/** Settles the configuration: from the command line, or from the checkpoint when resuming. */
+async function settle(o: TrainCliOptions, given: Set<string>): Promise<{ config: TrainConfig; resume: (ResumeState & { path: string }) | null }> {
+  if (!o.resume) return { config: configFromArgs(o), resume: null };
+  const resume = await readCheckpoint(o.resume);
+  const fresh = configFromArgs(o);
+  const saved = resume.config;
+  // A changed training option would make the resumed run a different run: refuse it.
+  const diffs: string[] = [];
+  const compare = (flag: string, a: unknown, b: unknown) => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push(`--${flag} (checkpoint: ${JSON.stringify(b)})`);
+  };
+  // Each training option, and the part of the config it sets.
+  const part: Record<string, (c: TrainConfig) => unknown> = {
+    dataset: (c) => c.dataset,
+    model: (c) => c.model.type,
+    hidden: (c) => (c.model.type === 'mlp' ? c.model.hiddenDims : [c.model.hiddenDim, c.model.nBlocks]),
+    activation: (c) => c.model.activation,
+    loss: (c) => c.loss.type,
+    kSteps: (c) => ('kSteps' in c.loss ? c.loss.kSteps : null),
+    energyReg: (c) => ('energyRegWeight' in c.loss ? c.loss.energyRegWeight : null),
+    sampler: (c) => c.sampler.type,
+    stepSize: (c) => c.sampler.stepSize,
+    noiseScale: (c) => ('noiseScale' in c.sampler ? c.sampler.noiseScale : null),
+    lr: (c) => c.optimizer.lr,
+    batchSize: (c) => c.batchSize,
+    seed: (c) => c.seed,
+    mixedPrecision: (c) => c.mixedPrecision,
+  };
+  for (const key of given) {
+    if (RESUMABLE.has(key)) continue;
+    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const get = part[key];
+    if (!get) diffs.push(`--${flag}`);
+    else compare(flag, get(fresh), get(saved));
+  }
+  if (diffs.length) {
+    resume.dispose();
+    throw new UsageError(`--resume continues the checkpoint's run as configured; these options cannot change: ${diffs.join(', ')} (allowed with --resume: --steps --log-every --checkpoint-every --sample-steps --out --quiet)`);
+  }
+  const config: TrainConfig = {
+    ...saved,
+    steps: given.has('steps') ? fresh.steps : saved.steps,
+    logEvery: given.has('logEvery') ? fresh.logEvery : saved.logEvery,
+    checkpointEvery: given.has('checkpointEvery') ? fresh.checkpointEvery : saved.checkpointEvery,
+    plot: { ...saved.plot, sampleSteps: given.has('sampleSteps') ? fresh.plot.sampleSteps : saved.plot.sampleSteps },
+  };
+  if (config.steps <= resume.step) {
+    resume.dispose();
+    throw new UsageError(`the checkpoint is at step ${resume.step} and the run has ${config.steps} steps: nothing to do (give a larger --steps to train on)`);
+  }
+  return { config, resume };
+}
+
+/** The model's samples for the plot and the evaluation: the training's chains, from N(0, I). */
+export function drawSamples(engine: Pick<Engine, 'sampler'>, n: number, nSteps: number, seed: number): ebm.Tensor {
+  return engine.sampler.sample({ dim: 2, nSamples: n, nSteps, seed });
+}
+
+export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Output, deviceOptions?: ebm.DeviceOptions): Promise<TrainResult> {
+  const started = performance.now();
+  configFromArgs(o); // a bad command line fails before any device is made
+  const rt = await ebm.init(deviceOptions);
+  const { config, resume } = await settle(o, given);
+  const outDir = o.out ?? (resume ? dirname(resume.path) : join('runs', `${config.dataset}-${config.loss.type}-${timestamp()}`));
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new CliError(`cannot create the run folder '${outDir}': ${(e as Error).message}`);
+  }
+  const startStep = resume?.step ?? 0;
+  out.write(`device: ${rt.info.description}${rt.info.isSoftware ? ' (software)' : ''}`);
+  out.write(`run: ${describeConfig(config)}`);
+  out.write(`${resume ? `resuming from ${resume.path} at step ${startStep}, writing to` : 'writing to'} ${outDir}/`);
+
+  const engine = createEngine(config, { resumeStep: resume ? startStep : undefined });
+  if (resume) {
+    resume.restore(engine);
+    engine.restoreTrainerState(resume.trainer);
+    resume.dispose();
+  }
+  const metricsPath = join(outDir, 'metrics.jsonl');
+  // A resumed run keeps the lines up to its checkpoint (a killed run may have logged past it).
+  const kept = resume ? readMetrics(metricsPath).filter((m) => m.phase === undefined && m.step <= startStep) : [];
+  if (!resume) for (const f of FILES) rmSync(join(outDir, f), { force: true }); // an earlier run's files
+  writeFileSync(metricsPath, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+
+  const data = ebm.keep(ebm.makeDataset(config.dataset, { nSamples: config.datasetSize, seed: seedFor(config, 'data') }));
+  const n = data.shape[0]!;
+  const permCache = new Map<number, Uint32Array>();
+  const progress = createProgress(out, { total: config.steps, start: startStep, quiet: !!o.quiet });
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSignal);
+  const checkpointPath = join(outDir, 'checkpoint.safetensors');
+  const history: MetricLine[] = [...kept];
+  let step = startStep;
+  // steps/s over the last few logged steps (one window is too noisy to read).
+  const marks: [number, number][] = [[startStep, performance.now()]];
+  let last: Record<string, number> = {};
+  try {
+    while (step < config.steps && !interrupted) {
+      step++;
+      const idx = batchIndices(config, n, step, permCache);
+      const handle = ebm.tidy(() => engine.step(ebm.indexSelect(data, idx)));
+      progress.tick(step);
+      const logged = step % config.logEvery === 0 || step === config.steps;
+      if (logged) {
+        try {
+          last = await handle.read();
+        } catch (e) {
+          throw new CliError(`training failed at step ${step}: ${oneLine(e)} The last checkpoint is ${checkpointPath}.`);
+        }
+        const now = performance.now();
+        marks.push([step, now]);
+        if (marks.length > 6) marks.shift();
+        const rate = (step - marks[0]![0]) / ((now - marks[0]![1]) / 1000);
+        const line: MetricLine = { step, ...last, steps_per_s: Number(rate.toFixed(3)), elapsed_s: Number(((now - started) / 1000).toFixed(2)) };
+        history.push(line);
+        appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
+        progress.log(step, last, rate);
+      }
+      if (step % config.checkpointEvery === 0 || step === config.steps)
+        await saveCheckpoint(checkpointPath, { model: engine.model, optimizer: engine.optimizer, config, step, trainer: await engine.trainerState() });
+    }
+    if (interrupted && step % config.checkpointEvery !== 0 && step !== config.steps)
+      await saveCheckpoint(checkpointPath, { model: engine.model, optimizer: engine.optimizer, config, step, trainer: await engine.trainerState() });
+  } finally {
+    progress.stop();
+    process.removeListener('SIGINT', onSignal);
+  }
+  if (interrupted) {
+    out.write(`interrupted at step ${step}; checkpoint written. Continue with: webgpu-ebm train --resume ${checkpointPath}`);
+    engine.dispose();
+    data.dispose();
+    return { outDir, config, step, final: null, seconds: (performance.now() - started) / 1000, interrupted };
+  }
+
+  // ---- the trained model, its evaluation and the plots ----
+  await saveModel(join(outDir, 'model.safetensors'), engine.model, config, step);
+  const final = await evaluate(engine, config, data, outDir, history, last, step, started);
+  engine.dispose();
+  data.dispose();
+  const cov = final.modes_covered !== undefined ? `, modes covered ${final.modes_covered}/${final.modes}, ${(100 * final.near_mode_fraction!).toFixed(1)}% of samples within 4 std of a mode` : '';
+  out.write(`done in ${final.seconds.toFixed(1)} s: loss ${fmt(final.loss)}, E(data) ${fmt(final.energy_data)}, E(samples) ${fmt(final.energy_samples)}${cov}`);
+  out.write(`wrote ${FILES.map((f) => join(outDir, f)).join(', ')}`);
+  return { outDir, config, step, final, seconds: final.seconds, interrupted: false };
+}
+
+async function evaluate(
+  engine: Engine,
+  config: TrainConfig,
+  data: ebm.Tensor,
+  outDir: string,
+  history: MetricLine[],
+  last: Record<string, number>,
+  step: number,
+  started: number,
+): Promise<FinalMetrics> {
+  const { extent, grid, samples: nSamples, sampleSteps } = config.plot;
+  const evalData = ebm.keep(ebm.makeDataset(config.dataset, { nSamples: Math.min(1000, config.datasetSize), seed: seedFor(config, 'evalData') }));
+  const samples = ebm.keep(drawSamples(engine, nSamples, sampleSteps, seedFor(config, 'eval')));
+  // One batched forward over the whole grid; three readbacks started together.
+  const [energyGrid, eData, eSamples] = ebm.noGrad(() =>
+    ebm.tidy(() => {
+      const pts = gridPoints(extent, grid);
+      return [engine.model.forward(pts), engine.model.forward(evalData).mean(), engine.model.forward(samples).mean()].map((t) => ebm.keep(t));
+    }),
+  ) as [ebm.Tensor, ebm.Tensor, ebm.Tensor];
+  const [gridE, sampleXY, dataXY, eD, eS] = await Promise.all([energyGrid.data(), samples.data(), evalData.data(), eData.item(), eSamples.item()]);
+  for (const t of [energyGrid, eData, eSamples, samples, evalData]) t.dispose();
+  writeFileSync(join(outDir, 'samples.npy'), encodeNpy(sampleXY, [nSamples, 2]));
+
+  const final: FinalMetrics = {
+    step,
+    phase: 'final',
+    loss: last.loss ?? NaN,
+    energy_data: eD,
+    energy_samples: eS,
+    ...modeCoverage(sampleXY, config.dataset),
+    seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+  };
+  appendFileSync(join(outDir, 'metrics.jsonl'), `${JSON.stringify(final)}\n`);
+
+  writeFileSync(
+    join(outDir, 'landscape.png'),
+    landscapeFigure({
+      energy: gridE,
+      nx: grid,
+      ny: grid,
+      xLim: [-extent, extent],
+      yLim: [-extent, extent],
+      title: `${config.dataset}: energy after ${step} steps`,
+      pointSets: [
+        { points: dataXY, label: 'data', color: [255, 255, 255], radius: 1.4, alpha: 0.9, outline: true },
+        { points: sampleXY, label: `model samples (${config.sampler.type}, ${sampleSteps} steps)`, color: [235, 64, 52], radius: 1.6, alpha: 0.85 },
+      ],
+    }),
+  );
+  const rows = history.filter((h) => h.phase === undefined);
+  const xs = rows.map((r) => r.step);
+  const col = (k: string) => rows.map((r) => (typeof r[k] === 'number' ? (r[k] as number) : NaN));
+  const energies = [
+    { label: 'E(data)', x: xs, y: col('posEnergy'), color: [34, 139, 34] as const },
+    ...(engine.metricNames.includes('negEnergy') ? [{ label: 'E(negatives)', x: xs, y: col('negEnergy'), color: [220, 80, 30] as const }] : []),
+  ];
+  writeFileSync(
+    join(outDir, 'loss.png'),
+    curvesFigure(
+      [
+        {
+          yLabel: 'loss',
+          series: [
+            { label: 'loss', x: xs, y: col('loss'), color: [160, 190, 235], width: 1.2, hideLabel: true },
+            { label: 'loss (smoothed)', x: xs, y: smooth(col('loss'), 0.8), color: [31, 90, 200], width: 2.2 },
+          ],
+        },
+        { yLabel: 'mean energy', series: energies },
+      ],
+      { title: `${config.dataset}: training (${config.loss.type}, lr ${config.optimizer.lr})`, xLabel: 'step' },
+    ),
+  );
+  return final;
+}
+

@@ -1,0 +1,183 @@
+// Wrapper for langevin-mlp.wgsl: several Langevin steps of an MLP energy in one dispatch (the
+// forward pass, dE/dx and the update, per chain). The caller packs the weights as packedLayout
+// says, allocates langevinMlpScratchWords() words of scratch, and checks the model against
+// LANGEVIN_MLP_LIMITS and langevinMlpUsable() first. Chains whose scratch would not fit one
+// storage binding (about 50,000 for three hidden layers of 128) run in blocks, one dispatch
+// per block.
+import type { KernelSpec } from './pipeline-cache.js';
+import type { PooledBuffer, Runtime } from './runtime.js';
+import { UniformWriter } from './uniform.js';
+
+const LANGEVIN_MLP: KernelSpec = {
+  shader: 'langevin-mlp.wgsl',
+  preamble: 'subgroups.wgsl+philox.wgsl+activations.wgsl',
+  entry: 'main',
+  bindings: [
+    { name: 'x', kind: 'storage' },
+    { name: 'wts', kind: 'read-only-storage' },
+    { name: 'scratch', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+    { name: 'wts1', kind: 'read-only-storage' },
+  ],
+};
+
+/** What the kernel takes (MAX_* in langevin-mlp.wgsl and the size of its uniform block). */
+export const LANGEVIN_MLP_LIMITS = Object.freeze({
+  /** Elements per chain (the MLP's input width). */
+  maxDim: 16,
+  /** Any hidden layer's width. */
+  maxWidth: 256,
+  /** Hidden Linear layers (each followed by its activation), not counting the output Linear. */
+  maxHiddenLayers: 4,
+  /** Steps one dispatch can run (the size of its (h, sigma) table). */
+  maxStepsPerDispatch: 64,
+});
+
+/** Activations the kernel evaluates (ACT_* in activations.wgsl). */
+export type MlpActivation = 'none' | 'relu' | 'leakyRelu' | 'silu' | 'tanh' | 'gelu' | 'sigmoid';
+
+export interface MlpLayerShape {
+  /** Input width (the chain's dim for the first layer). */
+  inFeatures: number;
+  outFeatures: number;
+  activation: MlpActivation;
+  /** leakyRelu's negative slope. */
+  slope?: number;
+}
+
+/** Where each tensor goes in the packed weight buffer (f32 words, all 16-byte aligned), and the scratch each chain needs. */
+export interface PackedLayout {
+  dim: number;
+  layers: readonly {
+    in: number;
+    out: number;
+    /** Words per stored row: dim for layer 0, the previous layer's rows after it. */
+    rowStride: number;
+    /** Rows stored: out rounded up to 32 (the extra rows, and their columns in the next layer, stay zero). */
+    rows: number;
+    weight: number;
+    bias: number;
+    act: MlpActivation;
+    slope: number;
+  }[];
+  /** The output layer's weight [rows of the last hidden layer]. */
+  wOut: number;
+  /** Total words. */
+  words: number;
+  /** Whether some slot has padding that must read as zero (a hidden width that is not a multiple of 32). */
+  padded: boolean;
+  /** Scratch per chain, in vec4s: activation halves A and B (halfB vec4s each), then each layer's act'(z) at dactAt[l]. */
+  halfB: number;
+  dactAt: readonly number[];
+  scratchPerChain: number;
+}
+
+const up = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** The packed layout of an MLP [dim] -> hidden layers -> 1. */
+export function packedLayout(dim: number, layers: readonly MlpLayerShape[]): PackedLayout {
+  let at = 0;
+  const take = (words: number) => {
+    const off = at;
+    at += up(words, 4);
+    return off;
+  };
+  let padded = false;
+  let prevRows = dim;
+  const out = layers.map((l, i) => {
+    const rowStride = prevRows;
+    const rows = up(l.outFeatures, 32);
+    if ((i > 0 && rowStride !== l.inFeatures) || rows !== l.outFeatures) padded = true;
+    prevRows = rows;
+    return { in: l.inFeatures, out: l.outFeatures, rowStride, rows, weight: take(rows * rowStride), bias: take(rows), act: l.activation, slope: l.slope ?? 0.01 };
+  });
+  const wOut = take(prevRows);
+  const halfB = Math.max(...out.map((l) => l.rows / 4));
+  const dactAt: number[] = [];
+  let s = 2 * halfB;
+  for (const l of out) {
+    dactAt.push(s);
+    s += l.rows / 4;
+  }
+  return { dim, layers: out, wOut, words: at, padded, halfB, dactAt, scratchPerChain: s };
+}
+
+/**
+ * Whether the device can run the kernel: lanes share weight loads in groups of 8 by
+ * subgroupShuffle, so it needs subgroups of at least 8 lanes.
+ */
+export function langevinMlpUsable(rt: Runtime): boolean {
+  return rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 && rt.pipelines.runnable(LANGEVIN_MLP.preamble!);
+}
+
+interface Schedule {
+  /** Workgroup size: a multiple of the subgroup size, so every subgroup is full. */
+  wg: number;
+  /** Chains one dispatch can run (its scratch must fit one storage binding). */
+  maxChains: number;
+}
+
+function schedule(rt: Runtime, layout: PackedLayout): Schedule {
+  const sg = Math.max(8, rt.info.subgroupMaxSize);
+  // One subgroup per workgroup on software adapters (more workgroups for the CPU's threads).
+  const wg = rt.info.isSoftware ? sg : Math.max(64, sg);
+  const limit = Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  // rt.tuning.langevinMlpMaxChains lowers the block size (tests run the blocked path with it).
+  const cap = Number(rt.tuning.langevinMlpMaxChains ?? Infinity);
+  const maxChains = Math.max(wg, Math.floor(Math.min(cap, limit / (layout.scratchPerChain * 16)) / wg) * wg);
+  return { wg, maxChains };
+}
+
+/** The scratch words (f32) a dispatch over `chains` chains needs. */
+export function langevinMlpScratchWords(rt: Runtime, layout: PackedLayout, chains: number): number {
+  const { wg, maxChains } = schedule(rt, layout);
+  return layout.scratchPerChain * 4 * up(Math.min(chains, maxChains), wg);
+}
+
+export interface LangevinMlpArgs {
+  chains: number;
+  layout: PackedLayout;
+  /** The Philox counter word of the first step (its index in the call). */
+  step0: number;
+  /** [h, sigma] per step of this dispatch (at most maxStepsPerDispatch pairs). */
+  hs: readonly (readonly [number, number])[];
+  seedLo: number;
+  seedHi: number;
+  clampMin?: number;
+  clampMax?: number;
+}
+
+/**
+ * Runs hs.length Langevin steps of every chain of x ([chains, dim], in place): one dispatch,
+ * or one per block of chains where their scratch would not fit one binding.
+ */
+export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledBuffer, scratch: PooledBuffer, a: LangevinMlpArgs): void {
+  const { layout } = a;
+  const steps = a.hs.length;
+  if (steps < 1 || steps > LANGEVIN_MLP_LIMITS.maxStepsPerDispatch) throw new Error(`langevinMlpKernel: ${steps} steps per dispatch (1 to ${LANGEVIN_MLP_LIMITS.maxStepsPerDispatch})`);
+  const nl = layout.layers.length;
+  if (nl < 1 || nl > LANGEVIN_MLP_LIMITS.maxHiddenLayers) throw new Error(`langevinMlpKernel: ${nl} hidden layers (1 to ${LANGEVIN_MLP_LIMITS.maxHiddenLayers})`);
+  const { wg, maxChains } = schedule(rt, layout);
+  const clamp = (a.clampMin !== undefined ? 1 : 0) | (a.clampMax !== undefined ? 2 : 0);
+  const codes = layout.layers.map((l) => rt.pipelines.constValue(LANGEVIN_MLP.shader, `ACT_${l.act}`, LANGEVIN_MLP.preamble));
+  const hs: number[] = [];
+  for (const [h, sigma] of a.hs) hs.push(h, sigma);
+  for (let chain0 = 0; chain0 < a.chains; chain0 += maxChains) {
+    const chains = Math.min(maxChains, a.chains - chain0);
+    const groups = rt.grid(Math.ceil(chains / wg));
+    const stride = groups[0] * groups[1] * wg;
+    if (stride * layout.scratchPerChain * 16 > scratch.size) throw new Error(`langevinMlpKernel: the scratch buffer holds ${scratch.size} bytes, ${stride * layout.scratchPerChain * 16} are needed`);
+    const w = new UniformWriter(4 * (3 + 4 + 1 + 1 + 1 + 1 + 32));
+    w.u(chains, layout.dim, nl, steps, a.step0, a.seedLo, a.seedHi, layout.wOut / 4).f(a.clampMin ?? 0, a.clampMax ?? 0).u(clamp, stride);
+    w.vec(layout.layers.flatMap((l, i) => [i === 0 ? l.in : l.rowStride / 4, l.rows / 32, l.weight / 4, l.bias / 4]), 16);
+    w.vec(layout.dactAt, 4);
+    w.u(layout.halfB, chain0, 0, 0);
+    w.vec(codes, 4);
+    w.f(...[0, 1, 2, 3].map((i) => layout.layers[i]?.slope ?? 0));
+    w.f(...hs);
+    rt.dispatch(LANGEVIN_MLP, [x, weights, scratch, w.bytes(), weights], {
+      overrides: { WG: wg, SUBGROUP8: rt.info.subgroupMinSize === 8 && rt.info.subgroupMaxSize === 8 },
+      workgroups: groups,
+    });
+  }
+}

@@ -1,0 +1,12 @@
+// The losses: TorchEBM's contrastive divergence (with persistent chains) and score matching
+// (exact, denoising with the correct sign, sliced).
+export { BaseLoss, type LossOutput } from './base.js';
+export { ContrastiveDivergence, type ContrastiveDivergenceOptions, type NegativeSampler } from './contrastive-divergence.js';
+export {
+  ScoreMatching,
+  DenoisingScoreMatching,
+  SlicedScoreMatching,
+  type ScoreMatchingOptions,
+  type DenoisingScoreMatchingOptions,
+  type SlicedScoreMatchingOptions,
+} from './score-matching.js';

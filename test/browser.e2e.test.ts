@@ -1,0 +1,315 @@
+// The browser, end to end: builds the demo (vite.config.ts's demoConfig) and the library bundle
+// (libraryConfig), serves them on localhost, and drives Debian's headless Chromium (WebGPU on its
+// SwiftShader fallback adapter, which has no shader-f16) through playwright-core:
+//
+// - the page loads on an adapter without shader-f16, trains a fixed number of steps through its
+//   automation hook (window.__ebm, demo/README.md), the loss goes down and the heat map is drawn;
+// - the checkpoint the Download link serves loads in Node (Dawn on lavapipe) into a fresh
+//   MLPEnergyModel and gives the page's energies on a fixed batch;
+// - a PyTorch-made checkpoint (test/fixtures/zoo-mlp*.safetensors, the seed's classes) loads
+//   through the page's file input and gives PyTorch's energies;
+// - without WebGPU the page shows a message, not a blank page;
+// - the library bundle works from a plain <script type="module">.
+//
+// Screenshots go to test-artifacts/ (gitignored). Chromium is never downloaded: a machine without
+// /usr/bin/chromium fails here with the command that installs it.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { build } from 'vite';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import * as ebm from '../src/index.js';
+import { demoConfig, libraryConfig } from '../vite.config.js';
+import type { DemoConfig } from '../demo/session.js';
+import type { HookInfo } from '../demo/hook.js';
+
+const ROOT = join(import.meta.dirname, '..');
+/** Debian's chromium; WEBGPU_EBM_CHROMIUM points elsewhere (never a downloaded browser). */
+const CHROMIUM = process.env.WEBGPU_EBM_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+/** ../shared/notes/environment.md's flags (plus --disable-dev-shm-usage, for containers with a small /dev/shm); --enable-unsafe-webgpu is what gives an adapter. */
+const FLAGS = ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const WEBGPU = '--enable-unsafe-webgpu';
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.css': 'text/css', '.ts': 'text/plain' };
+
+/** A static server: /demo/ is the built demo, /lib/ the library bundle and a plain page that imports it. */
+function serve(dirs: Record<string, string>): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const [, mount, ...rest] = path.split('/');
+    const dir = dirs[mount ?? ''];
+    let file = dir ? normalize(join(dir, ...rest)) : '';
+    if (file && existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!dir || !file.startsWith(dir + sep) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+}
+
+/** A fresh Chromium profile under `work` (removed with it) for every launch. */
+async function launch(webgpu: boolean): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(join(work, 'profile-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: webgpu ? [...FLAGS, WEBGPU] : FLAGS,
+    viewport: { width: 1200, height: 860 },
+    acceptDownloads: true,
+  });
+}
+
+/** Opens the demo and waits until its hook says ready (or why not). */
+async function openDemo(ctx: BrowserContext, url: string): Promise<{ page: Page; info: HookInfo; errors: string[] }> {
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__ebm !== undefined, undefined, { timeout: 20_000 });
+  const info = await page.evaluate(() => window.__ebm.ready);
+  return { page, info, errors };
+}
+
+const mean = (a: readonly number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+
+/** max |a - b| / max |b|: agreement relative to the batch's energy scale. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / Math.max(den, 1e-6);
+}
+
+/** A fixed batch over [-3, 3]^2: a 6 x 6 lattice plus points near the data. */
+const BATCH: number[] = [];
+for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) BATCH.push(-3 + 1.2 * i, -3 + 1.2 * j);
+BATCH.push(0, 0, 1, 0, -1, 0.5, 0.5, -0.3, 2, 0.5, 0.1, 0.9);
+
+let server: Server | undefined;
+let base = '';
+let work = '';
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium is not installed (${CHROMIUM} is missing); the browser end-to-end test needs Debian's chromium. Run .ci/install-system (it runs apt-get install chromium).`);
+  work = mkdtempSync(join(tmpdir(), 'ebm-e2e-'));
+  const demoDir = join(work, 'demo');
+  const libDir = join(work, 'lib');
+  await build({ ...demoConfig({ outDir: demoDir }), configFile: false, logLevel: 'silent' });
+  await build({ ...libraryConfig({ outDir: libDir }), configFile: false, logLevel: 'silent' });
+  // A plain page, no bundler: the library file imported by a <script type="module">.
+  writeFileSync(
+    join(libDir, 'plain.html'),
+    `<!doctype html><meta charset="utf-8"><title>plain: loading</title>
+<script type="module">
+  import * as ebm from './webgpu-ebm.js';
+  try {
+    await ebm.init();
+    const x = ebm.tensor([[1, 2], [3, 4]]);
+    const s = await x.matmul(x.transpose()).sum().item();
+    const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [8], activation: 'silu', seed: 1 });
+    const e = await model.forward(x).data();
+    const bytes = await ebm.saveSafetensors(model);
+    window.result = { s, e: Array.from(e), bytes: bytes.length, f16: ebm.getDevice().info.features.has('shader-f16') };
+    document.title = 'plain: ok';
+  } catch (err) {
+    window.result = { error: String(err && err.message || err) };
+    document.title = 'plain: error';
+  }
+</script>`,
+  );
+  ({ server, url: base } = await serve({ demo: demoDir, lib: libDir }));
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await ebm.init();
+}, 60_000);
+
+afterAll(async () => {
+  await new Promise((r) => (server ? server.close(r) : r(null)));
+  if (work) rmSync(work, { recursive: true, force: true });
+  ebm.shutdown();
+});
+
+describe('the demo in headless Chromium (SwiftShader, no shader-f16)', () => {
+  let ctx: BrowserContext;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    ctx = await launch(true);
+    let info: HookInfo;
+    ({ page, info, errors } = await openDemo(ctx, `${base}/demo/`));
+    expect(info.error).toBeNull();
+    expect(info.status).toBe('ready');
+  }, 60_000);
+
+  afterAll(async () => {
+    await ctx?.close();
+  });
+
+  test('starts on an adapter without shader-f16 (the f32 fallback)', async () => {
+    const info = await page.evaluate(() => window.__ebm.info);
+    expect(info.software).toBe(true);
+    expect(info.f16).toBe(false);
+    expect(info.features).not.toContain('shader-f16');
+    expect(await page.evaluate(() => document.documentElement.dataset.ebmStatus)).toBe('ready');
+    expect(await page.title()).toBe('webgpu-ebm demo: ready');
+    expect(await page.isVisible('#app')).toBe(true);
+    expect(await page.isVisible('#no-webgpu')).toBe(false);
+  });
+
+  test('trains: the loss goes down, the heat map is drawn, and the downloaded checkpoint gives the same energies in Node', async () => {
+    const config = await page.evaluate(
+      (c) => window.__ebm.configure(c),
+      { dataset: 'two-moons', hiddenDims: [32, 32], activation: 'silu', spectralNorm: true, kSteps: 10, persistent: false, batchSize: 128, lr: 3e-3, seed: 0 } satisfies Partial<DemoConfig>,
+    );
+    expect(config.spectralNorm).toBe(true);
+    const run = await page.evaluate(() => window.__ebm.train(40));
+    expect(run.step).toBe(40);
+    expect(run.losses.every(Number.isFinite)).toBe(true);
+    const first = mean(run.losses.slice(0, 10));
+    const last = mean(run.losses.slice(-10));
+    console.log(`demo: 40 steps in ${run.seconds.toFixed(2)} s (${run.stepsPerSecond.toFixed(1)} steps/s); loss ${first.toFixed(4)} (first 10) -> ${last.toFixed(4)} (last 10)`);
+    expect(last).toBeLessThan(first - 0.1);
+    // Nothing leaks on the page: more steps and redraws leave the live tensor count where it was.
+    const live = await page.evaluate(() => window.__ebm.memory().liveTensors);
+    expect((await page.evaluate(() => window.__ebm.train(3))).step).toBe(43);
+    expect(await page.evaluate(() => window.__ebm.memory().liveTensors)).toBe(live);
+
+    // The heat map: what the canvas shows, not what the code meant to draw.
+    const px = await page.evaluate(() => window.__ebm.heatmapPixels());
+    const rgba = Buffer.from(px.rgba, 'base64');
+    expect(rgba.length).toBe(px.width * px.height * 4);
+    const colours = new Set<number>();
+    let lo = 255;
+    let hi = 0;
+    for (let i = 0; i < rgba.length; i += 4) {
+      colours.add(rgba.readUInt32BE(i));
+      const y = 0.2126 * rgba[i]! + 0.7152 * rgba[i + 1]! + 0.0722 * rgba[i + 2]!;
+      lo = Math.min(lo, y);
+      hi = Math.max(hi, y);
+    }
+    expect(colours.size).toBeGreaterThan(100);
+    expect(hi - lo).toBeGreaterThan(100);
+
+    // Download through the link, as a person would; the hook serves the same bytes.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    expect(download.suggestedFilename()).toBe('ebm-two-moons-step43.safetensors');
+    const bytes = new Uint8Array(readFileSync((await download.path())!));
+    const viaHook = Buffer.from(await page.evaluate(() => window.__ebm.downloadCheckpointBytes()), 'base64');
+    expect(Buffer.compare(Buffer.from(bytes), viaHook)).toBe(0);
+    const parsed = ebm.parseSafetensors(bytes);
+    expect([...parsed.tensors.keys()].sort()).toEqual(
+      ['network.0.bias', 'network.0.weight_orig', 'network.0.weight_u', 'network.0.weight_v', 'network.2.bias', 'network.2.weight_orig', 'network.2.weight_u', 'network.2.weight_v', 'output_layer.bias', 'output_layer.weight_orig', 'output_layer.weight_u', 'output_layer.weight_v'].sort(),
+    );
+    expect(JSON.parse(parsed.metadata['webgpu-ebm.config']!)).toEqual({ inputDim: 2, hiddenDims: [32, 32], activation: 'silu', useSpectralNorm: true });
+
+    // Node (Dawn on lavapipe) against the page (SwiftShader), same weights, same batch.
+    const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [32, 32], activation: 'silu', useSpectralNorm: true });
+    await ebm.loadSafetensors(model, bytes);
+    model.eval();
+    const x = ebm.tensor(Float32Array.from(BATCH), [BATCH.length / 2, 2]);
+    const e = ebm.tidy(() => ebm.noGrad(() => model.forward(x)));
+    const inNode = await e.data();
+    e.dispose();
+    const inPage = await page.evaluate((b) => window.__ebm.energies(b), BATCH);
+    const err = relErr(inPage, inNode);
+    console.log(`demo: page vs Node energies on ${inNode.length} points: max |diff| / max |E| = ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-4);
+    // The trained model is not the initial one: the data sit lower than the corners.
+    expect(Math.min(...inNode.slice(36))).toBeLessThan(Math.max(...inNode.slice(0, 36)));
+    x.dispose();
+    model.dispose();
+
+    await page.screenshot({ path: join(ARTIFACTS, 'demo.png') });
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  test('loads checkpoints made by PyTorch with the seed classes, through the file input', async () => {
+    for (const [name, activation] of [['zoo-mlp-sn', 'silu'], ['zoo-mlp', 'relu']] as const) {
+      const io = await ebm.readSafetensors(join(ROOT, 'test', 'fixtures', `${name}-io.safetensors`));
+      const xs = Array.from(await io.tensors.get('x')!.data());
+      const expected = await io.tensors.get('eval/energy')!.data();
+      for (const t of io.tensors.values()) t.dispose();
+      // The file has no activation: the menu's choice is used. Choosing it resets the model.
+      await page.selectOption('select[name=activation]', activation);
+      await page.waitForFunction((a) => window.__ebm.config().activation === a, activation);
+      await page.setInputFiles('#load', join(ROOT, 'test', 'fixtures', `${name}.safetensors`));
+      await page.waitForFunction((n) => document.documentElement.dataset.ebmLoaded === n || document.documentElement.dataset.ebmLoadError, `${name}.safetensors`);
+      expect(await page.evaluate(() => document.documentElement.dataset.ebmLoadError ?? null)).toBeNull();
+      const config = await page.evaluate(() => window.__ebm.config());
+      expect(config).toMatchObject({ hiddenDims: [32, 32], activation, spectralNorm: name === 'zoo-mlp-sn' });
+      const got = await page.evaluate((b) => window.__ebm.energies(b), xs);
+      const err = relErr(got, expected);
+      expect(err, `${name}: page vs PyTorch`).toBeLessThan(1e-4);
+    }
+  }, 60_000);
+
+  test("loads a CLI-style training checkpoint: the activation from its metadata, optimizer tensors skipped", async () => {
+    // The CLI's checkpoint.safetensors layout (src/cli/checkpoint.ts): the model's tensors, then
+    // optimizer.state.<i>.<key> and trainer.* ones; the model config in 'webgpu-ebm.config'.
+    const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [16, 8], activation: 'leaky_relu', seed: 5 });
+    const extra = { 'optimizer.state.0.exp_avg': ebm.zeros([16, 2]), 'trainer.buffer': ebm.zeros([4, 2]) };
+    const dict = new Map([...model.stateDict(), ...Object.entries(extra)]);
+    const bytes = await ebm.saveSafetensors(dict, undefined, {
+      metadata: { 'webgpu-ebm.model': 'MLPEnergyModel', 'webgpu-ebm.config': JSON.stringify({ inputDim: 2, hiddenDims: [16, 8], activation: 'leaky_relu', useSpectralNorm: false }), 'webgpu-ebm.step': '7' },
+    });
+    const loaded = await page.evaluate((b64) => window.__ebm.loadCheckpoint(b64, 'checkpoint.safetensors'), Buffer.from(bytes).toString('base64'));
+    expect(loaded.activationFrom).toBe('metadata');
+    expect(loaded.config).toMatchObject({ hiddenDims: [16, 8], activation: 'leakyRelu', spectralNorm: false });
+    const e = ebm.tidy(() => ebm.noGrad(() => model.forward(ebm.tensor(Float32Array.from(BATCH), [BATCH.length / 2, 2]))));
+    const expected = await e.data();
+    const got = await page.evaluate((b) => window.__ebm.energies(b), BATCH);
+    expect(relErr(got, expected)).toBeLessThan(1e-4);
+    // A file that is not an MLPEnergyModel is refused with the reason.
+    const other = await ebm.saveSafetensors({ 'input_proj.0.weight': ebm.zeros([4, 2]) });
+    await expect(page.evaluate((b64) => window.__ebm.loadCheckpoint(b64, 'resnet.safetensors'), Buffer.from(other).toString('base64'))).rejects.toThrow(/not an MLPEnergyModel checkpoint/);
+    for (const t of [e, ...Object.values(extra)]) t.dispose();
+    model.dispose();
+  }, 60_000);
+});
+
+test('without WebGPU the demo shows a message instead of a blank page', async () => {
+  const ctx = await launch(false);
+  try {
+    const { page, info } = await openDemo(ctx, `${base}/demo/`);
+    expect(info.status).toBe('no-webgpu');
+    expect(info.error).toMatch(/WebGPU|adapter/);
+    expect(await page.isVisible('#no-webgpu')).toBe(true);
+    expect(await page.isVisible('#app')).toBe(false);
+    expect(await page.textContent('#no-webgpu h2')).toBe('WebGPU is not available');
+    expect(await page.title()).toBe('webgpu-ebm demo: no WebGPU');
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-no-webgpu.png') });
+  } finally {
+    await ctx.close();
+  }
+}, 60_000);
+
+test('the library bundle works from a plain <script type="module">', async () => {
+  const ctx = await launch(true);
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await page.goto(`${base}/lib/plain.html`);
+    await page.waitForFunction(() => document.title !== 'plain: loading', undefined, { timeout: 30_000 });
+    const result = (await page.evaluate(() => (window as unknown as { result: unknown }).result)) as { s: number; e: number[]; bytes: number; f16: boolean; error?: string };
+    expect(result.error).toBeUndefined();
+    expect(result.s).toBe(1 * 1 + 2 * 2 + 2 * (1 * 3 + 2 * 4) + 3 * 3 + 4 * 4);
+    expect(result.f16).toBe(false);
+    // The same model made in Node gives the same energies.
+    const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [8], activation: 'silu', seed: 1 });
+    const e = await model.forward(ebm.tensor([[1, 2], [3, 4]])).data();
+    expect(relErr(result.e, e)).toBeLessThan(1e-4);
+    expect(result.bytes).toBeGreaterThan(100);
+    model.dispose();
+  } finally {
+    await ctx.close();
+  }
+}, 60_000);
