@@ -59,3 +59,17 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   }
   if (!(worst <= rtol)) expect.fail(`${what}: element ${at} is ${actual[at]}, expected ${expected[at]} (error ${worst.toExponential(2)} of scale ${scale}, tolerance ${rtol})`);
 }
+
+/**
+ * Runs the garbage collector (vitest starts workers with --expose-gc) and lets finalizers run,
+ * so tensors that earlier tests dropped without dispose() leave memory() before a leak check
+ * takes its first count rather than during it.
+ */
+export async function settleGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('settleGarbage: run node with --expose-gc (vitest.config.ts sets it)');
+  gc();
+  await new Promise((r) => setTimeout(r, 0));
+  gc();
+  await new Promise((r) => setTimeout(r, 0));
+}

@@ -1,7 +1,7 @@
 // Memory: a long training loop inside tidy leaves nothing behind; dispose, views, tidy, keep,
 // peakBytes; and backward() outside any scope frees its intermediate gradients.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm } from './helpers.js';
+import { device, ebm, settleGarbage } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 
 /** liveTensors and liveBytes, the two numbers that must come back exactly. */
@@ -48,7 +48,9 @@ describe('a 1,000-step training loop', () => {
 
     // Measured before the first step, with no .grad anywhere: the loop creates no lasting
     // state of its own (pipelines, bind groups and uniforms are not tensors and are not
-    // counted in liveBytes), so there is no warm-up step to exclude.
+    // counted in liveBytes), so there is no warm-up step to exclude. Garbage from earlier tests
+    // is finalized first, so the count cannot drop mid-loop.
+    await settleGarbage();
     const before = live();
     for (let step = 0; step < 1000; step++) {
       ebm.tidy(() => {
