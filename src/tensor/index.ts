@@ -10,7 +10,7 @@ export { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, wher
 export { sum, mean, max, min, logsumexp, variance as var, variance, sumToShape, type Axes } from './ops/reduce.js';
 export { reshape, squeeze, unsqueeze, flatten, permute, transpose, expand, slice, concat, stack, indexSelect, type Indices } from './ops/shape.js';
 export { matmul, matmulT } from './ops/matmul.js';
-export { linear, ACTIVATIONS, type Activation, type LinearOptions } from './ops/linear.js';
+export { linear, applyActivation, ACTIVATIONS, type Activation, type LinearOptions } from './ops/linear.js';
 export { cast } from './ops/cast.js';
 export { spectralNorm, type SpectralNormOptions, type SpectralNormResult } from './ops/spectral-norm.js';
 export { conv2d, type Conv2dOptions, type ConvTiling } from './ops/conv2d.js';

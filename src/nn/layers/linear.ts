@@ -1,7 +1,7 @@
 // Linear: y = x Wᵀ + b with PyTorch's layout (weight [out, in], bias [out]) and initialisation,
 // through ebm.linear: one dispatch, with an activation fused into its epilogue when Sequential
 // finds one right after it (forwardActivated).
-import { type Activation, linear, matmulT, rand, Tensor } from '../../tensor/index.js';
+import { type Activation, applyActivation, linear, matmulT, rand, Tensor } from '../../tensor/index.js';
 import { deriveSeed } from '../init.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
@@ -93,24 +93,3 @@ export class Linear extends Module {
   }
 }
 
-/** The epilogue activations as separate ops (the unfused path). */
-function applyActivation(y: Tensor, activation: Activation, negativeSlope = 0.01): Tensor {
-  switch (activation) {
-    case 'none':
-      return y;
-    case 'relu':
-      return y.relu();
-    case 'leakyRelu':
-      return y.leakyRelu(negativeSlope);
-    case 'silu':
-      return y.silu();
-    case 'tanh':
-      return y.tanh();
-    case 'gelu':
-      return y.gelu();
-    case 'sigmoid':
-      return y.sigmoid();
-    default:
-      throw new Error(`Linear: unknown activation '${String(activation)}'`);
-  }
-}

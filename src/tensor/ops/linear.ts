@@ -28,6 +28,28 @@ interface LinearAttrs {
   z: Tensor | null;
 }
 
+/** act(y) as separate (unfused) ops: for paths that cannot use the fused epilogue. */
+export function applyActivation(y: Tensor, activation: Activation, negativeSlope = 0.01): Tensor {
+  switch (activation) {
+    case 'none':
+      return y;
+    case 'relu':
+      return y.relu();
+    case 'leakyRelu':
+      return y.leakyRelu(negativeSlope);
+    case 'silu':
+      return y.silu();
+    case 'tanh':
+      return y.tanh();
+    case 'gelu':
+      return y.gelu();
+    case 'sigmoid':
+      return y.sigmoid();
+    default:
+      throw new Error(`linear: unknown activation '${String(activation)}' (valid: ${ACTIVATIONS.join(', ')})`);
+  }
+}
+
 /** act'(z) in differentiable ops, for the createGraph backward. */
 function activationDerivative(z: Tensor, act: Activation, slope: number): Tensor {
   switch (act) {

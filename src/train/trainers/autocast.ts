@@ -6,28 +6,8 @@
 // The layers are patched per instance and restored afterwards; nothing of the model changes.
 import { Linear } from '../../nn/layers/linear.js';
 import type { Module } from '../../nn/module.js';
-import { type Activation, matmulT, Tensor } from '../../tensor/index.js';
+import { type Activation, applyActivation, matmulT, Tensor } from '../../tensor/index.js';
 
-function activate(y: Tensor, activation: Activation, slope = 0.01): Tensor {
-  switch (activation) {
-    case 'none':
-      return y;
-    case 'relu':
-      return y.relu();
-    case 'leakyRelu':
-      return y.leakyRelu(slope);
-    case 'silu':
-      return y.silu();
-    case 'tanh':
-      return y.tanh();
-    case 'gelu':
-      return y.gelu();
-    case 'sigmoid':
-      return y.sigmoid();
-    default:
-      throw new Error(`autocast: unknown activation '${String(activation)}'`);
-  }
-}
 
 /** The Linear layers of `model` (itself included), each once. */
 export function linearLayers(model: Module): Linear[] {
@@ -50,7 +30,7 @@ export function withF16Matmuls<T>(model: Module, fn: () => T): T {
       let y = matmulT(x2, w16, false, true);
       const b = m.param('bias');
       if (b) y = y.add(b.dtype === 'f32' ? b : b.to('f32'));
-      y = activate(y, activation, negativeSlope);
+      y = applyActivation(y, activation, negativeSlope);
       return y.reshape([...x.shape.slice(0, -1), m.outFeatures]);
     };
     Object.defineProperty(m, 'forwardActivated', { value: forwardActivated, configurable: true, writable: true, enumerable: false });
