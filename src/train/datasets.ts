@@ -10,6 +10,7 @@ import { datasetKernel } from '../kernels/datasets.js';
 import type { Runtime } from '../kernels/runtime.js';
 import { deriveSeed } from '../nn/init.js';
 import { getDevice, noGrad, Tensor, tidy } from '../tensor/index.js';
+import { rejectUnknownKeys } from './options.js';
 
 /** The dataset names, for the CLI and for iteration. */
 export const DATASETS = ['gaussian-mixture', 'eight-gaussians', 'two-moons', 'swiss-roll', 'circle', 'checkerboard', 'pinwheel', 'grid'] as const;
@@ -133,7 +134,7 @@ export function makeDataset<N extends DatasetName>(name: N, opts: DatasetOptions
   const where = `makeDataset('${name}')`;
   if (opts === null || typeof opts !== 'object') throw new Error(`${where}: options must be an object, got ${opts === null ? 'null' : typeof opts}`);
   const known = [...COMMON, ...Object.keys(spec.params)];
-  for (const k of Object.keys(opts)) if (!known.includes(k)) throw new Error(`${where}: unknown option '${k}' (known: ${known.join(', ')})`);
+  rejectUnknownKeys(where, opts, known);
   const given = opts as Record<string, unknown>;
   const o: Record<string, number> = {};
   for (const [k, [d, check]] of Object.entries(spec.params)) o[k] = checked(where, k, given[k] ?? d, check);

@@ -7,6 +7,7 @@ import { deriveSeed } from '../../nn/init.js';
 import { Tensor } from '../../tensor/index.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';
+import { rejectUnknownKeys } from '../options.js';
 
 /** A loss value and the metrics it reports, all on the GPU. */
 export interface LossOutput {
@@ -99,5 +100,5 @@ export function intOption(where: string, name: string, v: unknown, min: number):
 
 export function checkOptionKeys(where: string, opts: unknown, known: readonly string[]): void {
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: options must be an object, got ${describe(opts)}`);
-  for (const k of Object.keys(opts)) if (!known.includes(k)) throw new Error(`${where}: unknown option '${k}' (known: ${known.join(', ')})`);
+  rejectUnknownKeys(where, opts, known);
 }

@@ -1,6 +1,7 @@
 // Option checking for the samplers. Every message names the sampler, the option and the value,
 // because a sampler is usually buried in a training loop when a bad setting surfaces.
 import type { Schedule, ScheduleLike } from '../schedulers.js';
+import { rejectUnknownKeys } from '../options.js';
 
 /**
  * A hyperparameter that is fixed, or follows a schedule over the steps of each sample() call
@@ -21,8 +22,7 @@ export function describe(v: unknown): string {
 /** Rejects keys the caller did not mean (`step_size`, `nsteps`), naming the ones that exist. */
 export function checkKeys(where: string, what: string, opts: unknown, known: readonly string[], noun = 'option'): void {
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${where}: ${what} must be an object, got ${describe(opts)}`);
-  for (const k of Object.keys(opts))
-    if (!known.includes(k)) throw new Error(`${where}: unknown ${noun} '${k}' (known: ${known.join(', ')})`);
+  rejectUnknownKeys(where, opts, known, noun);
 }
 
 /** Any finite number. */

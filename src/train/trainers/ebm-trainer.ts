@@ -20,6 +20,7 @@ import { BaseLoss, type LossOutput } from '../losses/base.js';
 import type { NegativeSampler } from '../losses/contrastive-divergence.js';
 import { describe } from '../samplers/options.js';
 import { NonFiniteLossError, StepLog } from './step-log.js';
+import { rejectUnknownKeys } from '../options.js';
 
 export interface EBMTrainerOptions {
   /** The model being trained (TorchEBM's energy_function). */
@@ -124,7 +125,7 @@ export class EBMTrainer {
     const where = new.target.name;
     if (opts === null || typeof opts !== 'object') throw new Error(`${where}: expected options { energyFunction, sampler, optimizer, lossFn }, got ${describe(opts)}`);
     const known = [...KEYS, ...extraKeys];
-    for (const k of Object.keys(opts)) if (!known.includes(k)) throw new Error(`${where}: unknown option '${k}' (known: ${known.join(', ')})`);
+    rejectUnknownKeys(where, opts, known);
     if (!isEnergyFunction(opts.energyFunction)) throw new Error(`${where}: energyFunction must be a BaseEnergyFunction, got ${describe(opts.energyFunction)}`);
     if (!opts.optimizer || typeof (opts.optimizer as { stepWith?: unknown }).stepWith !== 'function' || !Array.isArray(opts.optimizer.paramGroups))
       throw new Error(`${where}: optimizer must be an SGD, Adam or AdamW, got ${describe(opts.optimizer)}`);
@@ -219,7 +220,7 @@ export class EBMTrainer {
     data.assertAlive(where);
     if (data.rank < 2 || data.shape[0]! < 1 || data.dtype !== 'f32') throw new Error(`${where}: data must be an f32 tensor [n, ...dim] with n >= 1, got ${data.dtype} ${fmt(data.shape)}`);
     const known = ['epochs', 'steps', 'batchSize', 'shuffle', 'seed', 'dropLast', 'logEvery', 'onStep'];
-    for (const k of Object.keys(opts)) if (!known.includes(k)) throw new Error(`${where}: unknown option '${k}' (known: ${known.join(', ')})`);
+    rejectUnknownKeys(where, opts, known);
     const rows = data.shape[0]!;
     const batchSize = count(where, 'batchSize', opts.batchSize ?? Math.min(128, rows), 1);
     if (batchSize > rows) throw new Error(`${where}: batchSize (${batchSize}) exceeds the ${rows} rows of data`);
