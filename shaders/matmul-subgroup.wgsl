@@ -1,4 +1,4 @@
-// preambles: subgroups.wgsl+f32-operands.wgsl+activations.wgsl+matmul-epilogue.wgsl subgroups.wgsl+f16-native.wgsl+activations.wgsl+matmul-epilogue.wgsl subgroups.wgsl+f16-packed.wgsl+activations.wgsl+matmul-epilogue.wgsl
+// preambles: subgroups.wgsl+f32-operands.wgsl+matmul-vec4-common.wgsl+activations.wgsl+matmul-epilogue.wgsl subgroups.wgsl+f16-native.wgsl+matmul-vec4-common.wgsl+activations.wgsl+matmul-epilogue.wgsl subgroups.wgsl+f16-packed.wgsl+matmul-vec4-common.wgsl+activations.wgsl+matmul-epilogue.wgsl
 // Batched matmul for software adapters with subgroups (lavapipe: 8 lanes of one AVX2 register).
 // There a storage load costs the same per lane whether or not the lanes share an address, so
 // the register-blocked kernel spends most of its time loading A rows that every lane of a
@@ -10,33 +10,8 @@
 //   nn: C = A B,   A [M, K], B [K, N]     nt: C = A Bᵀ, B [N, K]     tn: C = Aᵀ B, A [K, M]
 override WG: u32 = 64u;
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch_rank: u32,
-  // Per batch dim, in vec4 units; 0 where that operand is broadcast.
-  batch_shape: vec4u,
-  a_batch_strides: vec4u,
-  b_batch_strides: vec4u,
-}
-
-// A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32
-// (f32 storage, or f16 stored natively or packed), so one body serves both precisions.
-@group(0) @binding(2) var<storage, read_write> c: array<vec4f>;
-@group(0) @binding(3) var<uniform> params: Params;
-
-fn batch_bases(batch: u32) -> vec2u {
-  var bases = vec2u(0u);
-  var rem = batch;
-  for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
-    let size = params.batch_shape[d];
-    let i = rem % size;
-    rem = rem / size;
-    bases += i * vec2u(params.a_batch_strides[d], params.b_batch_strides[d]);
-  }
-  return bases;
-}
+// Params, the output c and batch_bases come from matmul-vec4-common.wgsl; A and B from the
+// operand preamble (load4_a / load4_b: f32, or f16 stored natively or packed).
 
 // Row r of the tile gets A row r's four values: the lane that loaded them shares them.
 fn fma_rows(acc: ptr<function, array<vec4f, 8>>, mine: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f) {

@@ -1,4 +1,4 @@
-// preambles: f32-operands.wgsl+activations.wgsl+matmul-epilogue.wgsl f16-native.wgsl+activations.wgsl+matmul-epilogue.wgsl f16-packed.wgsl+activations.wgsl+matmul-epilogue.wgsl
+// preambles: f32-operands.wgsl+matmul-vec4-common.wgsl+activations.wgsl+matmul-epilogue.wgsl f16-native.wgsl+matmul-vec4-common.wgsl+activations.wgsl+matmul-epilogue.wgsl f16-packed.wgsl+matmul-vec4-common.wgsl+activations.wgsl+matmul-epilogue.wgsl
 // Register-blocked batched matmul for software adapters (lavapipe, SwiftShader), where every
 // storage load is expensive and workgroup memory is slower still: no workgroup memory, vec4
 // loads, and each invocation keeps TM x (4 * TN4) results in registers. One entry point per
@@ -16,33 +16,8 @@ override WG_Y: u32 = 8u;
 const MAX_TM = 8u;
 const MAX_TN4 = 2u;
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch_rank: u32,
-  // Per batch dim, in vec4 units; 0 where that operand is broadcast.
-  batch_shape: vec4u,
-  a_batch_strides: vec4u,
-  b_batch_strides: vec4u,
-}
-
-// A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32
-// (f32 storage, or f16 stored natively or packed), so one body serves both precisions.
-@group(0) @binding(2) var<storage, read_write> c: array<vec4f>;
-@group(0) @binding(3) var<uniform> params: Params;
-
-fn batch_bases(batch: u32) -> vec2u {
-  var bases = vec2u(0u);
-  var rem = batch;
-  for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
-    let size = params.batch_shape[d];
-    let i = rem % size;
-    rem = rem / size;
-    bases += i * vec2u(params.a_batch_strides[d], params.b_batch_strides[d]);
-  }
-  return bases;
-}
+// Params, the output c and batch_bases come from matmul-vec4-common.wgsl; A and B from the
+// operand preamble (load4_a / load4_b: f32, or f16 stored natively or packed).
 
 fn store(acc: ptr<function, array<vec4f, 16>>, batch: u32, row0: u32, col40: u32) {
   let n4 = params.n / 4u;

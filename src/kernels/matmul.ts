@@ -136,7 +136,7 @@ export function matmulKernel(
 
   if (schedule === 'subgroup' || schedule === 'register') {
     const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
-    const preamble = `${schedule === 'subgroup' ? 'subgroups.wgsl+' : ''}${operandPreamble(rt, dtype)}+${EPILOGUE}`;
+    const preamble = `${schedule === 'subgroup' ? 'subgroups.wgsl+' : ''}${operandPreamble(rt, dtype)}+matmul-vec4-common.wgsl+${EPILOGUE}`;
     const spec: KernelSpec = { shader: schedule === 'subgroup' ? 'matmul-subgroup.wgsl' : 'matmul-vec4.wgsl', entry: layout, bindings: epilogueBindings, preamble };
     // Batch strides in vec4 units (aligned shapes make them multiples of 4).
     const params = new UniformWriter(16)

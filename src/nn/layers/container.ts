@@ -16,17 +16,13 @@ function index(cls: string, i: number, n: number): number {
   return i < 0 ? i + n : i;
 }
 
-export class Sequential extends Module {
-  constructor(...modules: Module[]) {
-    super();
-    modules.forEach((m, i) => {
-      checkModule('Sequential', m, i);
-      this.registerModule(String(i), m);
-    });
-  }
+/** The part Sequential and ModuleList share: children '0', '1', … in order, indexed and appended. */
+abstract class ModuleSequence extends Module {
+  /** The class name used in messages. */
+  protected abstract readonly kind: string;
 
   /** The registered children in order (repeats included: PyTorch's Sequential runs them all). */
-  private list(): Module[] {
+  protected list(): Module[] {
     return this.submoduleEntries().flatMap(([, m]) => (m ? [m] : []));
   }
 
@@ -36,7 +32,7 @@ export class Sequential extends Module {
 
   at(i: number): Module {
     const list = this.list();
-    return list[index('Sequential', i, list.length)]!;
+    return list[index(this.kind, i, list.length)]!;
   }
 
   [Symbol.iterator](): Iterator<Module> {
@@ -45,10 +41,22 @@ export class Sequential extends Module {
 
   /** Appends a module under the next index; returns this. */
   append(m: Module): this {
-    checkModule('Sequential', m, this.length);
+    checkModule(this.kind, m, this.length);
     this.registerModule(String(this.submoduleEntries().length), m);
     return this;
   }
+}
+
+export class Sequential extends ModuleSequence {
+  constructor(...modules: Module[]) {
+    super();
+    modules.forEach((m, i) => {
+      checkModule('Sequential', m, i);
+      this.registerModule(String(i), m);
+    });
+  }
+
+  protected readonly kind = 'Sequential';
 
   /**
    * Runs the children in order. A Linear followed by ReLU, LeakyReLU, SiLU, Tanh, GELU (exact)
@@ -69,35 +77,13 @@ export class Sequential extends Module {
   }
 }
 
-export class ModuleList extends Module {
+export class ModuleList extends ModuleSequence {
   constructor(modules: Iterable<Module> = []) {
     super();
     this.extend(modules);
   }
 
-  /** The registered children in order (repeats included: PyTorch's Sequential runs them all). */
-  private list(): Module[] {
-    return this.submoduleEntries().flatMap(([, m]) => (m ? [m] : []));
-  }
-
-  get length(): number {
-    return this.list().length;
-  }
-
-  at(i: number): Module {
-    const list = this.list();
-    return list[index('ModuleList', i, list.length)]!;
-  }
-
-  [Symbol.iterator](): Iterator<Module> {
-    return this.list()[Symbol.iterator]();
-  }
-
-  append(m: Module): this {
-    checkModule('ModuleList', m, this.length);
-    this.registerModule(String(this.submoduleEntries().length), m);
-    return this;
-  }
+  protected readonly kind = 'ModuleList';
 
   extend(modules: Iterable<Module>): this {
     for (const m of modules) this.append(m);

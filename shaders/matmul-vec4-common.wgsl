@@ -1,0 +1,29 @@
+// Preamble (after the operand preamble) for the vec4 matmul bodies, matmul-vec4.wgsl and
+// matmul-subgroup.wgsl: their uniform block, their output and the per-batch operand offsets.
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  batch_rank: u32,
+  // Per batch dim, in vec4 units; 0 where that operand is broadcast.
+  batch_shape: vec4u,
+  a_batch_strides: vec4u,
+  b_batch_strides: vec4u,
+}
+
+// A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32
+// (f32 storage, or f16 stored natively or packed), so one body serves both precisions.
+@group(0) @binding(2) var<storage, read_write> c: array<vec4f>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+fn batch_bases(batch: u32) -> vec2u {
+  var bases = vec2u(0u);
+  var rem = batch;
+  for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
+    let size = params.batch_shape[d];
+    let i = rem % size;
+    rem = rem / size;
+    bases += i * vec2u(params.a_batch_strides[d], params.b_batch_strides[d]);
+  }
+  return bases;
+}
