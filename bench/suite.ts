@@ -23,7 +23,7 @@ export interface BenchCase {
 
 export interface Suite {
   name: string;
-  /** Why the suite cannot run yet (an op that has not landed), or null. */
+  /** Why the suite cannot run here (printed as `suite X: skipped (...)`), or null. */
   missing(): string | null;
   cases(): BenchCase[];
 }
