@@ -4,6 +4,7 @@
 // No DOM here: the same code runs in Node (test/browser.e2e.test.ts's reference side uses the
 // library directly, not this file, so the page is checked against an independent path).
 import * as ebm from '../src/index.js';
+import { mulberry32 } from '../src/tensor/host-random.js';
 import { CONFIG_KEY, inferMLPConfig, NON_MODEL_PREFIXES, type DemoActivation, type InferredCheckpoint, type MLPConfig } from './checkpoint.js';
 import { gridPoints, type View } from './heatmap.js';
 
@@ -55,18 +56,6 @@ export interface StepMetrics {
 const DATA_POOL = 4096;
 const DISPLAY_CHAINS = 512;
 const HISTORY = 10_000;
-
-/** A small seeded generator for minibatch indices (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function modelOptions(c: Pick<DemoConfig, 'hiddenDims' | 'activation' | 'spectralNorm' | 'seed'>): ebm.MLPEnergyModelOptions {
   return { inputDim: 2, hiddenDims: [...c.hiddenDims], activation: c.activation, useSpectralNorm: c.spectralNorm, seed: c.seed };

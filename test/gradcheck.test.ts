@@ -15,21 +15,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, ebm, expectClose } from './helpers.js';
 import type { Tensor } from '../src/index.js';
+import { mulberry32 } from '../src/tensor/host-random.js';
 
 const TOL = 1e-2;
 
 // ---- deterministic inputs ----
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = mulberry32(20240611);
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);

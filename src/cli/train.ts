@@ -11,6 +11,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ebm from '../index.js';
+import { mulberry32, permutation } from '../tensor/host-random.js';
 import { readCheckpoint, saveCheckpoint, saveModel, type ResumeState } from './checkpoint.js';
 import { configFromArgs, describeConfig, type TrainArgs, type TrainConfig } from './config.js';
 import { createEngine, seedFor, type Engine } from './engine.js';
@@ -66,24 +67,6 @@ function timestamp(): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** A deterministic permutation of 0..n-1 (mulberry32 Fisher-Yates): the batches of one epoch. */
-export function permutation(n: number, seed: number): Uint32Array {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const p = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
-
 /** The row indices of step `step`'s batch (1-based steps): epochs of shuffled, wrapped rows. */
 function batchIndices(config: TrainConfig, n: number, step: number, cache: Map<number, Uint32Array>): Uint32Array {
   const b = config.batchSize;
@@ -94,7 +77,8 @@ function batchIndices(config: TrainConfig, n: number, step: number, cache: Map<n
     let perm = cache.get(epoch);
     if (!perm) {
       cache.clear();
-      perm = permutation(n, seedFor(config, 'batches', epoch));
+      // The batches of one epoch: its own seeded shuffle, so any step's batch can be rebuilt.
+      perm = permutation(n, mulberry32(seedFor(config, 'batches', epoch)));
       cache.set(epoch, perm);
     }
     idx[i] = perm[flat % n]!;

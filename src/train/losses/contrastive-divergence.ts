@@ -15,6 +15,7 @@
 // over [buffer; negatives].
 import { deriveSeed } from '../../nn/init.js';
 import { indexSelect, keep, noGrad, randn, tensor, tidy, Tensor } from '../../tensor/index.js';
+import { mulberry32 } from '../../tensor/host-random.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';
 import { BaseLoss, checkOptionKeys, intOption, numberOption, type LossOutput } from './base.js';
@@ -46,18 +47,6 @@ export interface ContrastiveDivergenceOptions {
 
 const NAME = 'ContrastiveDivergence';
 const KEYS = ['kSteps', 'persistent', 'bufferSize', 'newSampleRatio', 'energyRegWeight', 'initNoise', 'seed'];
-
-/** A small seeded generator (mulberry32) for the buffer's row choice. */
-function rowGenerator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 export class ContrastiveDivergence extends BaseLoss {
   readonly metricNames = ['posEnergy', 'negEnergy'] as const;
@@ -92,7 +81,7 @@ export class ContrastiveDivergence extends BaseLoss {
     const init = opts.initNoise ?? 1;
     if (typeof init !== 'function') numberOption(NAME, 'initNoise', init, 0, true);
     this.initNoise = init;
-    this.random = rowGenerator(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.random = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   }
 
   /** The replay buffer [bufferSize, ...dim] (persistent CD, after the first call), or null. */

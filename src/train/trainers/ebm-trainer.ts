@@ -14,6 +14,7 @@
 //   arbitrarily far ahead of the GPU.
 import { isEnergyFunction, type BaseEnergyFunction } from '../../nn/energy.js';
 import { indexSelect, keep, noGrad, tidy, Tensor } from '../../tensor/index.js';
+import { mulberry32, permutation } from '../../tensor/host-random.js';
 import { fmt } from '../../tensor/shape.js';
 import type { BaseOptions, Optimizer } from '../optim/optimizer.js';
 import { BaseLoss, type LossOutput } from '../losses/base.js';
@@ -230,7 +231,7 @@ export class EBMTrainer {
     const dropLast = opts.dropLast ?? false;
     const shuffle = opts.shuffle ?? true;
     if (opts.onStep !== undefined && typeof opts.onStep !== 'function') throw new Error(`${where}: onStep must be a function, got ${describe(opts.onStep)}`);
-    const random = seeded(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    const random = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
     const rowBytes = data.byteLength / rows;
     const t0 = performance.now();
     let done = 0;
@@ -321,25 +322,3 @@ export class EBMTrainer {
   }
 }
 
-/** A seeded generator (mulberry32) for the shuffles. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function permutation(n: number, random: () => number): Uint32Array {
-  const p = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
-  return p;
-}
