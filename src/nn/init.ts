@@ -4,6 +4,7 @@
 // orthogonal_ orthonormalises a Gaussian matrix on the GPU with tensor ops (classical
 // Gram-Schmidt, run twice per row), which is the sign-corrected QR that PyTorch uses.
 import { concat, full, matmulT, noGrad, rand, randn, tidy, Tensor } from '../tensor/index.js';
+import { fmt } from '../tensor/shape.js';
 
 export interface SeedOptions {
   /** Same seed, same values. Without one, the global generator advances. */
@@ -70,7 +71,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
  */
 export function calculateFanInAndFanOut(t: Tensor | readonly number[]): { fanIn: number; fanOut: number } {
   const shape = t instanceof Tensor ? t.shape : t;
-  if (shape.length < 2) throw new Error(`init: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape [${shape.join(', ')}])`);
+  if (shape.length < 2) throw new Error(`init: fan in and fan out can not be computed for a tensor with fewer than 2 dimensions (shape ${fmt(shape)})`);
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
 }
@@ -197,7 +198,7 @@ export function orthogonal_(t: Tensor, gain = 1, opts: SeedOptions = {}): Tensor
   checkTarget('orthogonal_', t);
   checkNumber('orthogonal_', 'gain', gain);
   checkOpts('orthogonal_', opts);
-  if (t.rank < 2) throw new Error(`orthogonal_: only tensors with 2 or more dimensions are supported, got shape [${t.shape.join(', ')}]`);
+  if (t.rank < 2) throw new Error(`orthogonal_: only tensors with 2 or more dimensions are supported, got shape ${fmt(t.shape)}`);
   if (t.size === 0) return t;
   const rows = t.shape[0]!;
   const cols = t.size / rows;

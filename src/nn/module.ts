@@ -8,6 +8,7 @@
 // forward, the tensor that stands for it, and layers read every parameter through
 // `this.param(name)`, so they never need to know whether one is parametrized.
 import { keep, noGrad, tidy, zeros, Tensor, type DType } from '../tensor/index.js';
+import { fmt } from '../tensor/shape.js';
 import { Parameter } from './parameter.js';
 
 /**
@@ -54,7 +55,6 @@ export interface BufferOptions {
   persistent?: boolean;
 }
 
-const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 const join = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
 const describeValue = (v: unknown) => (v === null ? 'null' : v instanceof Tensor ? v.toString() : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v);
 

@@ -2,6 +2,7 @@
 // belongs to its module, not to any tidy scope: it lives until the module (or the caller)
 // disposes it.
 import { keep, Tensor } from '../tensor/index.js';
+import { fmt } from '../tensor/shape.js';
 
 export class Parameter extends Tensor {
   /**
@@ -27,6 +28,6 @@ export class Parameter extends Tensor {
   }
 
   override toString(): string {
-    return `Parameter(shape=[${this.shape.join(', ')}], dtype=${this.dtype}${this.requiresGrad ? '' : ', requiresGrad=false'}${this.isDisposed ? ', disposed' : ''})`;
+    return `Parameter(shape=${fmt(this.shape)}, dtype=${this.dtype}${this.requiresGrad ? '' : ', requiresGrad=false'}${this.isDisposed ? ', disposed' : ''})`;
   }
 }

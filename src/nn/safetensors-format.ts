@@ -4,6 +4,7 @@
 // counted from the byte after the header. Pure bytes: no tensors, no GPU, no file system.
 // Parsing validates the whole header against the body before any tensor is returned, with the
 // reference implementation's rules; serializing writes the bytes the reference writes.
+import { fmt } from '../tensor/shape.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, fromLittleEndian, littleEndianBytes } from './float-bits.js';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
@@ -29,7 +30,6 @@ function fail(msg: string): never {
   throw new Error(`safetensors: ${msg}`);
 }
 
-const fmtShape = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /** The element count of a shape, or null where it is not a safe integer (a header that lies). */
 function elementCount(shape: readonly number[]): number | null {
@@ -82,9 +82,9 @@ export function parseSafetensors(file: Uint8Array): ParsedSafetensors {
     const shape = e.shape as number[];
     const [begin, end] = offs as [number, number];
     const count = elementCount(shape);
-    if (count === null) fail(`tensor '${name}' has shape ${fmtShape(shape)}, too many elements to address`);
+    if (count === null) fail(`tensor '${name}' has shape ${fmt(shape)}, too many elements to address`);
     const want = count * BYTES_PER[dtype];
-    if (end - begin !== want) fail(`tensor '${name}' (${dtype} ${fmtShape(shape)}) needs ${want} bytes but its data_offsets [${begin}, ${end}] span ${end - begin}`);
+    if (end - begin !== want) fail(`tensor '${name}' (${dtype} ${fmt(shape)}) needs ${want} bytes but its data_offsets [${begin}, ${end}] span ${end - begin}`);
     entries.push({ name, dtype, shape, begin, end });
   }
   // Like the reference: in offset order the tensors must tile the body exactly, from byte 0 to
@@ -164,7 +164,7 @@ function encodeEntry(name: string, { dtype, shape, data }: TensorEntry): Uint8Ar
   if (!Object.hasOwn(DTYPE_RANK, dtype)) fail(`tensor '${name}': cannot write dtype ${JSON.stringify(dtype)} (writable: F32, F16, BF16)`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
   const count = elementCount(shape);
-  if (data.length !== count) fail(`tensor '${name}' has shape ${fmtShape(shape)} (${count} elements) but ${data.length} values`);
+  if (data.length !== count) fail(`tensor '${name}' has shape ${fmt(shape)} (${count} elements) but ${data.length} values`);
   if (dtype === 'F32') {
     if (!(data instanceof Float32Array)) fail(`tensor '${name}': F32 data must be a Float32Array`);
     return littleEndianBytes(data);

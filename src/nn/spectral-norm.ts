@@ -13,6 +13,7 @@ import {
   type SpectralNormOptions,
   type SpectralNormResult,
 } from '../tensor/index.js';
+import { fmt } from '../tensor/shape.js';
 import { Module, type Parametrization } from './module.js';
 import { Parameter } from './parameter.js';
 import { deriveSeed } from './init.js';
@@ -130,7 +131,7 @@ function applySpectralNorm<M extends Module>(module: M, opts: SpectralNormModule
     if (kind) throw new Error(`spectralNorm: ${cls} already has a ${kind} named '${key}'`);
   }
   if (weight.rank < 2 || weight.size === 0)
-    throw new Error(`spectralNorm: parameter '${name}' of ${cls} must have rank >= 2 and no zero dims (it is read as [shape[0], product of the rest]), got [${weight.shape.join(', ')}]`);
+    throw new Error(`spectralNorm: parameter '${name}' of ${cls} must have rank >= 2 and no zero dims (it is read as [shape[0], product of the rest]), got ${fmt(weight.shape)}`);
   const h = weight.shape[0]!;
   const w = weight.size / h;
   // torch: u = normalize(N(0, 1) of size h), v = normalize(N(0, 1) of size w), in the weight's dtype.

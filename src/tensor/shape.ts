@@ -10,7 +10,8 @@ export const MAX_RANK = 8;
 
 export { product as sizeOf, contiguousStrides as stridesOf } from '../kernels/layout.js';
 
-export function fmt(shape: Shape): string {
+/** A shape as errors show it, `[2, 3]`; symbolic dims too (`[batch, 2]`). */
+export function fmt(shape: readonly (number | string)[]): string {
   return `[${shape.join(', ')}]`;
 }
 

@@ -2,8 +2,8 @@
 // treated as a batch of one, as TorchEBM does) and the closed-form gradient wrapper (no tape,
 // no temporaries left, the result shaped like x).
 import { noGrad, tidy, Tensor } from '../../tensor/index.js';
+import { fmt } from '../../tensor/shape.js';
 
-const fmt = (shape: readonly (number | string)[]) => `[${shape.join(', ')}]`;
 
 /**
  * x as [batch, n]: a rank-1 x is one sample (a view of it). Throws, naming the expected and

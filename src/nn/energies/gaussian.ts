@@ -10,6 +10,7 @@
 // covariance is). Either way the stored Σ⁻¹ is symmetrised, ½ (Σ⁻¹ + Σ⁻ᵀ), which leaves the
 // energy unchanged and makes the gradient exactly that of the energy.
 import { concat, eye, keep, noGrad, tensor, tidy, Tensor } from '../../tensor/index.js';
+import { fmt } from '../../tensor/shape.js';
 import { BaseEnergyFunction } from '../energy.js';
 import { asBatch, closedForm } from './common.js';
 
@@ -116,10 +117,10 @@ export class GaussianEnergy extends BaseEnergyFunction {
       if (!(mean instanceof Tensor) || !(cov instanceof Tensor)) throw new Error(`${cls}: give mean and cov both as arrays or both as tensors`);
       mean.assertAlive(cls);
       cov.assertAlive(cls);
-      if (mean.rank !== 1 || mean.shape[0]! < 1) throw new Error(`${cls}: mean must be a vector [n], got shape [${mean.shape.join(', ')}]`);
+      if (mean.rank !== 1 || mean.shape[0]! < 1) throw new Error(`${cls}: mean must be a vector [n], got shape ${fmt(mean.shape)}`);
       const n = mean.shape[0]!;
       if (cov.rank !== 2 || cov.shape[0] !== n || cov.shape[1] !== n)
-        throw new Error(`${cls}: cov must be a square matrix [${n}, ${n}] matching the mean's shape [${n}], got shape [${cov.shape.join(', ')}]`);
+        throw new Error(`${cls}: cov must be a square matrix [${n}, ${n}] matching the mean's shape [${n}], got shape ${fmt(cov.shape)}`);
       [meanT, precision] = noGrad(() =>
         tidy(() => {
           const p = invertDevice(cov);

@@ -1,6 +1,7 @@
 // Conv2d: PyTorch's layout (NCHW input, weight [out, in, kh, kw], bias [out]) and
 // initialisation, through ebm.conv2d (implicit GEMM; groups = 1).
 import { conv2d, Tensor } from '../../tensor/index.js';
+import { fmt } from '../../tensor/shape.js';
 import { Module } from '../module.js';
 import type { Parameter } from '../parameter.js';
 import { checkFeatures, defaultWeightAndBias } from './linear.js';
@@ -20,7 +21,6 @@ export interface Conv2dModuleOptions {
   seed?: number;
 }
 
-const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 function pair(name: string, v: unknown, min: number): Pair {
   const p = typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : null;

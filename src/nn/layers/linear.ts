@@ -2,6 +2,7 @@
 // through ebm.linear: one dispatch, with an activation fused into its epilogue when Sequential
 // finds one right after it (forwardActivated).
 import { type Activation, applyActivation, linear, matmulT, rand, Tensor } from '../../tensor/index.js';
+import { fmt } from '../../tensor/shape.js';
 import { deriveSeed } from '../init.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
@@ -17,7 +18,6 @@ export function checkFeatures(cls: string, name: string, v: unknown): asserts v 
   if (!Number.isInteger(v) || (v as number) < 1) throw new Error(`${cls}: ${name} must be a positive integer, got ${String(v)}`);
 }
 
-const fmt = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /**
  * torch.nn.Linear's default initialisation, made on the GPU: weight from kaiming_uniform_ with

@@ -2,6 +2,7 @@
 // input-shape check every model runs before its first op, so a wrong shape is reported in the
 // model's own terms ([batch, 2]) rather than by a layer deep inside it.
 import { Tensor } from '../../tensor/index.js';
+import { fmt } from '../../tensor/shape.js';
 import { deriveSeed } from '../init.js';
 import { ELU, GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softplus, Tanh } from '../layers/activation.js';
 import { Module } from '../module.js';
@@ -25,7 +26,6 @@ const ACTIVATION_FACTORIES: Record<ActivationName, () => Module> = {
   softplus: () => new Softplus(),
 };
 
-export const fmt = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`;
 
 const describe = (v: unknown): string =>
   v === null ? 'null' : v === undefined ? 'undefined' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : `${typeof v} ${JSON.stringify(v)}`;

@@ -3,9 +3,9 @@
 // [batch]: a network that ends in Linear(..., 1) returns [batch, 1], which is squeezed (the seed
 // returns it as is; the energy contract here is [batch]). Any other output shape is an error.
 import { Tensor } from '../../tensor/index.js';
+import { fmt } from '../../tensor/shape.js';
 import { BaseEnergyFunction } from '../energy.js';
 import { Module } from '../module.js';
-import { fmt } from './common.js';
 
 export class NeuralEnergyFunction<M extends Module = Module> extends BaseEnergyFunction {
   readonly model: M;
