@@ -18,7 +18,8 @@ the forward output under ``cNNN/out`` and, when at least one input has
 for each grad input ``<input key>/grad`` = d(sum(out * gout)) / d(input).
 
 The safetensors ``__metadata__`` has one key, ``cases``: a JSON list of
-``{"id", "name", "op", "call", "args", "tol"?}``. In ``args``, a tensor input is
+``{"id", "name", "op", "call", "args", "tol"?, "elementwise"?}`` (``elementwise``: a
+relative tolerance for each element against itself, for values spanning many decades). In ``args``, a tensor input is
 ``{"tensor": key, "grad": bool}``, an array of tensors is ``{"list": [...]}``,
 and anything else (numbers, bools, lists of numbers, null) is passed verbatim.
 ``call == "method"`` means ``args[0].<op>(...args[1:])``; ``"function"`` means
@@ -119,7 +120,7 @@ class Fixtures:
         self.tensors: dict[str, torch.Tensor] = {}
         self.cases: list[dict] = []
 
-    def add(self, name, op, call, args, ref, tol=None):
+    def add(self, name, op, call, args, ref, tol=None, elementwise=None):
         """Record one case.
 
         ref(*resolved_args) must compute the float64 oracle with torch, where
@@ -169,6 +170,8 @@ class Fixtures:
         case = {"id": cid, "name": name, "op": op, "call": call, "args": json_args}
         if tol is not None:
             case["tol"] = tol
+        if elementwise is not None:
+            case["elementwise"] = elementwise
         self.cases.append(case)
 
 
@@ -227,6 +230,13 @@ REF = {
     "silu": F.silu,
     "softplus": lambda x, beta=1.0, threshold=20.0: F.softplus(x, beta, threshold),
     "erf": torch.erf,
+    "erfc": torch.erfc,
+    "expm1": torch.expm1,
+    "log1p": torch.log1p,
+    "sign": torch.sign,
+    # Heaviside step: 1 where x > threshold (torch.heaviside's convention at the threshold differs,
+    # so the oracle is the comparison itself).
+    "step": lambda x, t=0.0: (x > t).to(F64),
     "clamp": lambda x, lo=None, hi=None: torch.clamp(x, lo, hi),
     # binary (either side may be a python number)
     "add": lambda a, b: as_t(a, b) + as_t(b, a),
@@ -268,8 +278,8 @@ REF = {
 }
 
 
-def method(fx, name, op, args, tol=None):
-    fx.add(name, op, "method", args, REF[op], tol)
+def method(fx, name, op, args, tol=None, elementwise=None):
+    fx.add(name, op, "method", args, REF[op], tol, elementwise)
 
 
 def function(fx, name, op, args, tol=None):
@@ -586,6 +596,59 @@ def shape_cases(fx):
         method(fx, f"indexSelect {idx} {list(s)}", "indexSelect", [T(randn(*s)), idx])
 
 
+def with_exact(x, points, every=3):
+    """x with every `every`-th element set exactly to one of `points` (cycled): the inputs AT
+    the kinks, where only PyTorch's convention decides the (sub)gradient."""
+    flat = x.clone().reshape(-1)
+    for j, i in enumerate(range(0, flat.numel(), every)):
+        flat[i] = points[j % len(points)]
+    return flat.reshape(x.shape).to(F32)
+
+
+def kink_cases(fx):
+    """Inputs exactly at the kinks: PyTorch's conventions there (relu'(0) = 0, leaky'(0) =
+    slope, abs'(0) = 0, elu'(0) = alpha, clamp's gradient is 1 AT its bounds, step(0) = 0,
+    sign(0) = 0, softplus exactly at its threshold takes the log branch; maximum/minimum split
+    a tie half and half; amax/amin split it evenly among the tied)."""
+    method(fx, "relu at exact 0 [7,33]", "relu", [T(with_exact(randn(7, 33), [0.0]))])
+    for slope in [0.01, 0.2]:
+        method(fx, f"leakyRelu({slope}) at exact 0 [129]", "leakyRelu", [T(with_exact(randn(129), [0.0])), slope])
+    method(fx, "abs at exact 0 [3,1,5]", "abs", [T(with_exact(randn(3, 1, 5), [0.0]))])
+    method(fx, "elu(0.5) at exact 0 [7,33]", "elu", [T(with_exact(randn(7, 33), [0.0])), 0.5], TOL_TRANSCENDENTAL)
+    method(fx, "clamp(-0.5, 0.75) at exact bounds [7,33]", "clamp",
+           [T(with_exact(randn(7, 33), [-0.5, 0.75], every=2)), -0.5, 0.75])
+    method(fx, "clamp(0, null) at exact bound [129]", "clamp", [T(with_exact(randn(129), [0.0])), 0.0, None])
+    method(fx, "clamp(null, 0.25) at exact bound [2,3,1,4]", "clamp", [T(with_exact(randn(2, 3, 1, 4), [0.25])), None, 0.25])
+    # softplus(beta=2, threshold=5): beta * x == threshold exactly at x = 2.5 takes the log branch.
+    method(fx, "softplus(2, 5) at exactly threshold/beta [4,6]", "softplus",
+           [T(with_exact(uniform((4, 6), -4.0, 4.0), [2.5])), 2.0, 5.0], TOL_TRANSCENDENTAL)
+    method(fx, "step(0) at exact 0 [7,33]", "step", [T(with_exact(randn(7, 33), [0.0]), False), 0.0])
+    method(fx, "step(0.5) at exact 0.5 [129]", "step", [T(with_exact(randn(129), [0.5]), False), 0.5])
+    method(fx, "sign at exact 0 [7,33]", "sign", [T(with_exact(randn(7, 33), [0.0]), False)])
+    # Ties: both operands on one coarse lattice, so many pairs are equal.
+    for op in ["maximum", "minimum"]:
+        method(fx, f"{op} with ties [7,33],[7,33]", op, [T(grid(7, 33, step=0.5)), T(grid(7, 33, step=0.5))])
+    for op in ["max", "min"]:
+        method(fx, f"{op}(axis=1) with ties [6,9]", op, [T(grid(6, 9, step=1.0)), 1, False])
+        method(fx, f"{op}() with ties [4,5]", op, [T(grid(4, 5, step=1.0)), None, False])
+
+
+def reference_cases(fx):
+    """Forward values of erfc, expm1, log1p, sign and step (the gradient checks only test the
+    gradient against our own forward, so log1p = log(1 + x) would pass them): near 0, where
+    the naive formulas cancel, and in erfc's tail. The `elementwise` flag makes the test
+    compare each element relative to itself, since these values span many decades."""
+    tiny = (torch.sign(randn(7, 33)) * torch.exp(uniform((7, 33), -16.0, -2.0).to(F64)).to(F32)).to(F32)
+    for op in ["expm1", "log1p"]:
+        method(fx, f"{op} near 0 (|x| in [1e-7, 0.14]) [7,33]", op, [T(tiny)], elementwise=1e-5)
+        method(fx, f"{op} [129]", op, [T(uniform((129,), -0.9, 3.0))], elementwise=1e-5)
+    method(fx, "erfc [7,33]", "erfc", [T(randn(7, 33, scale=1.5))], elementwise=1e-5)
+    method(fx, "erfc tail (x in [2, 9]) [129]", "erfc", [T(uniform((129,), 2.0, 9.0))], elementwise=1e-5)
+    method(fx, "erfc negative side (x in [-6, -1]) [33]", "erfc", [T(uniform((33,), -6.0, -1.0))], elementwise=1e-5)
+    method(fx, "sign [129]", "sign", [T(randn(129), False)])
+    method(fx, "step(-0.25) [7,33]", "step", [T(grid(7, 33, step=0.25, offset=0.125), False), -0.25])
+
+
 # --------------------------------------------------------------------------- #
 # Hessian-vector product oracle
 # --------------------------------------------------------------------------- #
@@ -639,6 +702,8 @@ def main():
     concat_stack_cases(fx)
     reduction_cases(fx)
     shape_cases(fx)
+    kink_cases(fx)
+    reference_cases(fx)
 
     ops_path = os.path.join(outdir, "ops.safetensors")
     save_file(fx.tensors, ops_path, metadata={"cases": json.dumps(fx.cases)})

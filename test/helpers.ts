@@ -61,6 +61,25 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
 }
 
 /**
+ * Asserts |actual - expected| <= rtol * |expected| for every element (exact where expected is
+ * 0, the same NaN/infinity): for values spanning many decades, such as erfc's tail or expm1
+ * near 0, where a tolerance relative to the largest element would pass a wrong formula.
+ */
+export function expectElementwiseClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what = ''): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (!Number.isFinite(e)) {
+      if (!(Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)))) expect.fail(`${what}: element ${i} is ${a}, expected ${e}`);
+      continue;
+    }
+    const err = Math.abs(a - e);
+    if (!(err <= rtol * Math.abs(e))) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (relative error ${(err / Math.abs(e)).toExponential(2)}, tolerance ${rtol})`);
+  }
+}
+
+/**
  * Runs the garbage collector (vitest starts workers with --expose-gc) and lets finalizers run,
  * so tensors that earlier tests dropped without dispose() leave memory() before a leak check
  * takes its first count rather than during it.
