@@ -5,7 +5,7 @@
 // library directly, not this file, so the page is checked against an independent path).
 import * as ebm from '../src/index.js';
 import { mulberry32 } from '../src/tensor/host-random.js';
-import { CONFIG_KEY, inferMLPConfig, NON_MODEL_PREFIXES, type DemoActivation, type InferredCheckpoint, type MLPConfig } from './checkpoint.js';
+import { inferMLPConfig, type DemoActivation, type InferredCheckpoint, type MLPConfig } from './checkpoint.js';
 import { gridPoints, type View } from './heatmap.js';
 
 /** Datasets the page offers (TorchEBM's 2-D toy sets). */
@@ -53,6 +53,7 @@ export interface StepMetrics {
   negativeEnergy: number;
 }
 
+const META = ebm.CHECKPOINT_METADATA;
 const DATA_POOL = 4096;
 const DISPLAY_CHAINS = 512;
 const HISTORY = 10_000;
@@ -150,7 +151,7 @@ export class Session {
       // Not strict, to skip a training checkpoint's optimizer.* and trainer.* tensors; anything
       // else that does not fit is an error, as a strict load would say.
       const r = await ebm.loadSafetensors(session.model, bytes, { strict: false });
-      const extra = r.unexpectedKeys.filter((k) => !NON_MODEL_PREFIXES.some((p) => k.startsWith(p)));
+      const extra = r.unexpectedKeys.filter(ebm.isModelTensor);
       const problems = [
         r.missingKeys.length ? `missing ${r.missingKeys.join(', ')}` : '',
         extra.length ? `unexpected ${extra.join(', ')}` : '',
@@ -161,7 +162,7 @@ export class Session {
       session.dispose();
       throw e;
     }
-    const step = Number(inferred.metadata['webgpu-ebm.step']);
+    const step = Number(inferred.metadata[META.step]);
     session.step = Number.isSafeInteger(step) && step >= 0 ? step : 0;
     session.source = name;
     return { session, inferred };
@@ -253,11 +254,11 @@ export class Session {
     const { hiddenDims, activation, spectralNorm } = this.config;
     return ebm.saveSafetensors(this.model, undefined, {
       metadata: {
-        [CONFIG_KEY]: JSON.stringify({ inputDim: 2, hiddenDims, activation, useSpectralNorm: spectralNorm }),
-        'webgpu-ebm.model': 'MLPEnergyModel',
-        'webgpu-ebm.dataset': this.config.dataset,
-        'webgpu-ebm.step': String(this.step),
-        'webgpu-ebm.source': 'demo',
+        [META.config]: JSON.stringify({ inputDim: 2, hiddenDims, activation, useSpectralNorm: spectralNorm }),
+        [META.model]: 'MLPEnergyModel',
+        [META.dataset]: this.config.dataset,
+        [META.step]: String(this.step),
+        [META.source]: 'demo',
       },
     });
   }

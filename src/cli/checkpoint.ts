@@ -11,20 +11,11 @@ import * as ebm from '../index.js';
 import { buildModel, checkModelConfig, checkSamplerConfig, type ModelConfig, type SamplerConfig, type TrainConfig } from './config.js';
 import { CliError, oneLine } from './errors.js';
 
-// Metadata keys, shared with the browser demo's checkpoints (demo/checkpoint.ts): a file made by
-// either loads in the other with its activation.
-const KIND = 'webgpu-ebm.kind';
-/** The model's class name: MLPEnergyModel or ResNetEnergyModel. */
-const MODEL = 'webgpu-ebm.model';
-/** The class's constructor options as JSON (MLP: inputDim, hiddenDims, activation, useSpectralNorm). */
-const MODEL_OPTIONS = 'webgpu-ebm.config';
-const SAMPLER = 'webgpu-ebm.sampler';
-const RUN = 'webgpu-ebm.run';
-const STEP = 'webgpu-ebm.step';
-const OPTIM = 'webgpu-ebm.optimizer';
-const TRAINER = 'webgpu-ebm.trainer';
-const OPTIM_PREFIX = 'optimizer.state.';
-const TRAINER_PREFIX = 'trainer.';
+// Metadata keys and tensor prefixes: the library's (src/nn/checkpoint-model.ts), which the browser
+// demo reads and writes too, so a file made by either loads in the other with its activation.
+const { kind: KIND, model: MODEL, config: MODEL_OPTIONS, sampler: SAMPLER, run: RUN, step: STEP, optimizer: OPTIM, trainer: TRAINER } = ebm.CHECKPOINT_METADATA;
+const OPTIM_PREFIX = ebm.OPTIMIZER_STATE_PREFIX;
+const TRAINER_PREFIX = ebm.TRAINER_PREFIX;
 
 const CLASS_OF = { mlp: 'MLPEnergyModel', resnet: 'ResNetEnergyModel' } as const;
 
@@ -51,8 +42,8 @@ function modelMetadata(config: TrainConfig, step: number): Record<string, string
     [MODEL_OPTIONS]: JSON.stringify(options),
     [SAMPLER]: JSON.stringify(config.sampler),
     [STEP]: String(step),
-    'webgpu-ebm.dataset': config.dataset,
-    'webgpu-ebm.source': 'cli',
+    [ebm.CHECKPOINT_METADATA.dataset]: config.dataset,
+    [ebm.CHECKPOINT_METADATA.source]: 'cli',
   };
 }
 
@@ -151,30 +142,20 @@ function modelConfigOf(path: string, parsed: ebm.ParsedSafetensors, activation?:
 }
 
 /**
- * A model config from the state dict alone (a checkpoint saved by PyTorch without metadata):
- * the seed's MLPEnergyModel (network.<i>.weight, output_layer.weight) or ResNetEnergyModel
- * (input_proj.0.weight, blocks.<i>...). The activation cannot be seen in the weights.
+ * A model config from the state dict alone (a checkpoint saved by PyTorch without metadata): the
+ * library's inferArchitecture reads the seed's MLPEnergyModel or ResNetEnergyModel from the
+ * names and shapes. The activation cannot be seen in the weights.
  */
 function inferModelConfig(path: string, parsed: ebm.ParsedSafetensors, activation: string): ModelConfig {
-  const t = parsed.tensors;
-  const shape = (name: string) => t.get(name)?.shape;
-  const weight = (prefix: string) => shape(`${prefix}.weight`) ?? shape(`${prefix}.weight_orig`);
-  if (weight('output_layer')) {
-    const layers = [...t.keys()]
-      .map((k) => /^network\.(\d+)\.(weight|weight_orig)$/.exec(k))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
-    const hiddenDims = layers.map((i) => weight(`network.${i}`)![0]!);
-    const inputDim = layers.length ? weight(`network.${layers[0]}`)![1]! : weight('output_layer')![1]!;
-    return { type: 'mlp', inputDim, hiddenDims, activation, spectralNorm: t.has('output_layer.weight_orig') };
+  const where = `checkpoint '${path}' has no model config (no metadata, no config.json beside it) and its tensor names`;
+  let arch: ebm.CheckpointArchitecture | null;
+  try {
+    arch = ebm.inferArchitecture(parsed.tensors);
+  } catch (e) {
+    throw new CliError(`${where} do not describe a model: ${oneLine(e)}`);
   }
-  if (weight('input_proj.0') && weight('output_proj')) {
-    const [hiddenDim, inputDim] = weight('input_proj.0')!;
-    const nBlocks = new Set([...t.keys()].map((k) => /^blocks\.(\d+)\./.exec(k)?.[1]).filter(Boolean)).size;
-    return { type: 'resnet', inputDim: inputDim!, hiddenDim: hiddenDim!, nBlocks, activation };
-  }
-  throw new CliError(`checkpoint '${path}' has no model config (no metadata, no config.json beside it) and its tensor names match neither MLPEnergyModel nor ResNetEnergyModel`);
+  if (!arch) throw new CliError(`${where} match neither MLPEnergyModel nor ResNetEnergyModel`);
+  return fromModelOptions(arch.model, { ...arch.options, activation }, `checkpoint '${path}'`)!;
 }
 
 export interface LoadedModel {
@@ -193,7 +174,7 @@ export async function loadModel(path: string, opts: { activation?: string } = {}
   const model = buildModel(modelConfig);
   const { tensors } = await ebm.readSafetensors(bytes);
   try {
-    const own = new Map([...tensors].filter(([k]) => !k.startsWith(OPTIM_PREFIX) && !k.startsWith(TRAINER_PREFIX)));
+    const own = new Map([...tensors].filter(([k]) => ebm.isModelTensor(k)));
     model.loadStateDict(own, { strict: true });
   } catch (e) {
     throw new CliError(`checkpoint '${path}' does not fit its model config (${source}): ${oneLine(e)}`);

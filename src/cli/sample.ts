@@ -59,7 +59,7 @@ export async function runSample(o: SampleCliOptions, out: Output, deviceOptions?
     else if (format === '.csv') writeFileSync(path, encodeCsv(data, dim));
     else {
       if (dim !== 2) throw new CliError(`--out ${path}: a .png shows 2-D samples; this model's input has ${dim} dimensions (write .npy or .csv)`);
-      writeFileSync(path, await samplesPng(loaded.model, data, loaded.metadata['webgpu-ebm.dataset'], type, nSteps));
+      writeFileSync(path, await samplesPng(loaded.model, data, loaded.metadata[ebm.CHECKPOINT_METADATA.dataset], type, nSteps));
     }
   } catch (e) {
     if (e instanceof CliError) throw e;

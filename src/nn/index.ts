@@ -27,6 +27,7 @@ export {
 } from './init.js';
 export { spectralNorm, removeSpectralNorm, SpectralNorm, type SpectralNormModuleOptions } from './spectral-norm.js';
 export * from './safetensors.js';
+export * from './checkpoint-model.js';
 export { BaseEnergyFunction, isEnergyFunction } from './energy.js';
 export * from './models/index.js';
 export * from './energies/index.js';
