@@ -6,7 +6,8 @@ Run from the repository root: python3 scripts/make_f16_fixtures.py
 For each case ``cN``: f32 operands ``cN/a`` and ``cN/b``, the f32 product ``cN/c`` of
 op(a) @ op(b) (torch.matmul in float32, what the f16 kernel is measured against), the
 f32 value of each operand rounded to f16 (``cN/a16``, ``cN/b16``: what a cast must give), and
-the gradients of sum(c * g) with respect to a and b for a random ``cN/g``. Metadata ``cases``
+the gradients of sum(c * g) with respect to a and b for a random ``cN/g``, and ``cN/c16``: the
+product of the f16-rounded operands computed in float64 (what f32 accumulation must reproduce). Metadata ``cases``
 lists {id, a, b, transA, transB}.
 """
 import json
@@ -37,10 +38,15 @@ for i, (ash, bsh, ta, tb) in enumerate(CASES):
     c = torch.matmul(opa, opb)
     g = torch.randn_like(c)
     ga, gb = torch.autograd.grad((c * g).sum(), [a, b])
+    # The exact product of the f16-rounded operands (float64, then rounded to f32 once): an f16
+    # matmul with f32 accumulation must land within a few f32 ulps of it.
+    a64 = a.detach().half().double()
+    b64 = b.detach().half().double()
+    c16 = torch.matmul(a64.transpose(-1, -2) if ta else a64, b64.transpose(-1, -2) if tb else b64).float()
     tensors.update({
         f"{cid}/a": a.detach(), f"{cid}/b": b.detach(), f"{cid}/c": c.detach(), f"{cid}/g": g,
         f"{cid}/a16": a.detach().half().float(), f"{cid}/b16": b.detach().half().float(),
-        f"{cid}/ga": ga, f"{cid}/gb": gb,
+        f"{cid}/ga": ga, f"{cid}/gb": gb, f"{cid}/c16": c16,
     })
     meta.append({"id": cid, "a": ash, "b": bsh, "transA": ta, "transB": tb})
 
