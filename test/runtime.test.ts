@@ -1,11 +1,11 @@
 // The GPU runtime: device features, the no-adapter error, WGSL errors with file and line, the
-// wrapper/shader binding check, deferred submission, the buffer pool's reuse rule, the uniform
-// and pipeline caches, and the one-buffer-in-and-out guard.
+// wrapper/shader binding check, uniforms written by field name, one shader module per shader,
+// deferred submission, the buffer pool's reuse rule, the uniform and pipeline caches, and the
+// one-buffer-in-and-out guard.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferPool, sizeClass } from '../src/kernels/buffer-pool.js';
 import { BufferUsage } from '../src/kernels/gpu-flags.js';
 import { PipelineCache, type KernelSpec } from '../src/kernels/pipeline-cache.js';
-import { UniformWriter } from '../src/kernels/uniform.js';
 import { WANTED_FEATURES } from '../src/kernels/device.js';
 import { device, ebm, expectClose } from './helpers.js';
 
@@ -27,7 +27,7 @@ const UNARY: KernelSpec = {
   ],
 };
 
-const unaryParams = (n: number, p0 = 0, p1 = 0): Uint32Array => new UniformWriter(4).u(n).f(p0, p1).u(0).bytes();
+const unaryParams = (n: number, p0 = 0, p1 = 0) => ({ n, p0, p1 });
 
 function caught(fn: () => unknown): Error {
   let err: unknown;
@@ -189,7 +189,9 @@ describe('binding check', () => {
     expect(c.compiled).toBe(1);
     expect(c.get(good)).toBe(p);
     expect(c.compiled).toBe(1);
-    expect(p.uniformSizes.get(2)).toBe(16);
+    expect(p.uniforms[2]!.size).toBe(16);
+    expect(p.uniforms[2]!.names).toEqual(['n', 'scale', '_a', '_b']);
+    expect(p.uniforms[0]).toBeUndefined();
     expect(c.get(good, { WG: 1 }).pipeline).not.toBe(p.pipeline);
     expect(c.compiled).toBe(2);
   });
@@ -230,6 +232,142 @@ describe('binding check', () => {
     ];
     const s = parts.reduce((acc, t) => acc.add(t.sum()), ebm.zeros([]));
     expect(Number.isFinite(await s.item())).toBe(true);
+  });
+});
+
+describe('uniforms by field name', () => {
+  /** A shader whose uniform struct holds every kind of member a wrapper writes. */
+  const shaderWith = (struct: string) =>
+    [
+      'override K: f32 = 1.0;',
+      `struct Params { ${struct} }`,
+      '@group(0) @binding(0) var<storage, read_write> y: array<f32>;',
+      '@group(0) @binding(1) var<uniform> params: Params;',
+      '@compute @workgroup_size(1)',
+      'fn main() { y[0] = f32(params.n) + params.scale * K; }',
+      '',
+    ].join('\n');
+  const MEMBERS = ['n: u32', 'scale: f32', 'offset: i32', '_pad0: u32', 'dims: vec4u', 'shape: array<vec4u, 2>', 'hs: array<vec4f, 2>', 'xy: vec2<f32>'];
+  const spec: KernelSpec = { shader: 'u.wgsl', entry: 'main', bindings: [{ name: 'y', kind: 'storage' }, { name: 'params', kind: 'uniform' }] };
+  const layoutOf = (members: readonly string[]) => new PipelineCache(rt.device, { 'u.wgsl': shaderWith(members.join(', ')) }).get(spec).uniforms[1]!;
+  const values = { n: 7, scale: 0.5, offset: -3, dims: [1, 2, 3], shape: [4, 5, 6, 7, 8], hs: [0.25, -1, 2], xy: [9, 10] };
+
+  /** Reads each field back from the written bytes at the offsets the WGSL gives it. */
+  function readBack(bytes: Uint8Array, members: readonly string[]): Record<string, number | number[]> {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // WGSL's own layout rules for these member types: scalars align to 4, vec2 to 8, vec4 and arrays to 16.
+    const out: Record<string, number | number[]> = {};
+    let at = 0;
+    for (const m of members) {
+      const [name, type] = m.split(/:\s*/) as [string, string];
+      const kind = /f32|vec\df/.test(type) ? 'f' : /i32/.test(type) ? 'i' : 'u';
+      const words = type.startsWith('array') ? 8 : type.startsWith('vec4') ? 4 : type.startsWith('vec2') ? 2 : 1;
+      at = Math.ceil(at / (words >= 4 ? 16 : words * 4)) * (words >= 4 ? 16 : words * 4);
+      const get = (i: number) => (kind === 'f' ? view.getFloat32(at + 4 * i, true) : kind === 'i' ? view.getInt32(at + 4 * i, true) : view.getUint32(at + 4 * i, true));
+      out[name] = words === 1 ? get(0) : Array.from({ length: words }, (_, i) => get(i));
+      at += words * 4;
+    }
+    return out;
+  }
+
+  it('each value lands at its member offset with its member type, in any member order', () => {
+    const expected = { n: 7, scale: 0.5, offset: -3, _pad0: 0, dims: [1, 2, 3, 0], shape: [4, 5, 6, 7, 8, 0, 0, 0], hs: [0.25, -1, 2, 0, 0, 0, 0, 0], xy: [9, 10] };
+    const orders = [MEMBERS, [...MEMBERS].reverse(), [MEMBERS[5]!, MEMBERS[1]!, MEMBERS[7]!, MEMBERS[0]!, MEMBERS[6]!, MEMBERS[3]!, MEMBERS[2]!, MEMBERS[4]!]];
+    for (const order of orders) {
+      const layout = layoutOf(order);
+      expect(layout.names.sort()).toEqual(Object.keys(values).sort());
+      expect(readBack(layout.write(values), order), order.join(', ')).toEqual(expected);
+    }
+  });
+
+  it('a mismatched field name is an error naming the shader and the field, and nothing is dispatched', () => {
+    const x = ebm.tensor([1, 2, 3, 4]);
+    const y = ebm.zeros([4]);
+    const d0 = rt.stats.dispatches;
+    // unary.wgsl's Params is (n, p0, p1, _pad): a wrapper that calls p1 'p2' is caught.
+    expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, { n: 4, p0: 0, p2: 0 }], { workgroups: [1] })).message).toBe(
+      "unary.wgsl: uniform 'params' (struct Params): field 'p1' is not given",
+    );
+    expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, { n: 4, p0: 0, p1: 0, p2: 0 }], { workgroups: [1] })).message).toBe(
+      "unary.wgsl: uniform 'params' (struct Params): no field 'p2' (fields: n, p0, p1)",
+    );
+    expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, { n: 4, p0: 0, p1: 0, _pad: 0 }], { workgroups: [1] })).message).toBe(
+      "unary.wgsl: uniform 'params' (struct Params): field '_pad' is padding; leave it out (it stays zero)",
+    );
+    expect(rt.stats.dispatches).toBe(d0);
+  });
+
+  it('the value must suit the member type: an integer in range for u32 and i32, a list for a vector or array', () => {
+    const layout = layoutOf(MEMBERS);
+    const msg = (v: Record<string, unknown>) => caught(() => layout.write({ ...values, ...v } as typeof values)).message;
+    const field = "u.wgsl: uniform 'params' (struct Params): field";
+    expect(msg({ n: 2.5 })).toBe(`${field} 'n' is a u32; got 2.5`);
+    expect(msg({ n: -1 })).toBe(`${field} 'n' is a u32; got -1`);
+    expect(msg({ n: 2 ** 32 })).toBe(`${field} 'n' is a u32; got 4294967296`);
+    expect(msg({ n: NaN })).toBe(`${field} 'n' is a u32; got NaN`);
+    expect(msg({ offset: 0.5 })).toBe(`${field} 'offset' is an i32; got 0.5`);
+    expect(msg({ offset: 2 ** 31 })).toBe(`${field} 'offset' is an i32; got 2147483648`);
+    expect(msg({ scale: [1] })).toBe(`${field} 'scale' is a f32; got [1]`);
+    expect(msg({ shape: 3 })).toBe(`${field} 'shape' is a array<vec4u, 2>; got 3, not a list`);
+    expect(msg({ shape: [1, 2, 3, 4, 5, 6, 7, 8, 9] })).toBe(`${field} 'shape' (array<vec4u, 2>) holds 8 u32 values; got 9`);
+    expect(msg({ shape: [1, 2.5] })).toBe(`${field} 'shape' (array<vec4u, 2>) holds u32 values; got 2.5 at [1]`);
+    expect(msg({ dims: [1, -2] })).toBe(`${field} 'dims' (vec4u) holds u32 values; got -2 at [1]`);
+    // f32 members take any number.
+    expect(() => layout.write({ ...values, scale: -1e-7, hs: [NaN, Infinity] })).not.toThrow();
+  });
+
+  it('a member type that cannot be written by name is named when the pipeline is built', () => {
+    expect(caught(() => layoutOf(['n: u32', 'm: mat2x2f'])).message).toMatch(/^u\.wgsl: uniform 'params' \(struct Params\): field 'm': type mat2x2/);
+  });
+
+  it('the layout is reflected once per shader: every pipeline of it shares one, and a write reuses one block', () => {
+    const c = new PipelineCache(rt.device, { 'u.wgsl': shaderWith(MEMBERS.join(', ')) });
+    const a = c.get(spec);
+    const b = c.get(spec, { K: 2 });
+    expect(b.pipeline).not.toBe(a.pipeline);
+    expect(b.uniforms[1]).toBe(a.uniforms[1]);
+    const first = a.uniforms[1]!.write(values);
+    expect(a.uniforms[1]!.write({ ...values, n: 8 })).toBe(first);
+    expect(first.byteLength).toBe(a.uniforms[1]!.size);
+  });
+});
+
+describe('shader modules', () => {
+  /** A device whose createShaderModule calls are counted. */
+  function countingDevice(): { device: GPUDevice; modules: () => number } {
+    let modules = 0;
+    const device = new Proxy(rt.device, {
+      get(target, prop) {
+        if (prop === 'createShaderModule')
+          return (d: GPUShaderModuleDescriptor) => {
+            modules++;
+            return target.createShaderModule(d);
+          };
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    return { device, modules: () => modules };
+  }
+  const shader = (scale: string) =>
+    ['@group(0) @binding(0) var<storage, read_write> y: array<f32>;', '@compute @workgroup_size(1)', `fn main() { y[0] = ${scale}; }`, ''].join('\n');
+  const spec = (file: string): KernelSpec => ({ shader: file, entry: 'main', bindings: [{ name: 'y', kind: 'storage' }] });
+
+  it('one module per shader serves the compilation check and every pipeline', async () => {
+    const { device, modules } = countingDevice();
+    const c = new PipelineCache(device, { 'a.wgsl': shader('1.0'), 'b.wgsl': shader('2.0') });
+    await c.validateAll();
+    expect(modules()).toBe(2);
+    c.get(spec('a.wgsl'));
+    c.get(spec('b.wgsl'));
+    await c.validate('a.wgsl');
+    expect(modules()).toBe(2);
+    expect(c.compiled).toBe(2);
+    // A pipeline built first compiles the module its later check reads.
+    const d = new PipelineCache(device, { 'a.wgsl': shader('1.0') });
+    d.get(spec('a.wgsl'));
+    await d.validate('a.wgsl');
+    expect(modules()).toBe(3);
   });
 });
 
@@ -470,10 +608,10 @@ describe('dispatch', () => {
       /^unary\.wgsl: binding 'x' is a storage buffer; pass a buffer/,
     );
     expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, y.buffer], { workgroups: [1] })).message).toMatch(
-      /^unary\.wgsl: binding 'params' is a uniform block; pass its bytes/,
+      /^unary\.wgsl: binding 'params' is a uniform block; pass its fields by name/,
     );
-    expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, new Uint32Array(2)], { workgroups: [1] })).message).toMatch(
-      /^unary\.wgsl: uniform 'params' needs 16 bytes, the wrapper wrote 8/,
+    expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, { n: 4, p0: 0 }], { workgroups: [1] })).message).toBe(
+      "unary.wgsl: uniform 'params' (struct Params): field 'p1' is not given",
     );
     expect(caught(() => rt.dispatch(UNARY, [x.buffer, y.buffer, unaryParams(4)], { workgroups: [70_000] })).message).toMatch(
       /^unary\.wgsl:main: 70000 workgroups in one dimension exceeds the device limit \d+/,

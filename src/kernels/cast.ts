@@ -1,7 +1,6 @@
 // Wrapper for cast.wgsl: f32 <-> f16 (packed in u32 words, so no shader-f16 is needed).
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const bindings = [
   { name: 'src', kind: 'read-only-storage' },
@@ -17,7 +16,6 @@ export function f16Bytes(n: number): number {
 }
 
 export function castKernel(rt: Runtime, to: 'f16' | 'f32', src: PooledBuffer, dst: PooledBuffer, n: number): void {
-  const params = new UniformWriter(4).u(n, 0, 0, 0).bytes();
   const invocations = to === 'f16' ? Math.ceil(n / 2) : n;
-  rt.dispatch(to === 'f16' ? TO_F16 : TO_F32, [src, dst, params], { workgroups: rt.grid(Math.ceil(invocations / 256)) });
+  rt.dispatch(to === 'f16' ? TO_F16 : TO_F32, [src, dst, { n }], { workgroups: rt.grid(Math.ceil(invocations / 256)) });
 }

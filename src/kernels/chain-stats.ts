@@ -1,7 +1,6 @@
 // Wrapper for chain-stats.wgsl: per-step sampler diagnostics reduced over the chains.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const CHAIN_STATS: KernelSpec = {
   shader: 'chain-stats.wgsl',
@@ -31,6 +30,6 @@ export interface ChainStatsArgs {
  * scalarMean[s, row] ([scalars, rows]) the mean of each row of `scalars`.
  */
 export function chainStatsKernel(rt: Runtime, x: PooledBuffer, scalars: PooledBuffer, mean: PooledBuffer, variance: PooledBuffer, scalarMean: PooledBuffer, a: ChainStatsArgs): void {
-  const params = new UniformWriter(8).u(a.chains, a.dim, a.scalars, a.row, a.rows).bytes();
+  const params = { chains: a.chains, dim: a.dim, scalars: a.scalars, row: a.row, rows: a.rows };
   rt.dispatch(CHAIN_STATS, [x, scalars, mean, variance, scalarMean, params], { workgroups: rt.grid(a.dim + a.scalars) });
 }

@@ -3,8 +3,7 @@
 // (see the shader's header): register blocking over repacked operands for CPU adapters, where
 // workgroup memory is slower than storage reads, and workgroup-memory tiles for GPUs.
 import type { KernelSpec } from './pipeline-cache.js';
-import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
+import type { KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
 
 const SHADER = 'conv2d.wgsl';
 const bindings = [
@@ -89,20 +88,44 @@ interface Extra {
   packing?: Packing;
 }
 
-function params(g: ConvGeometry, e: Extra = {}): Uint32Array {
+function params(g: ConvGeometry, e: Extra = {}): UniformValues {
   const [sh, sw] = g.stride;
   const [dh, dw] = g.dilation;
   const pk = e.packing ?? { c: 0, h: 0, w: 0, top: 0, left: 0, hp: 0, wp: 0 };
-  return new UniformWriter(32)
-    .u(g.batch, g.inC, g.inH, g.inW)
-    .u(g.outC, g.outH, g.outW, e.hasBias ? 1 : 0)
-    .u(g.kH, g.kW, sh, sw)
-    .u(g.padding[0], g.padding[1], dh, dw)
-    .u(ceilDiv(g.inH, sh), ceilDiv(g.inW, sw), sh / gcd(sh, dh), sw / gcd(sw, dw))
-    .u(e.rowsPerChunk ?? 0, e.chunks ?? 1, ...(e.tapMax ?? [g.kH, g.kW]))
-    .u(pk.c, pk.h, pk.w, pk.top)
-    .u(pk.left, pk.hp, pk.wp, 0)
-    .bytes();
+  const [tapMaxH, tapMaxW] = e.tapMax ?? [g.kH, g.kW];
+  return {
+    batch: g.batch,
+    in_c: g.inC,
+    in_h: g.inH,
+    in_w: g.inW,
+    out_c: g.outC,
+    out_h: g.outH,
+    out_w: g.outW,
+    has_bias: e.hasBias ? 1 : 0,
+    k_h: g.kH,
+    k_w: g.kW,
+    stride_h: sh,
+    stride_w: sw,
+    pad_h: g.padding[0],
+    pad_w: g.padding[1],
+    dil_h: dh,
+    dil_w: dw,
+    sub_h: ceilDiv(g.inH, sh),
+    sub_w: ceilDiv(g.inW, sw),
+    tap_step_h: sh / gcd(sh, dh),
+    tap_step_w: sw / gcd(sw, dw),
+    rows_per_chunk: e.rowsPerChunk ?? 0,
+    chunks: e.chunks ?? 1,
+    tap_max_h: tapMaxH,
+    tap_max_w: tapMaxW,
+    pack_c: pk.c,
+    pack_h: pk.h,
+    pack_w: pk.w,
+    pack_top: pk.top,
+    pack_left: pk.left,
+    pack_hp: pk.hp,
+    pack_wp: pk.wp,
+  };
 }
 
 function mode(rt: Runtime, name: 'fwd' | 'dgrad' | 'wgrad'): number {
@@ -110,12 +133,12 @@ function mode(rt: Runtime, name: 'fwd' | 'dgrad' | 'wgrad'): number {
 }
 
 /** Dispatches `entry` with one invocation per element of a `count`-element output. */
-function perElement(rt: Runtime, entry: KernelSpec, args: (PooledBuffer | Uint32Array)[], count: number, overrides: Record<string, number> = {}): void {
+function perElement(rt: Runtime, entry: KernelSpec, args: KernelArg[], count: number, overrides: Record<string, number> = {}): void {
   rt.dispatch(entry, args, { overrides: { WG, ...overrides }, workgroups: rt.grid(ceilDiv(count, WG)) });
 }
 
 /** Repacks an NCHW source channels-last in vec4 groups with its zero padding (pack_image). */
-function packImage(rt: Runtime, src: PooledBuffer, batch: number, pk: Packing, p: Uint32Array): PooledBuffer {
+function packImage(rt: Runtime, src: PooledBuffer, batch: number, pk: Packing, p: UniformValues): PooledBuffer {
   const pixels = batch * pk.hp * pk.wp;
   const out = rt.allocate(pixels * ceilDiv(pk.c, 4) * 16, 'conv2d packed image');
   const ph = rt.placeholder;
@@ -127,7 +150,7 @@ function packImage(rt: Runtime, src: PooledBuffer, batch: number, pk: Packing, p
  * Repacks the weight (pack_weight): for each of `phases`, ceil(rows / 4) groups of rows, each
  * `taps` rows of `channels` (rounded up to 4) vec4s.
  */
-function packWeight(rt: Runtime, w: PooledBuffer, phases: number, rows: number, taps: number, channels: number, pass: 'fwd' | 'dgrad', p: Uint32Array): PooledBuffer {
+function packWeight(rt: Runtime, w: PooledBuffer, phases: number, rows: number, taps: number, channels: number, pass: 'fwd' | 'dgrad', p: UniformValues): PooledBuffer {
   const invocations = phases * ceilDiv(rows, 4) * taps;
   const out = rt.allocate(invocations * ceilDiv(channels, 4) * 64, 'conv2d packed weight');
   const ph = rt.placeholder;

@@ -2,7 +2,6 @@
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 import { contiguousStrides, product } from './layout.js';
-import { UniformWriter } from './uniform.js';
 
 const bindings = [
   { name: 'src', kind: 'read-only-storage' },
@@ -24,29 +23,36 @@ export interface StridedView {
 /** dst[dstOffset + idx . dstStrides] = src[srcOffset + idx . srcStrides] for every idx in shape. */
 export function gatherKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, v: StridedView): void {
   const n = product(v.shape);
-  const params = new UniformWriter(68)
-    .u(n, v.shape.length, v.srcOffset, v.dstOffset ?? 0)
-    .vec(v.shape)
-    .vec(v.srcStrides)
-    .vec(v.dstStrides ?? contiguousStrides(v.shape))
-    .vec([])
-    .vec([])
-    .vec([])
-    .bytes();
+  const params = {
+    n,
+    rank: v.shape.length,
+    src_offset: v.srcOffset,
+    dst_offset: v.dstOffset ?? 0,
+    shape: v.shape,
+    src_strides: v.srcStrides,
+    dst_strides: v.dstStrides ?? contiguousStrides(v.shape),
+    // pad_slice's fields, unused by gather.
+    start: [],
+    step: [],
+    src_shape: [],
+  };
   rt.dispatch(GATHER, [src, dst, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
 }
 
 /** Writes `src` (the slice, contiguous) into a zero tensor of `fullShape` at start + k * step per dim. */
 export function padSliceKernel(rt: Runtime, src: PooledBuffer, dst: PooledBuffer, fullShape: readonly number[], sliceShape: readonly number[], start: readonly number[], step: readonly number[]): void {
   const n = product(fullShape);
-  const params = new UniformWriter(68)
-    .u(n, fullShape.length, 0, 0)
-    .vec(fullShape)
-    .vec(contiguousStrides(sliceShape))
-    .vec([])
-    .vec(start)
-    .vec(step)
-    .vec(sliceShape)
-    .bytes();
+  const params = {
+    n,
+    rank: fullShape.length,
+    src_offset: 0,
+    dst_offset: 0,
+    shape: fullShape,
+    src_strides: contiguousStrides(sliceShape),
+    dst_strides: [],
+    start,
+    step,
+    src_shape: sliceShape,
+  };
   rt.dispatch(PAD_SLICE, [src, dst, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
 }

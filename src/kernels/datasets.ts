@@ -1,7 +1,6 @@
 // Wrapper for datasets.wgsl: one dispatch makes a whole 2-D toy dataset from Philox.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const DATASET: KernelSpec = {
   shader: 'datasets.wgsl',
@@ -38,10 +37,7 @@ function permBits(n: number): number {
 export function datasetKernel(rt: Runtime, out: PooledBuffer, a: DatasetKernelArgs): void {
   if (a.floats.length > 4) throw new Error(`datasets.wgsl takes 4 float parameters, got ${a.floats.length}`);
   const f = [...a.floats, 0, 0, 0, 0].slice(0, 4);
-  const params = new UniformWriter(16)
-    .u(a.n, a.seedLo, a.seedHi, a.k, a.shuffle ? permBits(a.n) : 0, 0, 0, 0)
-    .f(f[0]!, f[1]!, f[2]!, f[3]!, a.noise)
-    .bytes();
+  const params = { n: a.n, seed_lo: a.seedLo, seed_hi: a.seedHi, k: a.k, perm_bits: a.shuffle ? permBits(a.n) : 0, a: f[0]!, b: f[1]!, c: f[2]!, d: f[3]!, noise: a.noise };
   rt.dispatch(DATASET, [out, params], {
     overrides: { DATASET: rt.pipelines.constValue(DATASET.shader, `DS_${a.kind}`, DATASET.preamble) },
     workgroups: rt.grid(Math.ceil(a.n / 256)),

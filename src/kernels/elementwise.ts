@@ -2,7 +2,6 @@
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 import { product } from './layout.js';
-import { UniformWriter } from './uniform.js';
 
 const UNARY: KernelSpec = {
   shader: 'unary.wgsl',
@@ -39,8 +38,7 @@ const WHERE: KernelSpec = {
 };
 
 export function unaryKernel(rt: Runtime, op: string, x: PooledBuffer, y: PooledBuffer, n: number, p0 = 0, p1 = 0): void {
-  const params = new UniformWriter(4).u(n).f(p0, p1).u(0).bytes();
-  rt.dispatch(UNARY, [x, y, params], {
+  rt.dispatch(UNARY, [x, y, { n, p0, p1 }], {
     overrides: { OP: rt.pipelines.constValue(UNARY.shader, `OP_${op}`, UNARY.preamble) },
     workgroups: rt.grid(Math.ceil(n / 256)),
   });
@@ -54,14 +52,14 @@ export function binaryKernel(rt: Runtime, op: string, a: BinaryOperand, b: Binar
   const scalarMode = 'scalar' in a ? 1 : 'scalar' in b ? 2 : 0;
   if ('scalar' in a && 'scalar' in b) throw new Error(`${op}: at least one operand must be a tensor`);
   const scalar = 'scalar' in a ? a.scalar : 'scalar' in b ? b.scalar : 0;
-  const params = new UniformWriter(28)
-    .u(n, shape.length)
-    .f(scalar)
-    .u(0)
-    .vec(shape)
-    .vec('strides' in a ? a.strides : [])
-    .vec('strides' in b ? b.strides : [])
-    .bytes();
+  const params = {
+    n,
+    rank: shape.length,
+    scalar,
+    shape,
+    a_strides: 'strides' in a ? a.strides : [],
+    b_strides: 'strides' in b ? b.strides : [],
+  };
   rt.dispatch(BINARY, ['buffer' in a ? a.buffer : rt.placeholder, 'buffer' in b ? b.buffer : rt.placeholder, out, params], {
     overrides: { OP: rt.pipelines.constValue(BINARY.shader, `OP_${op}`), BROADCAST: broadcast, SCALAR: scalarMode },
     workgroups: rt.grid(Math.ceil(n / 256)),
@@ -77,7 +75,7 @@ export function whereKernel(
   shape: readonly number[],
 ): void {
   const n = product(shape);
-  const params = new UniformWriter(36).u(n, shape.length, 0, 0).vec(shape).vec(cond.strides).vec(a.strides).vec(b.strides).bytes();
+  const params = { n, rank: shape.length, shape, c_strides: cond.strides, a_strides: a.strides, b_strides: b.strides };
   rt.dispatch(WHERE, [cond.buffer, a.buffer, b.buffer, out, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
 }
 
@@ -95,8 +93,7 @@ const ACTIVATION_GRAD: KernelSpec = {
 
 /** gz = g * act'(z) elementwise, for an activation of activations.wgsl (ACT_<name>). */
 export function activationGradKernel(rt: Runtime, activation: string, slope: number, g: PooledBuffer, z: PooledBuffer, gz: PooledBuffer, n: number): void {
-  const params = new UniformWriter(4).u(n, 0, 0, 0).bytes();
-  rt.dispatch(ACTIVATION_GRAD, [g, z, gz, params], {
+  rt.dispatch(ACTIVATION_GRAD, [g, z, gz, { n }], {
     overrides: { ACT: rt.pipelines.constValue(ACTIVATION_GRAD.shader, `ACT_${activation}`, ACTIVATION_GRAD.preamble), SLOPE: slope },
     workgroups: rt.grid(Math.ceil(n / 256)),
   });

@@ -1,7 +1,6 @@
 // Wrappers for fill.wgsl (constants, ranges, identity) and random.wgsl (Philox 4x32-10).
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const FILL: KernelSpec = {
   shader: 'fill.wgsl',
@@ -25,10 +24,7 @@ const RANDOM: KernelSpec = {
 export type FillOp = 'full' | 'arange' | 'linspace' | 'eye';
 
 export function fillKernel(rt: Runtime, op: FillOp, out: PooledBuffer, n: number, args: { a?: number; step?: number; end?: number; cols?: number }): void {
-  const params = new UniformWriter(8)
-    .u(n, args.cols ?? 1)
-    .f(args.a ?? 0, args.step ?? 0, args.end ?? 0)
-    .bytes();
+  const params = { n, cols: args.cols ?? 1, a: args.a ?? 0, step: args.step ?? 0, end: args.end ?? 0 };
   rt.dispatch(FILL, [out, params], {
     overrides: { OP: rt.pipelines.constValue(FILL.shader, `OP_${op}`) },
     workgroups: rt.grid(Math.ceil(n / 256)),
@@ -42,8 +38,7 @@ export type Distribution = 'uniform' | 'normal';
  * counter `offset` (each counter gives four values).
  */
 export function randomKernel(rt: Runtime, dist: Distribution, out: PooledBuffer, n: number, seedLo: number, seedHi: number, offset: number, p0: number, p1: number): void {
-  const params = new UniformWriter(8).u(n, seedLo, seedHi, offset).f(p0, p1).bytes();
-  rt.dispatch(RANDOM, [out, params], {
+  rt.dispatch(RANDOM, [out, { n, seed_lo: seedLo, seed_hi: seedHi, offset, p0, p1 }], {
     overrides: { DIST: rt.pipelines.constValue(RANDOM.shader, `DIST_${dist}`, RANDOM.preamble) },
     workgroups: rt.grid(Math.ceil(n / 4 / 256)),
   });

@@ -2,7 +2,6 @@
 // scale update, both recorded like any dispatch, so a scaled training step never reads back.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const SCALER = (entry: 'check' | 'update'): KernelSpec => ({
   shader: 'grad-scaler.wgsl',
@@ -40,7 +39,8 @@ export function checkFiniteKernel(rt: Runtime, s: ScalerBuffers, grads: readonly
   const max = gradsPerCheck(rt);
   if (grads.length > max) throw new Error(`grad-scaler check: ${grads.length} gradients in one dispatch; at most ${max}`);
   const counts = grads.map((g) => g.n);
-  const params = new UniformWriter(16).u(flagIndex, 0, 0, 0).f(0, 0, 0).u(0).vec(counts).bytes();
+  // The update's fields are unused by the check.
+  const params = { flag_index: flagIndex, optimizers: 0, growth_interval: 0, set_scale: 0, growth_factor: 0, backoff_factor: 0, new_scale: 0, count: counts };
   const slots = Array.from({ length: max }, (_, k) => grads[k]?.buffer ?? rt.placeholder);
   const longest = Math.max(0, ...counts.map((n) => Math.ceil(n / 4)));
   rt.dispatch(CHECK, [...slots, s.flags, s.scale, params], {
@@ -61,11 +61,16 @@ export interface ScaleUpdate {
 
 /** Grows or backs off the scale, counts good steps and clears the found-inf flags: one invocation. */
 export function updateScaleKernel(rt: Runtime, s: ScalerBuffers, u: ScaleUpdate): void {
-  const params = new UniformWriter(16)
-    .u(0, u.optimizers, u.growthInterval, u.newScale === undefined ? 0 : 1)
-    .f(u.growthFactor, u.backoffFactor, u.newScale ?? 0)
-    .u(0)
-    .vec([])
-    .bytes();
+  const params = {
+    // The check's fields, unused by the update.
+    flag_index: 0,
+    count: [],
+    optimizers: u.optimizers,
+    growth_interval: u.growthInterval,
+    set_scale: u.newScale === undefined ? 0 : 1,
+    growth_factor: u.growthFactor,
+    backoff_factor: u.backoffFactor,
+    new_scale: u.newScale ?? 0,
+  };
   rt.dispatch(UPDATE, [...Array.from({ length: gradsPerCheck(rt) }, () => rt.placeholder), s.flags, s.scale, params], { workgroups: [1] });
 }

@@ -1,7 +1,7 @@
 // Wrappers for hmc.wgsl: the three kernels of an HMC step (see the shader for the algebra).
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
+import type { UniformValues } from './uniform.js';
 
 const bindings = [
   { name: 'x', kind: 'storage' },
@@ -41,8 +41,8 @@ export interface HmcStepArgs {
   mass: number;
 }
 
-function uniform(a: HmcStepArgs): Uint32Array {
-  return new UniformWriter(8).u(a.chains * a.dim, a.dim, a.chains, a.step, a.seedLo, a.seedHi).f(a.h, a.mass).bytes();
+function uniform(a: HmcStepArgs): UniformValues {
+  return { n: a.chains * a.dim, dim: a.dim, chains: a.chains, step: a.step, seed_lo: a.seedLo, seed_hi: a.seedHi, h: a.h, mass: a.mass };
 }
 
 function args(rt: Runtime, s: HmcBuffers, gradP: PooledBuffer | null, energyP: PooledBuffer | null, a: HmcStepArgs) {

@@ -1,7 +1,6 @@
 // Wrappers for index.wgsl: index_select along the first axis and its adjoint, index_add.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const bindings = [
   { name: 'src', kind: 'read-only-storage' },
@@ -15,13 +14,13 @@ const ADD: KernelSpec = { shader: 'index.wgsl', entry: 'add_rows', bindings };
 /** dst[i, :] = src[idx[i], :]; dst has idx.length rows. */
 export function selectRowsKernel(rt: Runtime, src: PooledBuffer, idx: PooledBuffer, dst: PooledBuffer, nIdx: number, rowSize: number, nSrcRows: number): void {
   const nOut = nIdx * rowSize;
-  const params = new UniformWriter(4).u(nOut, rowSize, nIdx, nSrcRows).bytes();
+  const params = { n_out: nOut, row_size: rowSize, n_idx: nIdx, n_src_rows: nSrcRows };
   rt.dispatch(SELECT, [src, idx, dst, params], { workgroups: rt.grid(Math.ceil(nOut / 256)) });
 }
 
 /** dst[r, :] = sum of src[i, :] over the i with idx[i] == r; dst has nDstRows rows. */
 export function addRowsKernel(rt: Runtime, src: PooledBuffer, idx: PooledBuffer, dst: PooledBuffer, nIdx: number, rowSize: number, nDstRows: number): void {
   const nOut = nDstRows * rowSize;
-  const params = new UniformWriter(4).u(nOut, rowSize, nIdx, nIdx).bytes();
+  const params = { n_out: nOut, row_size: rowSize, n_idx: nIdx, n_src_rows: nIdx };
   rt.dispatch(ADD, [src, idx, dst, params], { workgroups: rt.grid(Math.ceil(nOut / 256)) });
 }

@@ -6,7 +6,6 @@
 // per block.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const LANGEVIN_MLP: KernelSpec = {
   shader: 'langevin-mlp.wgsl',
@@ -167,15 +166,28 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
     const groups = rt.grid(Math.ceil(chains / wg));
     const stride = groups[0] * groups[1] * wg;
     if (stride * layout.scratchPerChain * 16 > scratch.size) throw new Error(`langevinMlpKernel: the scratch buffer holds ${scratch.size} bytes, ${stride * layout.scratchPerChain * 16} are needed`);
-    const w = new UniformWriter(4 * (3 + 4 + 1 + 1 + 1 + 1 + 32));
-    w.u(chains, layout.dim, nl, steps, a.step0, a.seedLo, a.seedHi, layout.wOut / 4).f(a.clampMin ?? 0, a.clampMax ?? 0).u(clamp, stride);
-    w.vec(layout.layers.flatMap((l, i) => [i === 0 ? l.in : l.rowStride / 4, l.rows / 32, l.weight / 4, l.bias / 4]), 16);
-    w.vec(layout.dactAt, 4);
-    w.u(layout.halfB, chain0, 0, 0);
-    w.vec(codes, 4);
-    w.f(...[0, 1, 2, 3].map((i) => layout.layers[i]?.slope ?? 0));
-    w.f(...hs);
-    rt.dispatch(LANGEVIN_MLP, [x, weights, scratch, w.bytes(), weights], {
+    const params = {
+      chains,
+      dim: layout.dim,
+      n_layers: nl,
+      steps,
+      step0: a.step0,
+      seed_lo: a.seedLo,
+      seed_hi: a.seedHi,
+      w_out: layout.wOut / 4,
+      lo: a.clampMin ?? 0,
+      hi: a.clampMax ?? 0,
+      clamp,
+      stride,
+      layers: layout.layers.flatMap((l, i) => [i === 0 ? l.in : l.rowStride / 4, l.rows / 32, l.weight / 4, l.bias / 4]),
+      dact_at: layout.dactAt,
+      half_b: layout.halfB,
+      chain0,
+      acts: codes,
+      slopes: layout.layers.map((l) => l.slope),
+      hs,
+    };
+    rt.dispatch(LANGEVIN_MLP, [x, weights, scratch, params, weights], {
       overrides: { WG: wg, SUBGROUP8: rt.info.subgroupMinSize === 8 && rt.info.subgroupMaxSize === 8 },
       workgroups: groups,
     });

@@ -1,7 +1,6 @@
 // Wrapper for langevin.wgsl: the fused Langevin update, in place on x.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const LANGEVIN: KernelSpec = {
   shader: 'langevin.wgsl',
@@ -32,10 +31,7 @@ export interface LangevinStepArgs {
 
 /** x <- clamp(x - h * grad + sigma * eps), eps ~ N(0, 1) from Philox (see langevin.wgsl). */
 export function langevinStepKernel(rt: Runtime, x: PooledBuffer, grad: PooledBuffer, a: LangevinStepArgs): void {
-  const params = new UniformWriter(8)
-    .u(a.n, a.step, a.seedLo, a.seedHi)
-    .f(a.h, a.sigma, a.clampMin ?? 0, a.clampMax ?? 0)
-    .bytes();
+  const params = { n: a.n, step: a.step, seed_lo: a.seedLo, seed_hi: a.seedHi, h: a.h, sigma: a.sigma, lo: a.clampMin ?? 0, hi: a.clampMax ?? 0 };
   rt.dispatch(LANGEVIN, [x, grad, params], {
     overrides: { CLAMP_MIN: a.clampMin !== undefined, CLAMP_MAX: a.clampMax !== undefined },
     workgroups: rt.grid(Math.ceil(a.n / 4 / 256)),

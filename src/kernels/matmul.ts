@@ -13,7 +13,6 @@
 import { product } from './layout.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const bindings = [
   { name: 'a', kind: 'read-only-storage' },
@@ -139,12 +138,15 @@ export function matmulKernel(
     const preamble = `${schedule === 'subgroup' ? 'subgroups.wgsl+' : ''}${operandPreamble(rt, dtype)}+matmul-vec4-common.wgsl+${EPILOGUE}`;
     const spec: KernelSpec = { shader: schedule === 'subgroup' ? 'matmul-subgroup.wgsl' : 'matmul-vec4.wgsl', entry: layout, bindings: epilogueBindings, preamble };
     // Batch strides in vec4 units (aligned shapes make them multiples of 4).
-    const params = new UniformWriter(16)
-      .u(m, n, k, batchShape.length)
-      .vec(batchShape, 4)
-      .vec(a.batchStrides.map((s) => s / 4), 4)
-      .vec(b.batchStrides.map((s) => s / 4), 4)
-      .bytes();
+    const params = {
+      m,
+      n,
+      k,
+      batch_rank: batchShape.length,
+      batch_shape: batchShape,
+      a_batch_strides: a.batchStrides.map((s) => s / 4),
+      b_batch_strides: b.batchStrides.map((s) => s / 4),
+    };
     if (schedule === 'subgroup') {
       // Narrow outputs get narrower workgroups, but never narrower than a subgroup.
       const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
@@ -159,13 +161,19 @@ export function matmulKernel(
     return schedule;
   }
 
-  const strides = (o: MatmulOperand) => (o.trans ? [1, o.cols] : [o.cols, 1]);
-  const params = new UniformWriter(20)
-    .u(m, n, k, batchShape.length, ...strides(a), ...strides(b))
-    .vec(batchShape, 4)
-    .vec(a.batchStrides, 4)
-    .vec(b.batchStrides, 4)
-    .bytes();
+  const params = {
+    m,
+    n,
+    k,
+    batch_rank: batchShape.length,
+    a_row_stride: a.trans ? 1 : a.cols,
+    a_col_stride: a.trans ? a.cols : 1,
+    b_row_stride: b.trans ? 1 : b.cols,
+    b_col_stride: b.trans ? b.cols : 1,
+    batch_shape: batchShape,
+    a_batch_strides: a.batchStrides,
+    b_batch_strides: b.batchStrides,
+  };
   if (dtype === 'f16') {
     if (epilogue.bias || epilogue.z || (epilogue.activation ?? 'none') !== 'none')
       throw new Error('matmul: the fused epilogue takes f16 operands only in vec4-aligned shapes; cast to f32 or use separate ops');

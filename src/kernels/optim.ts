@@ -4,7 +4,7 @@
 // variant (momentum, nesterov, amsgrad, ...) picks a specialised pipeline through overrides.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
+import type { UniformValues } from './uniform.js';
 
 const OPTIM = (entry: 'sgd' | 'adam'): KernelSpec => ({
   shader: 'optim.wgsl',
@@ -87,30 +87,55 @@ function logBeta(beta: number): number {
   return beta > 0 ? Math.log(beta) : -1e4;
 }
 
-function dispatch(rt: Runtime, spec: KernelSpec, b: OptimBuffers, gate: OptimGate | null, params: Uint32Array, overrides: Record<string, number | boolean>): void {
+function dispatch(rt: Runtime, spec: KernelSpec, b: OptimBuffers, gate: OptimGate | null, params: UniformValues, overrides: Record<string, number | boolean>): void {
   rt.dispatch(spec, [b.param, b.grad, b.state ?? rt.placeholderOut, gate?.flags ?? rt.placeholder, gate?.scale ?? rt.placeholder, params], {
     overrides: { ...overrides, GATE: gateOverride(rt, gate), WG },
     workgroups: rt.grid(Math.ceil(stateStride(b.n) / WG)),
   });
 }
 
-function header(b: OptimBuffers, gate: OptimGate | null): UniformWriter {
-  return new UniformWriter(16).u(b.n, b.parity, gate?.flagIndex ?? 0, stateStride(b.n));
+/** The fields both updates read: the parameter's size, the state's parity and layout, the gate's flag word. */
+function header(b: OptimBuffers, gate: OptimGate | null) {
+  return { n: b.n, parity: b.parity, flag_index: gate?.flagIndex ?? 0, stride: stateStride(b.n) };
 }
 
 export function sgdKernel(rt: Runtime, b: OptimBuffers, h: SgdHyper, gate: OptimGate | null): void {
   const momentum = h.momentum !== 0;
   if (momentum && !b.state) throw new Error('sgd kernel: momentum needs a state buffer');
-  const params = header(b, gate).f(h.lr, h.weightDecay, h.momentum, 1 - h.dampening).f(0, 0, 0, 0).f(0, 0, 0, 0).bytes();
+  const params = {
+    ...header(b, gate),
+    lr: h.lr,
+    weight_decay: h.weightDecay,
+    momentum: h.momentum,
+    one_minus_dampening: 1 - h.dampening,
+    // Adam's fields, unused by SGD.
+    one_minus_beta1: 0,
+    beta2: 0,
+    one_minus_beta2: 0,
+    eps: 0,
+    log_beta1: 0,
+    log_beta2: 0,
+    decay_factor: 0,
+  };
   dispatch(rt, SGD_SPEC, b, gate, params, { MOMENTUM: momentum, NESTEROV: h.nesterov, MAXIMIZE: h.maximize });
 }
 
 export function adamKernel(rt: Runtime, b: OptimBuffers, h: AdamHyper, gate: OptimGate | null): void {
   if (!b.state) throw new Error('adam kernel: needs a state buffer');
-  const params = header(b, gate)
-    .f(h.lr, h.weightDecay, 0, 0)
-    .f(1 - h.beta1, h.beta2, 1 - h.beta2, h.eps)
-    .f(logBeta(h.beta1), logBeta(h.beta2), 1 - h.lr * h.weightDecay, 0)
-    .bytes();
+  const params = {
+    ...header(b, gate),
+    lr: h.lr,
+    weight_decay: h.weightDecay,
+    // SGD's fields, unused by Adam.
+    momentum: 0,
+    one_minus_dampening: 0,
+    one_minus_beta1: 1 - h.beta1,
+    beta2: h.beta2,
+    one_minus_beta2: 1 - h.beta2,
+    eps: h.eps,
+    log_beta1: logBeta(h.beta1),
+    log_beta2: logBeta(h.beta2),
+    decay_factor: 1 - h.lr * h.weightDecay,
+  };
   dispatch(rt, ADAM_SPEC, b, gate, params, { AMSGRAD: h.amsgrad, DECOUPLED: h.decoupled, MAXIMIZE: h.maximize });
 }

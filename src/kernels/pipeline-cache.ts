@@ -5,6 +5,7 @@
 import { WgslReflect, ResourceType } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { shaderSources } from './shader-sources.generated.js';
 import { ShaderStage } from './gpu-flags.js';
+import { UniformLayout } from './uniform.js';
 
 export type BindingKind = 'uniform' | 'storage' | 'read-only-storage';
 
@@ -25,13 +26,20 @@ export interface KernelSpec {
 
 export type Overrides = Readonly<Record<string, number | boolean>>;
 
+/** One compiled module per (preamble, shader): the compilation check and every pipeline share it. */
+interface CompiledModule {
+  module: GPUShaderModule;
+  /** Resolves once the compilation messages are read; rejects with them formatted on an error. */
+  checked: Promise<void> | null;
+}
+
 interface ShaderInfo {
   module: GPUShaderModule;
   source: string;
   /** `const NAME = 3u;` declarations, so op tables name codes instead of repeating numbers. */
   consts: Map<string, number>;
-  /** Byte size of each uniform binding, by binding index. */
-  uniformSizes: Map<number, number>;
+  /** The layout of each uniform binding of group 0, by binding index (undefined elsewhere). */
+  uniforms: (UniformLayout | undefined)[];
   checkedEntries: Set<string>;
   reflect: WgslReflect;
 }
@@ -39,7 +47,8 @@ interface ShaderInfo {
 export interface CachedPipeline {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
-  uniformSizes: Map<number, number>;
+  /** The layout of each uniform binding, by binding index: the runtime writes fields with it. */
+  uniforms: readonly (UniformLayout | undefined)[];
 }
 
 /** Formats WebGPU compilation messages as `file:line:col: error: msg` plus the source line. */
@@ -71,6 +80,7 @@ function bindingSignature(spec: KernelSpec): string {
 }
 
 export class PipelineCache {
+  private readonly modules = new Map<string, CompiledModule>();
   private readonly shaders = new Map<string, ShaderInfo>();
   private readonly pipelines = new Map<string, CachedPipeline>();
   compiled = 0;
@@ -82,17 +92,38 @@ export class PipelineCache {
 
   /**
    * Compiles a shader (after `preamble`, if given) and throws with file, line and source line
-   * if WGSL rejects it; a line in the preamble is reported against the preamble's file.
+   * if WGSL rejects it; a line in the preamble is reported against the preamble's file. A
+   * shipped shader's module is the one its pipelines use; a `source` of its own (not the
+   * registered one) is compiled on its own and then dropped.
    */
-  async validate(file: string, source = this.sourceOf(file), preamble?: string): Promise<void> {
-    const pre = preamble === undefined ? '' : `${this.sourceOf(preamble)}\n`;
-    // The scope keeps Dawn's own validation error from reaching the device's uncaptured-error
-    // handler, which would fail the next, unrelated op.
+  async validate(file: string, source?: string, preamble?: string): Promise<void> {
+    if (source !== undefined && source !== this.sources[file]) {
+      const pre = preamble === undefined ? '' : `${this.sourceOf(preamble)}\n`;
+      await this.check(this.createModule(pre + source, file, preamble), file, source, preamble, pre);
+      return;
+    }
+    const compiled = this.compiledModule(file, preamble);
+    await (compiled.checked ??= (() => {
+      const pre = preamble === undefined ? '' : `${this.sourceOf(preamble)}\n`;
+      return this.check(compiled.module, file, this.sourceOf(file), preamble, pre);
+    })());
+  }
+
+  /**
+   * Creates a module inside an error scope: Dawn's own validation error for a broken shader
+   * would otherwise reach the device's uncaptured-error handler and fail the next, unrelated
+   * op; `check` reports it with file and line instead.
+   */
+  private createModule(code: string, file: string, preamble?: string): GPUShaderModule {
     this.device.pushErrorScope('validation');
-    const module = this.device.createShaderModule({ code: pre + source, label: preamble ? `${preamble} + ${file}` : file });
-    const scope = this.device.popErrorScope();
+    const module = this.device.createShaderModule({ code, label: preamble ? `${preamble} + ${file}` : file });
+    // The scope's error is the compile error check() reads from the module's messages.
+    this.device.popErrorScope().catch(() => undefined);
+    return module;
+  }
+
+  private async check(module: GPUShaderModule, file: string, source: string, preamble: string | undefined, pre: string): Promise<void> {
     const info = await module.getCompilationInfo();
-    await scope;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (!errors.length) return;
     const preLines = pre ? pre.split('\n').length - 1 : 0;
@@ -162,7 +193,7 @@ export class PipelineCache {
       compute: { module: sh.module, entryPoint: spec.entry, constants },
     });
     this.compiled++;
-    p = { pipeline, layout, uniformSizes: sh.uniformSizes };
+    p = { pipeline, layout, uniforms: sh.uniforms };
     this.pipelines.set(key, p);
     return p;
   }
@@ -175,21 +206,36 @@ export class PipelineCache {
     return src;
   }
 
+  /** The module of a shader after its preamble (if any), created once. */
+  private compiledModule(file: string, preamble?: string): CompiledModule {
+    const key = `${preamble ?? ''}+${file}`;
+    let compiled = this.modules.get(key);
+    if (compiled) return compiled;
+    const accepted = preamblesOf(this.sourceOf(file));
+    if (preamble === undefined && accepted.length) throw new Error(`${file}: needs one of its preambles (${accepted.join(', ')}); set the kernel spec's preamble`);
+    if (preamble !== undefined && !accepted.includes(preamble))
+      throw new Error(`${file}: '${preamble}' is not one of the preambles it accepts (${accepted.join(', ') || 'none'})`);
+    compiled = { module: this.createModule(this.fullSource(file, preamble), file, preamble), checked: null };
+    this.modules.set(key, compiled);
+    return compiled;
+  }
+
+  private fullSource(file: string, preamble?: string): string {
+    return preamble === undefined ? this.sourceOf(file) : `${this.sourceOf(preamble)}\n${this.sourceOf(file)}`;
+  }
+
   private shader(file: string, preamble?: string): ShaderInfo {
     const key = `${preamble ?? ''}+${file}`;
     let sh = this.shaders.get(key);
     if (sh) return sh;
-    const accepted = preamblesOf(this.sourceOf(file));
-    if (preamble === undefined && accepted.length) throw new Error(`${file}: needs one of its preambles (${accepted.join(', ')}); set the kernel spec's preamble`);
-    if (preamble !== undefined && !accepted.includes(preamble))
-      throw new Error(`${file}: '${preamble}' is not one of the preambles it accepts (${preamblesOf(this.sourceOf(file)).join(', ') || 'none'})`);
-    const source = preamble === undefined ? this.sourceOf(file) : `${this.sourceOf(preamble)}\n${this.sourceOf(file)}`;
+    const { module } = this.compiledModule(file, preamble);
+    const source = this.fullSource(file, preamble);
     const reflect = new WgslReflect(source);
     const consts = new Map<string, number>();
     for (const m of source.matchAll(/^\s*const\s+(\w+)\s*(?::\s*\w+\s*)?=\s*(-?[\d.]+)[uif]?\s*;/gm)) consts.set(m[1]!, Number(m[2]));
-    const uniformSizes = new Map<number, number>();
-    for (const v of reflect.getBindGroups()[0] ?? []) if (v && v.resourceType === ResourceType.Uniform) uniformSizes.set(v.binding, v.size);
-    sh = { module: this.device.createShaderModule({ code: source, label: preamble ? `${preamble} + ${file}` : file }), source, consts, uniformSizes, checkedEntries: new Set(), reflect };
+    const uniforms: (UniformLayout | undefined)[] = [];
+    for (const v of reflect.getBindGroups()[0] ?? []) if (v && v.resourceType === ResourceType.Uniform) uniforms[v.binding] = new UniformLayout(file, v);
+    sh = { module, source, consts, uniforms, checkedEntries: new Set(), reflect };
     this.shaders.set(key, sh);
     return sh;
   }

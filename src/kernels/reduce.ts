@@ -2,7 +2,6 @@
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 import { contiguousStrides, product } from './layout.js';
-import { UniformWriter } from './uniform.js';
 
 const bindings = [
   { name: 'x', kind: 'read-only-storage' },
@@ -37,15 +36,17 @@ export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: Po
   const nRed = product(redShape);
   // Trailing reduced axes are one contiguous run per output: skip the index arithmetic.
   const contiguous = axes.every((a) => a >= shape.length - axes.length);
-  const params = new UniformWriter(40)
-    .u(nOut, nRed, keptShape.length, redShape.length)
-    .f(scale)
-    .u(0, 0, 0)
-    .vec(keptShape)
-    .vec(keptStrides)
-    .vec(redShape)
-    .vec(redStrides)
-    .bytes();
+  const params = {
+    n_out: nOut,
+    n_red: nRed,
+    kept_rank: keptShape.length,
+    red_rank: redShape.length,
+    scale,
+    kept_shape: keptShape,
+    kept_strides: keptStrides,
+    red_shape: redShape,
+    red_strides: redStrides,
+  };
   const overrides = { OP: rt.pipelines.constValue('reduce.wgsl', `OP_${op}`), CONTIGUOUS: contiguous };
   if (nRed > WORKGROUP_THRESHOLD) rt.dispatch(PER_WORKGROUP, [x, out, params], { overrides, workgroups: rt.grid(nOut) });
   else rt.dispatch(PER_THREAD, [x, out, params], { overrides, workgroups: rt.grid(Math.ceil(nOut / 64)) });

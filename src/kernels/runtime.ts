@@ -4,13 +4,23 @@
 // step of a loop).
 import { BufferPool, type PooledBuffer } from './buffer-pool.js';
 import { PipelineCache, type KernelSpec, type Overrides } from './pipeline-cache.js';
+import type { UniformValues } from './uniform.js';
 import type { AcquiredDevice, DeviceInfo } from './device.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
 
 export type { PooledBuffer } from './buffer-pool.js';
+export type { UniformValues } from './uniform.js';
 
-/** A kernel argument: a storage buffer, or the bytes of a uniform block. */
-export type KernelArg = PooledBuffer | ArrayBufferView;
+/**
+ * A kernel argument: a storage buffer, or the fields of a uniform struct by their WGSL names
+ * (written with the layout reflected from the shader, see uniform.ts).
+ */
+export type KernelArg = PooledBuffer | UniformValues;
+
+/** Whether an argument is a pool buffer rather than a uniform's fields. */
+function isBuffer(a: KernelArg): a is PooledBuffer {
+  return 'lastUse' in a && 'usage' in a && 'buffer' in a;
+}
 
 export interface DispatchOptions {
   overrides?: Overrides;
@@ -139,22 +149,21 @@ export class Runtime {
     const entries: GPUBindGroupEntry[] = args.map((a, i) => {
       const binding = spec.bindings[i]!;
       if (binding.kind === 'uniform') {
-        if (!ArrayBuffer.isView(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a uniform block; pass its bytes`);
-        const need = cached.uniformSizes.get(i) ?? 0;
-        if (a.byteLength < need) throw new Error(`${spec.shader}: uniform '${binding.name}' needs ${need} bytes, the wrapper wrote ${a.byteLength}`);
-        const u = this.uniform(a);
+        if (isBuffer(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a uniform block; pass its fields by name`);
+        // checkBindings made sure the shader declares a uniform here, so it has a layout.
+        const u = this.uniform(cached.uniforms[i]!.write(a));
         used.push(u);
         return { binding: i, resource: { buffer: u.buffer } };
       }
-      if (ArrayBuffer.isView(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a storage buffer; pass a buffer`);
+      if (!isBuffer(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a storage buffer; pass a buffer`);
       if (binding.kind === 'storage') written.add(a.buffer);
       used.push(a);
       return { binding: i, resource: { buffer: a.buffer } };
     });
     // WebGPU forbids a buffer being written and bound again in one dispatch; say which one.
     args.forEach((a, i) => {
-      if (ArrayBuffer.isView(a)) return;
-      const dupe = args.findIndex((b, j) => j !== i && !ArrayBuffer.isView(b) && b.buffer === a.buffer);
+      if (!isBuffer(a)) return;
+      const dupe = args.findIndex((b, j) => j !== i && isBuffer(b) && b.buffer === a.buffer);
       if (dupe >= 0 && written.has(a.buffer))
         throw new Error(`${spec.shader}:${spec.entry}: one buffer bound as both '${spec.bindings[i]!.name}' and '${spec.bindings[dupe]!.name}', and it is written`);
     });
@@ -260,8 +269,8 @@ export class Runtime {
     return group;
   }
 
-  private uniform(data: ArrayBufferView): PooledBuffer {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  /** The uniform buffer holding `bytes` (a layout's scratch block, so it is copied, never kept). */
+  private uniform(bytes: Uint8Array): PooledBuffer {
     const key = toKey(bytes);
     let b = this.uniforms.get(key);
     if (b) {
@@ -270,7 +279,7 @@ export class Runtime {
       this.uniforms.set(key, b);
       return b;
     }
-    b = this.pool.acquire(data.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform');
+    b = this.pool.acquire(bytes.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform');
     this.device.queue.writeBuffer(b.buffer, 0, bytes.slice().buffer);
     this.stats.uniformUploads++;
     this.uniforms.set(key, b);

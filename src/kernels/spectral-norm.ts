@@ -4,7 +4,6 @@
 // a dispatch over many workgroups.
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
-import { UniformWriter } from './uniform.js';
 
 const bindings = [
   { name: 'w', kind: 'read-only-storage' },
@@ -70,7 +69,7 @@ export function spectralNormKernel(rt: Runtime, b: SpectralNormBuffers, m: numbe
   // Scratch for the raw vectors r and t (each padded to whole vec4s) between stages, and their
   // per-workgroup partial sums.
   const work = rt.allocate((4 * Math.ceil(k / 4) + 4 * mQuads + tParts + rParts) * 4, 'spectral-norm work');
-  const params = (first: boolean) => new UniformWriter(8).u(m, k, nIter, first ? 1 : 0).f(eps).u(tParts, rParts, 0).bytes();
+  const params = (first: boolean) => ({ m, k, n_iter: nIter, first: first ? 1 : 0, eps, t_parts: tParts, r_parts: rParts });
   const run = (s: KernelSpec, first: boolean, workgroups: number) =>
     rt.dispatch(s, [b.w, b.u, b.v, b.wSn, b.sigma, b.uUsed, b.vUsed, work, params(first)], { overrides: { VEC4: vec4 }, workgroups: rt.grid(workgroups) });
   try {
