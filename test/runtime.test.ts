@@ -297,6 +297,15 @@ describe('uniforms by field name', () => {
     expect(rt.stats.dispatches).toBe(d0);
   });
 
+  it('a struct declared in a preamble is named with the file that declares it', () => {
+    const sources = {
+      'params.wgsl': ['// the shared uniform', 'struct Params { n: u32, scale: f32 }', ''].join('\n'),
+      'body.wgsl': ['// preambles: params.wgsl', '@group(0) @binding(0) var<storage, read_write> y: array<f32>;', '@group(0) @binding(1) var<uniform> params: Params;', '@compute @workgroup_size(1)', 'fn main() { y[0] = f32(params.n) * params.scale; }', ''].join('\n'),
+    };
+    const layout = new PipelineCache(rt.device, sources).get({ ...spec, shader: 'body.wgsl', preamble: 'params.wgsl' }).uniforms[1]!;
+    expect(caught(() => layout.write({ n: 1, scal: 2 })).message).toBe("body.wgsl: uniform 'params' (struct Params in params.wgsl): field 'scale' is not given");
+  });
+
   it('the value must suit the member type: an integer in range for u32 and i32, a list for a vector or array', () => {
     const layout = layoutOf(MEMBERS);
     const msg = (v: Record<string, unknown>) => caught(() => layout.write({ ...values, ...v } as typeof values)).message;

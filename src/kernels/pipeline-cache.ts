@@ -234,10 +234,22 @@ export class PipelineCache {
     const consts = new Map<string, number>();
     for (const m of source.matchAll(/^\s*const\s+(\w+)\s*(?::\s*\w+\s*)?=\s*(-?[\d.]+)[uif]?\s*;/gm)) consts.set(m[1]!, Number(m[2]));
     const uniforms: (UniformLayout | undefined)[] = [];
-    for (const v of reflect.getBindGroups()[0] ?? []) if (v && v.resourceType === ResourceType.Uniform) uniforms[v.binding] = new UniformLayout(file, v);
+    for (const v of reflect.getBindGroups()[0] ?? [])
+      if (v && v.resourceType === ResourceType.Uniform) uniforms[v.binding] = new UniformLayout(file, v, this.fileAtLine([...(preamble?.split('+') ?? []), file], (v.type as { startLine?: number }).startLine));
     sh = { module, source, consts, uniforms, checkedEntries: new Set(), reflect };
     this.shaders.set(key, sh);
     return sh;
+  }
+
+  /** Which of `files` (joined by newlines, as fullSource joins them) holds 1-based `line`. */
+  private fileAtLine(files: readonly string[], line: number | undefined): string | undefined {
+    if (line === undefined) return undefined;
+    let start = 1;
+    for (const f of files) {
+      start += this.sourceOf(f).split('\n').length;
+      if (line < start) return f;
+    }
+    return undefined;
   }
 
   private checkBindings(spec: KernelSpec, sh: ShaderInfo, signature: string): void {

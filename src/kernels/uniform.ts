@@ -52,19 +52,17 @@ export class UniformLayout {
   private readonly i32: Int32Array;
   private readonly f32: Float32Array;
   private readonly bytes: Uint8Array;
-  /** `file: uniform 'params' (struct Params)`, which starts every error. */
+  /** `file: uniform 'params' (struct Params)`, which starts every error (and names a preamble that declares the struct). */
   private readonly label: string;
 
   /**
    * @param where the shader the struct is read from, named in every error
    * @param variable the reflected `var<uniform>` whose struct type is laid out
+   * @param structFile the file that declares the struct, when a preamble does
    */
-  constructor(
-    where: string,
-    variable: VariableInfo,
-  ) {
+  constructor(where: string, variable: VariableInfo, structFile?: string) {
     const struct = variable.type;
-    const label = `${where}: uniform '${variable.name}' (struct ${struct.getTypeName()})`;
+    const label = `${where}: uniform '${variable.name}' (struct ${struct.getTypeName()}${structFile && structFile !== where ? ` in ${structFile}` : ''})`;
     this.label = label;
     if (!struct.isStruct) throw new Error(`${where}: uniform '${variable.name}' is a ${struct.getTypeName()}, not a struct; only struct uniforms are written by field name`);
     const fields: Field[] = [];
