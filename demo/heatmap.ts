@@ -1,21 +1,8 @@
 // Drawing: the energy landscape as a heat map (low energy bright, as a density would be), the
 // data and the Langevin samples over it, and the loss curve. Energies arrive as one Float32Array
-// from one batched forward on the GPU; everything here is plain 2-D canvas work.
-
-/** Viridis, sampled at 9 stops (matplotlib's), dark blue (0) to yellow (1). */
-const VIRIDIS: readonly [number, number, number][] = [
-  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
-];
-
-export function viridis(t: number): [number, number, number] {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  const a = VIRIDIS[i]!;
-  const b = VIRIDIS[i + 1]!;
-  return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
-}
+// from one batched forward on the GPU; everything here is plain 2-D canvas work. The colours are
+// the CLI's (src/cli/plot/colour.ts), so the page and the CLI's landscape.png agree.
+import { energyColour, energyScale, viridis } from '../src/cli/plot/colour.js';
 
 /** The square [-extent, extent]^2 the landscape is drawn over. */
 export interface View {
@@ -35,24 +22,21 @@ export function gridPoints(n: number, view: View): Float32Array {
   return pts;
 }
 
-/** The energy range the colours span: the minimum to a high quantile, so a few huge values far from the data do not wash out the rest. */
-export function energyRange(e: Float32Array, quantile = 0.95): [number, number] {
-  const finite = Array.from(e).filter(Number.isFinite).sort((a, b) => a - b);
-  if (finite.length === 0) return [0, 1];
-  const lo = finite[0]!;
-  const hi = finite[Math.min(finite.length - 1, Math.floor(quantile * (finite.length - 1)))]!;
-  return [lo, hi > lo ? hi : lo + 1e-6];
-}
-
-/** RGBA pixels of an n x n energy grid: low energy yellow, high energy dark. */
+/** RGBA pixels of an n x n energy grid: low energy yellow, high energy dark, by rank on the grid. */
 export function energyPixels(e: Float32Array, n: number): Uint8ClampedArray<ArrayBuffer> {
-  const [lo, hi] = energyRange(e);
+  const scale = energyScale(e);
   const px = new Uint8ClampedArray(n * n * 4);
   for (let i = 0; i < n * n; i++) {
-    const [r, g, b] = viridis(1 - (e[i]! - lo) / (hi - lo));
+    const [r, g, b] = energyColour(scale, e[i]!);
     px.set([r, g, b, 255], 4 * i);
   }
   return px;
+}
+
+/** The legend bar's CSS gradient: the heat map's colours from low energy (left) to high. */
+export function legendGradient(stops = 9): string {
+  const colours = Array.from({ length: stops }, (_, i) => `rgb(${viridis(1 - i / (stops - 1)).join(', ')})`);
+  return `linear-gradient(to right, ${colours.join(', ')})`;
 }
 
 /** Canvas coordinates of point (x, y) in the view. */

@@ -4,7 +4,7 @@
 // download and upload. window.__ebm (hook.ts) drives the same code for tests.
 import * as ebm from '../src/index.js';
 import { ACTIVATIONS, type DemoActivation } from './checkpoint.js';
-import { drawCurve, drawScene } from './heatmap.js';
+import { drawCurve, drawScene, legendGradient } from './heatmap.js';
 import { fromBase64, toBase64, type EbmHook, type HookInfo, type HookStatus, type TrainResult } from './hook.js';
 import { DEFAULT_CONFIG, DEMO_DATASETS, Session, type DemoConfig, type DemoDataset, type StepMetrics } from './session.js';
 
@@ -101,6 +101,7 @@ function setupForm(): void {
   options('dataset', DEMO_DATASETS);
   options('activation', ACTIVATIONS);
   fillForm(DEFAULT_CONFIG);
+  document.querySelector<HTMLElement>('.legend .bar')!.style.background = legendGradient();
 }
 
 // ---- drawing and readouts ----

@@ -2,7 +2,10 @@
 //   landscapeFigure: an energy heat map on a 2-D grid with point sets (data, model samples) on top;
 //   curvesFigure:    line plots sharing a step axis (the loss curve, the energies).
 // Inputs are host arrays already read back from the GPU; nothing here touches the device.
-import { Canvas, formatTick, niceTicks, viridis, type RGB } from './raster.js';
+// Energies are coloured by colour.ts, as the browser demo's heat map is; axis ticks are d3-array's.
+import { ticks } from 'd3-array';
+import { energyColour, energyScale, viridis, type RGB } from './colour.js';
+import { Canvas, formatTick } from './raster.js';
 
 const INK: RGB = [34, 34, 34];
 const GRID: RGB = [225, 225, 225];
@@ -34,8 +37,8 @@ export class Axes {
   /** Ticks, labels, frame and optional grid lines. */
   draw(c: Canvas, opts: { xLabel?: string; yLabel?: string; grid?: boolean; xTickLabels?: boolean } = {}): void {
     const { x, y, w, h } = this.box;
-    const xt = niceTicks(this.xLim[0], this.xLim[1], Math.max(3, Math.round(w / 90)));
-    const yt = niceTicks(this.yLim[0], this.yLim[1], Math.max(3, Math.round(h / 70)));
+    const xt = ticks(this.xLim[0], this.xLim[1], Math.max(3, Math.round(w / 90)));
+    const yt = ticks(this.yLim[0], this.yLim[1], Math.max(3, Math.round(h / 70)));
     if (opts.grid) {
       for (const v of xt) c.rect(Math.round(this.px(v)), y, 1, h, GRID);
       for (const v of yt) c.rect(x, Math.round(this.py(v)), w, 1, GRID);
@@ -88,39 +91,6 @@ export interface LandscapeInput {
   scale?: 'rank' | 'linear';
 }
 
-/** Maps an energy to [0, 1] (0 = lowest) and gives the energy at a position of the colour bar. */
-interface ColourScale {
-  t(e: number): number;
-  energyAt(t: number): number;
-}
-
-function colourScale(values: ArrayLike<number>, kind: 'rank' | 'linear'): ColourScale {
-  const sorted = Float64Array.from(Array.from(values).filter(Number.isFinite)).sort();
-  const n = sorted.length;
-  if (n === 0) return { t: () => NaN, energyAt: () => NaN };
-  const at = (q: number) => sorted[Math.min(n - 1, Math.max(0, Math.round(q * (n - 1))))]!;
-  if (kind === 'linear') {
-    const lo = sorted[0]!;
-    const hi = at(0.9) > lo ? at(0.9) : lo + 1;
-    return { t: (e) => (e - lo) / (hi - lo), energyAt: (t) => lo + t * (hi - lo) };
-  }
-  return {
-    // The fraction of grid values below e (binary search).
-    t(e) {
-      if (!Number.isFinite(e)) return NaN;
-      let a = 0;
-      let b = n;
-      while (a < b) {
-        const m = (a + b) >> 1;
-        if (sorted[m]! < e) a = m + 1;
-        else b = m;
-      }
-      return n > 1 ? Math.min(1, a / (n - 1)) : 0.5;
-    },
-    energyAt: at,
-  };
-}
-
 /**
  * The energy landscape: a heat map of E (low energy bright, viridis reversed, so the wells the
  * model learned glow), the point sets on top, a colour bar and a legend.
@@ -131,8 +101,8 @@ export function landscapeFigure(o: LandscapeInput): Uint8Array {
   const c = new Canvas(W, H);
   const box: Box = { x: 72, y: 48, w: 560, h: 560 };
   const ax = new Axes(box, o.xLim, o.yLim);
-  const scale = colourScale(o.energy, o.scale ?? 'rank');
-  const colourOf = (e: number) => viridis(1 - scale.t(e));
+  const scale = energyScale(o.energy, o.scale ?? 'rank');
+  const colourOf = (e: number) => energyColour(scale, e);
   // Each pixel centre samples the grid bilinearly.
   for (let j = 0; j < box.h; j++) {
     const gy = (1 - (j + 0.5) / box.h) * (o.ny - 1);

@@ -1,10 +1,9 @@
 // A small RGBA rasteriser for the CLI's plots: filled rectangles, anti-aliased disks and thick
-// lines, 5x7 bitmap text, a colour map, and PNG encoding through pngjs. Coordinates are pixels,
-// y down, pixel centres at integer + 0.5.
+// lines, 5x7 bitmap text, and PNG encoding through pngjs. Coordinates are pixels, y down, pixel
+// centres at integer + 0.5. Colours come from colour.ts.
 import { PNG } from 'pngjs';
+import type { RGB } from './colour.js';
 import { GLYPH_H, GLYPH_W, glyph } from './font.js';
-
-export type RGB = readonly [number, number, number];
 
 export class Canvas {
   readonly pixels: Uint8Array;
@@ -154,42 +153,6 @@ export class Canvas {
 
 function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-
-// matplotlib's viridis, sampled at 9 evenly spaced points and interpolated linearly.
-const VIRIDIS: RGB[] = [
-  [68, 1, 84],
-  [71, 44, 122],
-  [59, 81, 139],
-  [44, 113, 142],
-  [33, 144, 141],
-  [39, 173, 129],
-  [92, 200, 99],
-  [170, 220, 50],
-  [253, 231, 37],
-];
-
-/** viridis(t) for t in [0, 1] (clamped; NaN draws grey). */
-export function viridis(t: number): RGB {
-  if (Number.isNaN(t)) return [128, 128, 128];
-  const u = clamp01(t) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(u));
-  const f = u - i;
-  const a = VIRIDIS[i]!;
-  const b = VIRIDIS[i + 1]!;
-  return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
-}
-
-/** About `count` round tick values covering [lo, hi] (1, 2 or 5 times a power of ten apart). */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
-  if (hi <= lo) return [lo];
-  const raw = (hi - lo) / Math.max(1, count);
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
-  return ticks;
 }
 
 /** A tick label: short, without float noise (0.30000000000000004 -> 0.3). */
