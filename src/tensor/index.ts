@@ -18,6 +18,7 @@ export { leakyRelu, elu, softplus, clamp, step } from './ops/unary.js';
 export { backward, grad, valueAndGrad, type BackwardOptions, type GradOptions } from './autodiff.js';
 export { noGrad, isGradEnabled, registeredOps } from './tape.js';
 export { tidy, keep } from './scope.js';
+export { autocast, autocastState, AUTOCAST_OPS, type AutocastOptions, type AutocastOp } from './autocast.js';
 export { memory, type MemoryInfo } from './memory.js';
 export { MAX_RANK, broadcastShapes } from './shape.js';
 

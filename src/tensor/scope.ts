@@ -49,3 +49,20 @@ export function tidy<T>(fn: () => T): T {
   if (parent) for (const t of returned) if (scope.has(t)) parent.add(t);
   return result;
 }
+
+/** An open tidy scope, as a handle for adoptInto. */
+export type TidyScope = { readonly __tidyScope: true };
+
+/** The innermost open tidy scope, or null outside any. */
+export function currentScope(): TidyScope | null {
+  return (scopes[scopes.length - 1] as unknown as TidyScope | undefined) ?? null;
+}
+
+/**
+ * Hands t to `owner` (a scope from currentScope() that is still open): it leaves the scopes
+ * opened since and is disposed when `owner` ends. With a null owner it belongs to no scope (keep).
+ */
+export function adoptInto(owner: TidyScope | null, t: Tensor): void {
+  keep(t);
+  if (owner) (owner as unknown as Set<Tensor>).add(t);
+}

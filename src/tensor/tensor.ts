@@ -45,6 +45,11 @@ const finalizer = new FinalizationRegistry<{ storage: Storage; rt: Runtime }>(({
 
 let nextId = 1;
 
+/** The id the next tensor will get: every tensor with a smaller id was made before now. */
+export function nextTensorId(): number {
+  return nextId;
+}
+
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];

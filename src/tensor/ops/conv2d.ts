@@ -174,6 +174,8 @@ function convWeightGrad(x: Tensor, g: Tensor, attrs: WeightGradAttrs): Tensor {
 /**
  * 2-D convolution with torch.nn.functional.conv2d's semantics (cross-correlation, groups = 1):
  * x [N, C, H, W], weight [O, C, KH, KW], optional bias [O] -> [N, O, OH, OW].
+ * Inside an f16 autocast scope conv2d stays f32: there is no f16 conv kernel yet
+ * (AUTOCAST_OPS in ../autocast.ts lists what the policy changes).
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   const op = 'conv2d';

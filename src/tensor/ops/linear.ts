@@ -5,6 +5,7 @@
 // ops instead, so gradients of gradients work.
 import { activationGradKernel } from '../../kernels/elementwise.js';
 import { matmulKernel, type EpilogueActivation } from '../../kernels/matmul.js';
+import { autocastDtype, autocastOperand } from '../autocast.js';
 import { fmt, sizeOf } from '../shape.js';
 import { defineOp, isGradEnabled, runOp } from '../tape.js';
 import { Tensor } from '../tensor.js';
@@ -124,6 +125,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
   if (x.rank < 1 || x.shape[x.rank - 1] !== inF)
     throw new Error(`linear: x of shape ${fmt(x.shape)} does not end in the weight's in_features ${inF} (weight ${fmt(weight.shape)})`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias must have shape [${outF}], got ${fmt(bias.shape)}`);
+  const policy = autocastDtype('linear');
+  if (policy) {
+    // An f16 autocast scope: f16(x) @ f16(W)ᵀ with f32 accumulation, then the bias and the
+    // activation in f32 (the fused epilogue is f32-only).
+    let y = matmulT(autocastOperand(x.reshape([-1, inF]), policy), autocastOperand(weight, policy), false, true);
+    if (bias) y = y.add(bias.dtype === 'f32' ? bias : bias.to('f32'));
+    return applyActivation(y, activation, slope).reshape([...x.shape.slice(0, -1), outF]);
+  }
   const recording = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   const saveZ = recording && activation !== 'none' && !derivativeFromOutput(activation, slope);
   const attrs: LinearAttrs = { activation, slope, hasBias: !!bias, z: null };

@@ -2,6 +2,7 @@
 // works on op(A) op(B) with transpose flags, so backward reads transposed operands through
 // strides instead of materialising transposes.
 import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
+import { autocastDtype, autocastOperand } from '../autocast.js';
 import { cast } from './cast.js';
 import { sumToShape } from './reduce.js';
 import { broadcastShapes, fmt, stridesOf } from '../shape.js';
@@ -61,11 +62,21 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
   });
 }
 
-/** torch.matmul: 1-D operands are promoted to a row (left) or column (right) and squeezed back. */
+/**
+ * torch.matmul: 1-D operands are promoted to a row (left) or column (right) and squeezed back.
+ * Inside an f16 autocast scope both operands are cast to f16 and multiplied with f32
+ * accumulation (an f32 result). matmulT is the primitive below it: it runs in its operands'
+ * dtype and does not consult the policy (backward rules call it).
+ */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   for (const [name, t] of [['a', a], ['b', b]] as const)
     if (!(t instanceof Tensor)) throw new Error(`matmul: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
   checkInputs('matmul', [a, b], ['f32', 'f16']);
+  const policy = autocastDtype('matmul');
+  if (policy) {
+    a = autocastOperand(a, policy);
+    b = autocastOperand(b, policy);
+  }
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: both operands need at least 1 dim, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
   // Checked on the caller's shapes, before any 1-D operand is promoted.
   const ka = a.shape[a.rank - 1]!;
