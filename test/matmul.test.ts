@@ -2,14 +2,13 @@
 // layout, against a float64 reference computed here, on shapes that are and are not multiples
 // of the tiles. The PyTorch fixture cases of test/ops.fixtures.test.ts run on the schedule the
 // adapter picks; here each schedule is forced in turn.
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import { matmulSchedule, type MatmulOperand } from '../src/kernels/matmul.js';
 import { device, ebm, expectClose } from './helpers.js';
 
-let rt: ebm.Runtime;
-beforeAll(async () => {
-  rt = await device();
-});
+// Top-level, so the adapter's features are known when the cases are collected (to skip a
+// schedule the adapter cannot run, with the reason printed).
+const rt: ebm.Runtime = await device();
 afterEach(() => {
   delete rt.tuning.matmul;
 });
@@ -77,14 +76,41 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[3, 12, 8], [1, 12, 16], true, false],
 ];
 
+/** The shader each schedule runs. */
+const SHADER_OF = { subgroup: 'matmul-subgroup.wgsl', register: 'matmul-vec4.wgsl', tiled: 'matmul-tiled.wgsl', scalar: 'matmul.wgsl' } as const;
+
+/**
+ * The shader a forced schedule must run for op(A) [m, k] x op(B) [k, n]: the vec4 schedules
+ * take the scalar body where the vec4 loads would run past a row (n, and k for a row-major A or
+ * m for a transposed one, not multiples of 4; both operands transposed has no vec4 body).
+ */
+function expectedShader(schedule: keyof typeof SHADER_OF, m: number, n: number, k: number, transA: boolean, transB: boolean): string {
+  if (schedule !== 'subgroup' && schedule !== 'register') return SHADER_OF[schedule];
+  const aligned = n % 4 === 0 && !(transA && transB) && (transA ? m % 4 === 0 : k % 4 === 0);
+  return aligned ? SHADER_OF[schedule] : SHADER_OF.scalar;
+}
+
+/** The subgroup body shares A rows among 8 lanes; an adapter without that cannot run it. */
+function subgroupSkipReason(): string | null {
+  const r = rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 ? null : `no subgroups of >= 8 lanes on this adapter (subgroups: ${rt.info.features.has('subgroups')}, min size ${rt.info.subgroupMinSize})`;
+  if (r) console.log(`matmul subgroup schedule skipped: ${r}`);
+  return r;
+}
+
 describe.each(['subgroup', 'register', 'tiled', 'scalar'] as const)('matmul, %s schedule', (schedule) => {
-  test.each(CASES.map((c) => [`${c[2] ? 'Aᵀ' : 'A'}${JSON.stringify(c[0])} ${c[3] ? 'Bᵀ' : 'B'}${JSON.stringify(c[1])}`, ...c] as const))(
+  test.skipIf(schedule === 'subgroup' && subgroupSkipReason() !== null).each(CASES.map((c) => [`${c[2] ? 'Aᵀ' : 'A'}${JSON.stringify(c[0])} ${c[3] ? 'Bᵀ' : 'B'}${JSON.stringify(c[1])}`, ...c] as const))(
     '%s',
     async (_name, aShape, bShape, transA, transB) => {
       rt.tuning.matmul = schedule;
       const a = rand(aShape, 1);
       const b = rand(bShape, 2);
+      const m = transA ? aShape.at(-1)! : aShape.at(-2)!;
+      const k = transA ? aShape.at(-2)! : aShape.at(-1)!;
+      const n = transB ? bShape.at(-2)! : bShape.at(-1)!;
+      const shader = expectedShader(schedule, m, n, k, transA, transB);
+      const ranBefore = rt.stats.byShader.get(shader) ?? 0;
       const c = ebm.matmulT(a, b, transA, transB);
+      expect(rt.stats.byShader.get(shader) ?? 0, `the ${schedule} schedule ran ${shader}`).toBe(ranBefore + 1);
       const ref = reference(await a.data(), aShape, await b.data(), bShape, transA, transB);
       expect(c.shape).toEqual(ref.shape);
       expectClose(await c.data(), ref.data, 1e-5, `${schedule} ${JSON.stringify([aShape, bShape, transA, transB])}`);

@@ -35,6 +35,11 @@ export interface RuntimeStats {
   uniformUploads: number;
   /** Bind groups created (a cache hit creates none). */
   bindGroups: number;
+  /**
+   * Dispatches by shader file (e.g. 'matmul-subgroup.wgsl'): which schedule a call really ran,
+   * for tests that force one and for the bench's per-kernel counts.
+   */
+  readonly byShader: Map<string, number>;
 }
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -59,7 +64,7 @@ export class Runtime {
   readonly tuning: Record<string, string | undefined> = {};
   /** Dispatches recorded before the pending encoder is submitted even without a readback. */
   batchSize = 128;
-  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0 };
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0, byShader: new Map() };
   /** Bytes held by live storages (tensor data), and the most ever held at once. */
   liveBytes = 0;
   peakBytes = 0;
@@ -174,6 +179,7 @@ export class Runtime {
     pass.dispatchWorkgroups(x, y, z);
     for (const b of used) b.lastUse = this.pendingIndex;
     this.stats.dispatches++;
+    this.stats.byShader.set(spec.shader, (this.stats.byShader.get(spec.shader) ?? 0) + 1);
     if (++this.pendingDispatches >= this.batchSize) this.flush();
   }
 
