@@ -9,9 +9,10 @@
 // `webgpu-ebm.config`, a JSON MLPEnergyModelOptions, as the CLI does) and otherwise from the
 // caller's choice. A CLI training checkpoint also holds optimizer.* and trainer.* tensors: the
 // page loads the model's and ignores those (isModelTensor).
-import { CHECKPOINT_METADATA, inferMLPArchitecture, parseSafetensors } from '../src/index.js';
+import { activationFromSpelling, CHECKPOINT_METADATA, inferMLPArchitecture, NONLINEAR_ACTIVATIONS, parseSafetensors } from '../src/index.js';
 
-export const ACTIVATIONS = ['silu', 'relu', 'leakyRelu', 'tanh', 'gelu', 'elu', 'softplus', 'sigmoid'] as const;
+/** The menu's activations: every activation of the library's table but 'none'. */
+export const ACTIVATIONS = NONLINEAR_ACTIVATIONS;
 export type DemoActivation = (typeof ACTIVATIONS)[number];
 
 export interface MLPConfig {
@@ -30,14 +31,12 @@ export interface InferredCheckpoint {
   tensors: number;
 }
 
-/** Other spellings of the menu's activations (the CLI writes PyTorch's leaky_relu). */
-const ALIASES: Record<string, DemoActivation> = { leaky_relu: 'leakyRelu', swish: 'silu' };
-
-/** The menu's name for an activation name from a file, or null when the page has no such one. */
+/**
+ * The menu's name for an activation name from a file (any spelling the table accepts: the CLI
+ * writes PyTorch's leaky_relu), or null when the page has no such one.
+ */
 export function normalizeActivation(a: unknown): DemoActivation | null {
-  if (typeof a !== 'string') return null;
-  if ((ACTIVATIONS as readonly string[]).includes(a)) return a as DemoActivation;
-  return ALIASES[a] ?? null;
+  return activationFromSpelling(a);
 }
 
 /** Reads an MLPEnergyModel's config from a checkpoint's names and shapes; throws a one-line reason otherwise. */

@@ -3,7 +3,8 @@
 // the pre-activation the forward epilogue saved. One dispatch instead of a chain of
 // elementwise ops per activation.
 override ACT: u32 = 0u;
-override SLOPE: f32 = 0.01;
+// The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta).
+override ACT_PARAM: f32 = 0.0;
 override WG: u32 = 256u;
 
 struct Params {
@@ -22,5 +23,5 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
-  gz[i] = g[i] * activate_grad(z[i], ACT, SLOPE);
+  gz[i] = g[i] * activate_grad(z[i], ACT, ACT_PARAM);
 }

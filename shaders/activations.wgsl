@@ -1,6 +1,8 @@
-// Preamble: scalar math shared by the elementwise kernels and the matmul epilogue, so each
-// activation (and its derivative) is written once. ACT_* name the activations a fused
-// epilogue applies; the TS side looks the codes up by name.
+// Preamble: scalar math shared by the elementwise kernels, the matmul epilogue, the fused
+// activation gradient and the fused Langevin MLP, so each activation (and its derivative) is
+// written once in WGSL. ACT_<name> is the code of each row of the activation table
+// (src/kernels/activation-table.ts), which looks the codes up by name; test/activations.test.ts
+// checks the two against each other both ways.
 const ACT_none = 0u;
 const ACT_relu = 1u;
 const ACT_leakyRelu = 2u;
@@ -8,6 +10,12 @@ const ACT_silu = 3u;
 const ACT_tanh = 4u;
 const ACT_gelu = 5u;
 const ACT_sigmoid = 6u;
+const ACT_elu = 7u;
+const ACT_softplus = 8u;
+
+// Softplus's threshold in the fused kernels (PyTorch's default; the table's default too):
+// they take one parameter at run time, beta.
+const SOFTPLUS_THRESHOLD = 20.0;
 
 // NaN and infinity cannot be WGSL constants; bit patterns in private vars are evaluated at run time.
 var<private> NAN_BITS: u32 = 0x7fc00000u;
@@ -79,28 +87,48 @@ fn gelu(v: f32) -> f32 {
   return 0.5 * v * erfc_(-v * 0.7071067811865476);
 }
 
-/** The activation `act` of the pre-activation z (slope: leakyRelu's negative slope). */
-fn activate(z: f32, act: u32, slope: f32) -> f32 {
+fn leaky_relu(v: f32, slope: f32) -> f32 {
+  return select(v * slope, v, v > 0.0);
+}
+
+fn elu(v: f32, alpha: f32) -> f32 {
+  return select(alpha * expm1(v), v, v > 0.0);
+}
+
+// PyTorch's softplus: linear above the threshold, log1p(exp(beta v)) / beta below.
+fn softplus(v: f32, beta: f32, threshold: f32) -> f32 {
+  let z = beta * v;
+  if (z > threshold) { return v; }
+  return (max(z, 0.0) + log1p(exp(-abs(z)))) / beta;
+}
+
+/** The activation `act` of the pre-activation z; p is its first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta). */
+fn activate(z: f32, act: u32, p: f32) -> f32 {
   switch act {
     case ACT_relu: { return max(z, 0.0); }
-    case ACT_leakyRelu: { return select(z * slope, z, z > 0.0); }
+    case ACT_leakyRelu: { return leaky_relu(z, p); }
     case ACT_silu: { return z * sigmoid(z); }
     case ACT_tanh: { return tanh_(z); }
     case ACT_gelu: { return gelu(z); }
     case ACT_sigmoid: { return sigmoid(z); }
+    case ACT_elu: { return elu(z, p); }
+    case ACT_softplus: { return softplus(z, p, SOFTPLUS_THRESHOLD); }
     default: { return z; }
   }
 }
 
 /** d activate(z) / dz, from z (the pre-activation). */
-fn activate_grad(z: f32, act: u32, slope: f32) -> f32 {
+fn activate_grad(z: f32, act: u32, p: f32) -> f32 {
   switch act {
     case ACT_relu: { return select(0.0, 1.0, z > 0.0); }
-    case ACT_leakyRelu: { return select(slope, 1.0, z > 0.0); }
+    case ACT_leakyRelu: { return select(p, 1.0, z > 0.0); }
     case ACT_silu: { let s = sigmoid(z); return s * (1.0 + z * (1.0 - s)); }
     case ACT_tanh: { let t = tanh_(z); return 1.0 - t * t; }
     case ACT_gelu: { return 0.5 * erfc_(-z * 0.7071067811865476) + z * exp(-0.5 * z * z) * 0.3989422804014327; }
     case ACT_sigmoid: { let s = sigmoid(z); return s * (1.0 - s); }
+    // alpha e^z below 0.
+    case ACT_elu: { return select(p * exp(z), 1.0, z > 0.0); }
+    case ACT_softplus: { let bz = p * z; return select(sigmoid(bz), 1.0, bz > SOFTPLUS_THRESHOLD); }
     default: { return 1.0; }
   }
 }

@@ -4,7 +4,8 @@
 override ACT: u32 = 0u;
 override HAS_BIAS: bool = false;
 override SAVE_Z: bool = false;
-override SLOPE: f32 = 0.01;
+// The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta).
+override ACT_PARAM: f32 = 0.0;
 
 // bias[n] is added to column n. z_out mirrors C; both are placeholders when unused.
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
@@ -14,7 +15,7 @@ fn epilogue(v: f32, col: u32, index: u32) -> f32 {
   var zv = v;
   if (HAS_BIAS) { zv += bias[col]; }
   if (SAVE_Z) { z_out[index] = zv; }
-  return activate(zv, ACT, SLOPE);
+  return activate(zv, ACT, ACT_PARAM);
 }
 
 /** Four consecutive columns col0.. of one row, stored at elements index0... */

@@ -59,16 +59,11 @@ fn apply(v: f32) -> f32 {
     case OP_tanh: { return tanh_(v); }
     case OP_sigmoid: { return sigmoid(v); }
     case OP_relu: { return max(v, 0.0); }
-    case OP_leakyRelu: { return select(v * p0, v, v > 0.0); }
-    case OP_elu: { return select(p0 * expm1(v), v, v > 0.0); }
+    case OP_leakyRelu: { return leaky_relu(v, p0); }
+    case OP_elu: { return elu(v, p0); }
     case OP_gelu: { return gelu(v); }
     case OP_silu: { return v * sigmoid(v); }
-    // PyTorch's softplus: linear above the threshold, log1p(exp(beta x)) / beta below.
-    case OP_softplus: {
-      let z = p0 * v;
-      if (z > p1) { return v; }
-      return (max(z, 0.0) + log1p(exp(-abs(z)))) / p0;
-    }
+    case OP_softplus: { return softplus(v, p0, p1); }
     // NaN bounds mean "no bound on this side".
     case OP_clamp: {
       var r = v;

@@ -62,5 +62,5 @@ test('bad input names linear, the argument and the shapes', () => {
   expect(() => ebm.linear(x, ebm.zeros([5, 4]))).toThrow(/^linear: x of shape \[4, 3\] does not end in the weight's in_features 4 \(weight \[5, 4\]\)/);
   expect(() => ebm.linear(x, ebm.zeros([3]))).toThrow(/^linear: weight must be \[out, in\], got shape \[3\]/);
   expect(() => ebm.linear(x, w, ebm.zeros([4]))).toThrow(/^linear: bias must have shape \[5\], got \[4\]/);
-  expect(() => ebm.linear(x, w, null, { activation: 'swish' as never })).toThrow(/^linear: unknown activation 'swish' \(valid: none, relu, leakyRelu, silu, tanh, gelu, sigmoid\)/);
+  expect(() => ebm.linear(x, w, null, { activation: 'swish' as never })).toThrow(/^linear: unknown activation 'swish' \(valid: none, relu, leakyRelu, silu, tanh, gelu, sigmoid, elu, softplus\)/);
 });

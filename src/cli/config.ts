@@ -7,7 +7,8 @@ import { UsageError } from './errors.js';
 export const MODELS = ['mlp', 'resnet'] as const;
 export const LOSSES = ['cd', 'pcd', 'dsm', 'ssm'] as const;
 export const SAMPLERS = ['langevin', 'hmc'] as const;
-export const ACTIVATIONS = ['silu', 'relu', 'leaky_relu', 'tanh', 'gelu', 'elu', 'softplus', 'sigmoid'] as const;
+/** The --activation spellings: PyTorch's functional names (leaky_relu), from the library's activation table. */
+export const ACTIVATIONS = ebm.NONLINEAR_ACTIVATIONS.map((a) => ebm.ACTIVATION_TABLE[a].functional);
 
 export type ModelConfig =
   | { type: 'mlp'; inputDim: number; hiddenDims: number[]; activation: string; spectralNorm: boolean }

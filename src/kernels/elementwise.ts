@@ -1,4 +1,5 @@
 // Wrappers for the elementwise kernels: unary.wgsl, binary.wgsl and where.wgsl.
+import { ACTIVATION_TABLE, type Activation } from './activation-table.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 import { product } from './layout.js';
@@ -91,10 +92,14 @@ const ACTIVATION_GRAD: KernelSpec = {
   ],
 };
 
-/** gz = g * act'(z) elementwise, for an activation of activations.wgsl (ACT_<name>). */
-export function activationGradKernel(rt: Runtime, activation: string, slope: number, g: PooledBuffer, z: PooledBuffer, gz: PooledBuffer, n: number): void {
+/**
+ * gz = g * act'(z) elementwise, for a row of the activation table (ACT_<name> in
+ * activations.wgsl); `param` is its first parameter (leakyRelu's negative slope, elu's alpha,
+ * softplus's beta).
+ */
+export function activationGradKernel(rt: Runtime, activation: Activation, param: number, g: PooledBuffer, z: PooledBuffer, gz: PooledBuffer, n: number): void {
   rt.dispatch(ACTIVATION_GRAD, [g, z, gz, { n }], {
-    overrides: { ACT: rt.pipelines.constValue(ACTIVATION_GRAD.shader, `ACT_${activation}`, ACTIVATION_GRAD.preamble), SLOPE: slope },
+    overrides: { ACT: rt.pipelines.constValue(ACTIVATION_GRAD.shader, ACTIVATION_TABLE[activation].wgsl, ACTIVATION_GRAD.preamble), ACT_PARAM: param },
     workgroups: rt.grid(Math.ceil(n / 256)),
   });
 }

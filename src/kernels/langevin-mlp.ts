@@ -4,6 +4,7 @@
 // LANGEVIN_MLP_LIMITS and langevinMlpUsable() first. Chains whose scratch would not fit one
 // storage binding (about 50,000 for three hidden layers of 128) run in blocks, one dispatch
 // per block.
+import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 
@@ -32,15 +33,15 @@ export const LANGEVIN_MLP_LIMITS = Object.freeze({
   maxStepsPerDispatch: 64,
 });
 
-/** Activations the kernel evaluates (ACT_* in activations.wgsl). */
-export type MlpActivation = 'none' | 'relu' | 'leakyRelu' | 'silu' | 'tanh' | 'gelu' | 'sigmoid';
+/** The kernel evaluates every row of the activation table (ACT_<name> in activations.wgsl). */
+export type MlpActivation = Activation;
 
 export interface MlpLayerShape {
   /** Input width (the chain's dim for the first layer). */
   inFeatures: number;
   outFeatures: number;
   activation: MlpActivation;
-  /** leakyRelu's negative slope. */
+  /** The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta). */
   slope?: number;
 }
 
@@ -88,7 +89,7 @@ export function packedLayout(dim: number, layers: readonly MlpLayerShape[]): Pac
     const rows = up(l.outFeatures, 32);
     if ((i > 0 && rowStride !== l.inFeatures) || rows !== l.outFeatures) padded = true;
     prevRows = rows;
-    return { in: l.inFeatures, out: l.outFeatures, rowStride, rows, weight: take(rows * rowStride), bias: take(rows), act: l.activation, slope: l.slope ?? 0.01 };
+    return { in: l.inFeatures, out: l.outFeatures, rowStride, rows, weight: take(rows * rowStride), bias: take(rows), act: l.activation, slope: l.slope ?? defaultActivationParam(l.activation) };
   });
   const wOut = take(prevRows);
   const halfB = Math.max(...out.map((l) => l.rows / 4));
@@ -158,7 +159,7 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
   if (nl < 1 || nl > LANGEVIN_MLP_LIMITS.maxHiddenLayers) throw new Error(`langevinMlpKernel: ${nl} hidden layers (1 to ${LANGEVIN_MLP_LIMITS.maxHiddenLayers})`);
   const { wg, maxChains } = schedule(rt, layout);
   const clamp = (a.clampMin !== undefined ? 1 : 0) | (a.clampMax !== undefined ? 2 : 0);
-  const codes = layout.layers.map((l) => rt.pipelines.constValue(LANGEVIN_MLP.shader, `ACT_${l.act}`, LANGEVIN_MLP.preamble));
+  const codes = layout.layers.map((l) => rt.pipelines.constValue(LANGEVIN_MLP.shader, ACTIVATION_TABLE[l.act].wgsl, LANGEVIN_MLP.preamble));
   const hs: number[] = [];
   for (const [h, sigma] of a.hs) hs.push(h, sigma);
   for (let chain0 = 0; chain0 < a.chains; chain0 += maxChains) {

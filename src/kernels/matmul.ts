@@ -10,6 +10,7 @@
 // f16-packed.wgsl), so one body serves f32 and f16. Every schedule takes transposed operands
 // through its layout, never a materialised transpose, and the f32 and vec4 ones apply the fused
 // bias + activation epilogue.
+import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import { product } from './layout.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
@@ -24,15 +25,13 @@ const bindings = [
 const epilogueBindings = [...bindings, { name: 'bias', kind: 'read-only-storage' }, { name: 'z_out', kind: 'storage' }] as const;
 const EPILOGUE = 'activations.wgsl+matmul-epilogue.wgsl';
 
-/** Activations the matmul epilogue can apply (ACT_* in activations.wgsl). */
-export type EpilogueActivation = 'none' | 'relu' | 'leakyRelu' | 'silu' | 'tanh' | 'gelu' | 'sigmoid';
-
 export interface Epilogue {
   /** Added to each column: [n] elements. */
   bias?: PooledBuffer;
-  activation?: EpilogueActivation;
-  /** leakyRelu's negative slope. */
-  slope?: number;
+  /** Any row of the activation table (ACT_<name> in activations.wgsl). */
+  activation?: Activation;
+  /** The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta). */
+  param?: number;
   /** Receives A B + bias (the pre-activation), for a backward pass that needs it. */
   z?: PooledBuffer;
 }
@@ -125,10 +124,10 @@ export function matmulKernel(
   const batch = product(batchShape);
   const schedule = matmulSchedule(rt, a, b, m, n, k, dtype);
   const fused = {
-    ACT: rt.pipelines.constValue('matmul.wgsl', `ACT_${epilogue.activation ?? 'none'}`, EPILOGUE),
+    ACT: rt.pipelines.constValue('matmul.wgsl', ACTIVATION_TABLE[epilogue.activation ?? 'none'].wgsl, EPILOGUE),
     HAS_BIAS: !!epilogue.bias,
     SAVE_Z: !!epilogue.z,
-    SLOPE: epilogue.slope ?? 0.01,
+    ACT_PARAM: epilogue.param ?? defaultActivationParam(epilogue.activation ?? 'none'),
   };
   const args = [a.buffer, b.buffer, c];
   const extra = [epilogue.bias ?? rt.placeholder, epilogue.z ?? rt.placeholderOut];

@@ -104,10 +104,10 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, opts: Backwa
     for (const t of order) {
       const g = grads.get(t);
       if (!g || !t.node || wanted?.has(t)) continue;
-      const { op, inputs, attrs } = t.node;
+      const { op, inputs, attrs, saved } = t.node;
       const needs = inputs.map(needed);
       const rule = () => {
-        const out = op.backward!({ inputs, output: t, attrs, needs }, g);
+        const out = op.backward!({ inputs, output: t, attrs, needs, saved }, g);
         // Fold broadcast gradients back onto each input's shape, in the same scope.
         return out.map((gi, i) => (gi && needs[i] ? sumToShape(gi, inputs[i]!.shape) : null));
       };

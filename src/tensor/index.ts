@@ -11,6 +11,18 @@ export { sum, mean, max, min, logsumexp, variance as var, variance, sumToShape, 
 export { reshape, squeeze, unsqueeze, flatten, permute, transpose, expand, slice, concat, stack, indexSelect, type Indices } from './ops/shape.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export { linear, applyActivation, ACTIVATIONS, type Activation, type LinearOptions } from './ops/linear.js';
+export { ACTIVATION_OPS, activationOptions, activationParams, resolveActivationParam, type ActivationOps, type ActivationParamOptions } from './activations.js';
+export {
+  ACTIVATION_TABLE,
+  ACTIVATION_SPELLINGS,
+  NONLINEAR_ACTIVATIONS,
+  activationFromSpelling,
+  defaultActivationParam,
+  type ActivationRow,
+  type ActivationParam,
+  type ActivationSpelling,
+  type NonlinearActivation,
+} from '../kernels/activation-table.js';
 export { cast } from './ops/cast.js';
 export { spectralNorm, type SpectralNormOptions, type SpectralNormResult } from './ops/spectral-norm.js';
 export { conv2d, type Conv2dOptions, type ConvTiling } from './ops/conv2d.js';

@@ -4,7 +4,7 @@
 // node on the output. Backward rules are written with the same tensor ops, so running them
 // with grad mode on records a graph of the gradient (double backward for free).
 import type { Runtime } from '../kernels/runtime.js';
-import { tidy } from './scope.js';
+import { keep, tidy } from './scope.js';
 import type { DType, Tensor } from './tensor.js';
 
 export interface BackwardContext<A> {
@@ -13,6 +13,8 @@ export interface BackwardContext<A> {
   attrs: A;
   /** Which inputs' gradients are wanted; a rule may skip computing the others. */
   needs: readonly boolean[];
+  /** What the forward saved for the backward (runOp's `save`), in the order saved. */
+  saved: readonly Tensor[];
 }
 
 export interface OpDef<A = unknown> {
@@ -30,6 +32,11 @@ export interface TapeNode {
   readonly op: OpDef<any>;
   readonly inputs: readonly Tensor[];
   readonly attrs: unknown;
+  /**
+   * Tensors the forward made for the backward alone (linear's pre-activation). The node owns
+   * them: no tidy scope holds them, and they are disposed with the node's output.
+   */
+  readonly saved: readonly Tensor[];
 }
 
 const registry = new Map<string, OpDef<any>>();
@@ -89,16 +96,36 @@ export function composite(inputs: readonly Tensor[], fn: () => Tensor): Tensor {
   return gradEnabled && inputs.some((t) => t.requiresGrad) ? fn() : tidy(fn);
 }
 
+/** Whether an op on these inputs is recorded on the tape now. */
+export function willRecord(def: OpDef<any>, inputs: readonly Tensor[]): boolean {
+  return gradEnabled && !!def.backward && inputs.some((t) => t.requiresGrad);
+}
+
 /**
  * Runs an op: `forward` must validate everything before it dispatches, so a bad call throws
- * with nothing recorded. The node is attached only after forward succeeded.
+ * with nothing recorded. The node is attached only after forward succeeded. `save(t)` hands a
+ * tensor the forward made for the backward to the node (BackwardContext.saved): it leaves its
+ * tidy scope and is disposed with the output; if nothing is recorded, or forward throws, it is
+ * disposed at once.
  */
-export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, forward: (rt: Runtime) => Tensor): Tensor {
+export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, forward: (rt: Runtime, save: (t: Tensor) => Tensor) => Tensor): Tensor {
   const rt = checkInputs(def.name, inputs, def.dtypes);
-  const out = forward(rt);
-  if (gradEnabled && def.backward && inputs.some((t) => t.requiresGrad)) {
-    out.requiresGrad = true;
-    out.node = { op: def, inputs, attrs };
+  const saved: Tensor[] = [];
+  const save = (t: Tensor): Tensor => {
+    saved.push(t);
+    return t;
+  };
+  let out: Tensor;
+  try {
+    out = forward(rt, save);
+  } catch (e) {
+    for (const t of saved) t.dispose();
+    throw e;
   }
+  if (willRecord(def, inputs)) {
+    out.requiresGrad = true;
+    for (const t of saved) keep(t);
+    out.node = { op: def, inputs, attrs, saved };
+  } else for (const t of saved) t.dispose();
   return out;
 }

@@ -128,7 +128,10 @@ export class Tensor {
     liveCounts.set(this.device, liveTensorCount(this.device) - 1);
     this.storageRef.release();
     this.storageRef = null;
+    // What the node saved for its backward (linear's pre-activation) goes with it.
+    const saved = this.node?.saved ?? [];
     this.node = null;
+    for (const t of saved) t.dispose();
   }
 
   /** The values (f16 widened to f32), copied back from the GPU (this submits pending work). */

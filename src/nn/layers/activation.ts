@@ -1,13 +1,29 @@
-// Pointwise activation modules (torch.nn.ReLU and friends). Those the linear kernel's epilogue
-// computes report it through epilogue(), so Sequential can fuse them into the Linear before them.
-import { type Activation, Tensor } from '../../tensor/index.js';
+// Pointwise activation modules (torch.nn.ReLU and friends), one per row of the activation table
+// (ACTIVATION_MODULES; the class names are the table's PyTorch names). Each reports the linear
+// epilogue that computes it through epilogue(), so Sequential can fuse it into the Linear before
+// it. Parameter defaults are the table's (PyTorch's).
+import { ACTIVATION_TABLE, type Activation, defaultActivationParam, type NonlinearActivation, Tensor } from '../../tensor/index.js';
 import { Module } from '../module.js';
 
 /** The linear epilogue equivalent to an activation module. */
 export interface Epilogue {
   activation: Activation;
+  /** The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta); 0 for one without. */
+  param: number;
+  /**
+   * @deprecated The same number as `param`, under its old name: src/train/samplers/fused-mlp.ts
+   * reads it. Remove once that reads `param`.
+   */
   negativeSlope?: number;
 }
+
+function epilogueOf(activation: Activation, param = defaultActivationParam(activation)): Epilogue {
+  return ACTIVATION_TABLE[activation].params.length ? { activation, param, negativeSlope: param } : { activation, param };
+}
+
+const [LEAKY_RELU_SLOPE] = ACTIVATION_TABLE.leakyRelu.params;
+const [ELU_ALPHA] = ACTIVATION_TABLE.elu.params;
+const [SOFTPLUS_BETA, SOFTPLUS_THRESHOLD] = ACTIVATION_TABLE.softplus.params;
 
 function checkInput(mod: Module, x: Tensor): void {
   if (!(x instanceof Tensor)) throw new Error(`${mod.constructor.name}: expected a Tensor input, got ${x === null ? 'null' : typeof x}`);
@@ -38,12 +54,12 @@ export class ReLU extends ActivationModule {
     return x.relu();
   }
   override epilogue(): Epilogue {
-    return { activation: 'relu' };
+    return epilogueOf('relu');
   }
 }
 
 export class LeakyReLU extends ActivationModule {
-  constructor(readonly negativeSlope = 0.01) {
+  constructor(readonly negativeSlope: number = LEAKY_RELU_SLOPE.default) {
     super();
     checkNumber('LeakyReLU', 'negativeSlope', negativeSlope);
   }
@@ -51,7 +67,7 @@ export class LeakyReLU extends ActivationModule {
     return x.leakyRelu(this.negativeSlope);
   }
   override epilogue(): Epilogue {
-    return { activation: 'leakyRelu', negativeSlope: this.negativeSlope };
+    return epilogueOf('leakyRelu', this.negativeSlope);
   }
   override extraRepr(): string {
     return `negative_slope=${this.negativeSlope}`;
@@ -63,7 +79,7 @@ export class SiLU extends ActivationModule {
     return x.silu();
   }
   override epilogue(): Epilogue {
-    return { activation: 'silu' };
+    return epilogueOf('silu');
   }
 }
 
@@ -72,7 +88,7 @@ export class Tanh extends ActivationModule {
     return x.tanh();
   }
   override epilogue(): Epilogue {
-    return { activation: 'tanh' };
+    return epilogueOf('tanh');
   }
 }
 
@@ -81,7 +97,7 @@ export class Sigmoid extends ActivationModule {
     return x.sigmoid();
   }
   override epilogue(): Epilogue {
-    return { activation: 'sigmoid' };
+    return epilogueOf('sigmoid');
   }
 }
 
@@ -97,7 +113,7 @@ export class GELU extends ActivationModule {
     return x.mul(0.5).mul(x.square().mul(x).mul(0.044715).add(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1));
   }
   override epilogue(): Epilogue | null {
-    return this.approximate === 'none' ? { activation: 'gelu' } : null;
+    return this.approximate === 'none' ? epilogueOf('gelu') : null;
   }
   override extraRepr(): string {
     return this.approximate === 'none' ? '' : `approximate='tanh'`;
@@ -105,23 +121,29 @@ export class GELU extends ActivationModule {
 }
 
 export class ELU extends ActivationModule {
-  constructor(readonly alpha = 1) {
+  constructor(readonly alpha: number = ELU_ALPHA.default) {
     super();
     checkNumber('ELU', 'alpha', alpha);
   }
   protected apply_(x: Tensor): Tensor {
     return x.elu(this.alpha);
   }
+  override epilogue(): Epilogue {
+    return epilogueOf('elu', this.alpha);
+  }
   override extraRepr(): string {
     return `alpha=${this.alpha}`;
   }
 }
 
-/** PyTorch's softplus: log(1 + exp(beta x)) / beta, linear where beta x > threshold. */
+/**
+ * PyTorch's softplus: log(1 + exp(beta x)) / beta, linear where beta x > threshold. It fuses at
+ * the default threshold only (the fused kernels hold it as a constant).
+ */
 export class Softplus extends ActivationModule {
   constructor(
-    readonly beta = 1,
-    readonly threshold = 20,
+    readonly beta: number = SOFTPLUS_BETA.default,
+    readonly threshold: number = SOFTPLUS_THRESHOLD.default,
   ) {
     super();
     checkNumber('Softplus', 'beta', beta);
@@ -131,13 +153,28 @@ export class Softplus extends ActivationModule {
   protected apply_(x: Tensor): Tensor {
     return x.softplus(this.beta, this.threshold);
   }
+  override epilogue(): Epilogue | null {
+    return this.threshold === SOFTPLUS_THRESHOLD.default ? epilogueOf('softplus', this.beta) : null;
+  }
   override extraRepr(): string {
     return `beta=${this.beta}, threshold=${this.threshold}`;
   }
 }
 
-/** The activation modules that Sequential fuses into a preceding Linear (exact classes only). */
-export const FUSABLE_ACTIVATIONS: ReadonlySet<Function> = new Set([ReLU, LeakyReLU, SiLU, Tanh, Sigmoid, GELU]);
+/** The module class of each activation of the table, keyed by its name (`new` gives PyTorch's defaults). */
+export const ACTIVATION_MODULES = {
+  relu: ReLU,
+  leakyRelu: LeakyReLU,
+  silu: SiLU,
+  tanh: Tanh,
+  gelu: GELU,
+  sigmoid: Sigmoid,
+  elu: ELU,
+  softplus: Softplus,
+} as const satisfies Record<NonlinearActivation, new () => ActivationModule>;
+
+/** The activation modules that Sequential fuses into a preceding Linear (exact classes only): one per table row. */
+export const FUSABLE_ACTIVATIONS: ReadonlySet<Function> = new Set(Object.values(ACTIVATION_MODULES));
 
 /** The epilogue for `m` when it is one of the fusable activation classes (not a subclass), else null. */
 export function fusableEpilogue(m: Module | null | undefined): Epilogue | null {

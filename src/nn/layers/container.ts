@@ -59,9 +59,10 @@ export class Sequential extends ModuleSequence {
   protected readonly kind = 'Sequential';
 
   /**
-   * Runs the children in order. A Linear followed by ReLU, LeakyReLU, SiLU, Tanh, GELU (exact)
-   * or Sigmoid runs as one ebm.linear call with that activation fused (exact classes only: a
-   * subclass that changes forward() is run as written).
+   * Runs the children in order. A Linear followed by an activation module of the activation
+   * table (FUSABLE_ACTIVATIONS: ReLU, LeakyReLU, SiLU, Tanh, exact GELU, Sigmoid, ELU, Softplus
+   * at threshold 20) runs as one ebm.linear call with that activation fused (exact classes only:
+   * a subclass that changes forward() is run as written).
    */
   override forward(x: Tensor): Tensor {
     const list = this.list();
@@ -69,7 +70,7 @@ export class Sequential extends ModuleSequence {
       const m = list[i]!;
       const epilogue = m.constructor === Linear ? fusableEpilogue(list[i + 1]) : null;
       if (epilogue) {
-        x = (m as Linear).forwardActivated(x, epilogue.activation, epilogue.negativeSlope);
+        x = (m as Linear).forwardActivated(x, epilogue.activation, epilogue.param);
         i++;
       } else x = m.forward(x);
     }

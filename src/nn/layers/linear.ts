@@ -1,7 +1,7 @@
 // Linear: y = x Wᵀ + b with PyTorch's layout (weight [out, in], bias [out]) and initialisation,
 // through ebm.linear: one dispatch, with an activation fused into its epilogue when Sequential
 // finds one right after it (forwardActivated).
-import { type Activation, applyActivation, linear, matmulT, rand, Tensor } from '../../tensor/index.js';
+import { type Activation, activationOptions, applyActivation, linear, matmulT, rand, Tensor } from '../../tensor/index.js';
 import { fmt } from '../../tensor/shape.js';
 import { deriveSeed } from '../init.js';
 import { Module } from '../module.js';
@@ -66,21 +66,22 @@ export class Linear extends Module {
 
   /**
    * act(x Wᵀ + b) in one fused dispatch (Sequential uses it for a Linear followed by an
-   * activation module). x is [..., inFeatures].
+   * activation module). x is [..., inFeatures]; `param` is the activation's first parameter
+   * (leakyRelu's negative slope, elu's alpha, softplus's beta; default: the table's).
    */
-  forwardActivated(x: Tensor, activation: Activation = 'none', negativeSlope?: number): Tensor {
+  forwardActivated(x: Tensor, activation: Activation = 'none', param?: number): Tensor {
     if (!(x instanceof Tensor)) throw new Error(`${this.describe()}: expected a Tensor input, got ${x === null ? 'null' : typeof x}`);
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.inFeatures)
       throw new Error(`${this.describe()}: expected input of shape [..., ${this.inFeatures}] (last dim = in_features), got ${fmt(x.shape)}`);
     const w = this.param('weight')!;
     const b = this.param('bias');
-    if (w.dtype === 'f32') return linear(x, w, b && b.dtype !== 'f32' ? b.to('f32') : b, { activation, negativeSlope });
+    if (w.dtype === 'f32') return linear(x, w, b && b.dtype !== 'f32' ? b.to('f32') : b, activationOptions(activation, param));
     // f16 weights (toDtype('f16')): the f16 matmul (f32 accumulation, f32 result), then bias and
     // activation as separate ops.
     const x2 = x.reshape([-1, this.inFeatures]).to(w.dtype);
     let y = matmulT(x2, w, false, true);
     if (b) y = y.add(b.to('f32'));
-    y = applyActivation(y, activation, negativeSlope);
+    y = applyActivation(y, activation, param);
     return y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
   }
 

@@ -1,31 +1,21 @@
 // Shared pieces of the zoo: activation options (a module or a name), option checks, and the
 // input-shape check every model runs before its first op, so a wrong shape is reported in the
 // model's own terms ([batch, 2]) rather than by a layer deep inside it.
-import { Tensor } from '../../tensor/index.js';
+import { ACTIVATION_SPELLINGS, activationFromSpelling, Tensor, type ActivationSpelling } from '../../tensor/index.js';
 import { fmt } from '../../tensor/shape.js';
 import { deriveSeed } from '../init.js';
-import { ELU, GELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softplus, Tanh } from '../layers/activation.js';
+import { ACTIVATION_MODULES } from '../layers/activation.js';
 import { Module } from '../module.js';
 
-/** Activation names a model accepts in place of a module (PyTorch's defaults for each: LeakyReLU's slope is 0.01). */
-export type ActivationName = 'relu' | 'leakyRelu' | 'leaky_relu' | 'silu' | 'swish' | 'tanh' | 'sigmoid' | 'gelu' | 'elu' | 'softplus';
+/**
+ * Activation names a model accepts in place of a module, with PyTorch's defaults for each
+ * (LeakyReLU's slope is 0.01): every spelling of the activation table (leakyRelu, leaky_relu,
+ * silu, swish, ...).
+ */
+export type ActivationName = ActivationSpelling;
 
 /** An activation module instance (shared by every layer of the model, as in the seed) or its name. */
 export type ActivationSpec = Module | ActivationName;
-
-const ACTIVATION_FACTORIES: Record<ActivationName, () => Module> = {
-  relu: () => new ReLU(),
-  leakyRelu: () => new LeakyReLU(),
-  leaky_relu: () => new LeakyReLU(),
-  silu: () => new SiLU(),
-  swish: () => new SiLU(),
-  tanh: () => new Tanh(),
-  sigmoid: () => new Sigmoid(),
-  gelu: () => new GELU(),
-  elu: () => new ELU(),
-  softplus: () => new Softplus(),
-};
-
 
 const describe = (v: unknown): string =>
   v === null ? 'null' : v === undefined ? 'undefined' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : `${typeof v} ${JSON.stringify(v)}`;
@@ -34,8 +24,9 @@ const describe = (v: unknown): string =>
 export function resolveActivation(cls: string, spec: ActivationSpec | null | undefined, fallback: () => Module): Module {
   if (spec === undefined || spec === null) return fallback();
   if (spec instanceof Module) return spec;
-  if (typeof spec === 'string' && Object.hasOwn(ACTIVATION_FACTORIES, spec)) return ACTIVATION_FACTORIES[spec]();
-  throw new Error(`${cls}: activation must be a Module (new SiLU()) or one of ${Object.keys(ACTIVATION_FACTORIES).join(', ')}; got ${describe(spec)}`);
+  const activation = activationFromSpelling(spec);
+  if (activation) return new ACTIVATION_MODULES[activation]();
+  throw new Error(`${cls}: activation must be a Module (new SiLU()) or one of ${ACTIVATION_SPELLINGS.join(', ')}; got ${describe(spec)}`);
 }
 
 export function checkOptions(cls: string, opts: unknown, fields: string): asserts opts is object {

@@ -17,7 +17,8 @@ interface BinaryAttrs {
 type Grads = [Tensor | null, Tensor | null];
 type GradRule = (a: Operand, b: Operand, y: Tensor, g: Tensor) => Grads;
 
-const RULES: Record<string, GradRule | null> = {
+/** Gradient rules; an op whose rule is null (the comparisons) has no gradient. */
+const RULES = {
   add: (_a, _b, _y, g) => [g, g],
   sub: (_a, _b, _y, g) => [g, g.neg()],
   mul: (a, b, _y, g) => [g.mul(b), g.mul(a)],
@@ -45,7 +46,10 @@ const RULES: Record<string, GradRule | null> = {
   le: null,
   gt: null,
   ge: null,
-};
+} satisfies Record<string, GradRule | null>;
+
+/** A binary op's name: a key of RULES, so a misspelt op does not compile. */
+export type BinaryOpName = keyof typeof RULES;
 
 function operands(ctx: BackwardContext<BinaryAttrs>): [Operand, Operand] {
   const { inputs, attrs } = ctx;
@@ -54,8 +58,8 @@ function operands(ctx: BackwardContext<BinaryAttrs>): [Operand, Operand] {
   return [inputs[0]!, inputs[1]!];
 }
 
-const DEFS = new Map<string, OpDef<BinaryAttrs>>();
-for (const [name, rule] of Object.entries(RULES)) {
+const DEFS = new Map<BinaryOpName, OpDef<BinaryAttrs>>();
+for (const [name, rule] of Object.entries(RULES) as [BinaryOpName, GradRule | null][]) {
   DEFS.set(
     name,
     defineOp<BinaryAttrs>({
@@ -74,18 +78,17 @@ for (const [name, rule] of Object.entries(RULES)) {
   );
 }
 
-export type BinaryOpName = keyof typeof RULES;
-
 function checkOperand(op: string, side: string, v: Operand): void {
   if (v instanceof Tensor) return;
   if (typeof v !== 'number') throw new Error(`${op}: ${side} must be a Tensor or a number, got ${v === null ? 'null' : typeof v}`);
 }
 
 export function binary(name: BinaryOpName, a: Operand, b: Operand): Tensor {
+  const def = DEFS.get(name);
+  if (!def) throw new Error(`binary: unknown op '${String(name)}' (valid: ${[...DEFS.keys()].join(', ')})`);
   checkOperand(name, 'the first operand', a);
   checkOperand(name, 'the second operand', b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${name}: at least one operand must be a Tensor, got two numbers`);
-  const def = DEFS.get(name)!;
   const inputs = [a, b].filter((v): v is Tensor => v instanceof Tensor);
   const attrs: BinaryAttrs = typeof a === 'number' ? { aScalar: a } : typeof b === 'number' ? { bScalar: b } : {};
   return runOp(def, inputs, attrs, (rt) => {

@@ -4,80 +4,38 @@
 // transpose is ever materialised. Under createGraph the backward is written in differentiable
 // ops instead, so gradients of gradients work.
 import { activationGradKernel } from '../../kernels/elementwise.js';
-import { matmulKernel, type EpilogueActivation } from '../../kernels/matmul.js';
+import { matmulKernel } from '../../kernels/matmul.js';
+import { ACTIVATION_NAMES, ACTIVATION_OPS, activationParams, applyActivation, resolveActivationParam, type Activation, type ActivationParamOptions } from '../activations.js';
 import { autocastDtype, autocastOperand } from '../autocast.js';
 import { fmt, sizeOf } from '../shape.js';
-import { defineOp, isGradEnabled, runOp } from '../tape.js';
+import { defineOp, isGradEnabled, runOp, willRecord } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import { matmulT } from './matmul.js';
-import { add, sub } from './binary.js';
 
-export type Activation = EpilogueActivation;
-export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'leakyRelu', 'silu', 'tanh', 'gelu', 'sigmoid'];
+export { applyActivation, type Activation };
 
-export interface LinearOptions {
+/** The activations linear fuses: every row of the activation table, 'none' first. */
+export const ACTIVATIONS: readonly Activation[] = ACTIVATION_NAMES;
+
+/**
+ * The activation, and its parameter by the name the activation table gives it: negativeSlope
+ * (leakyRelu, default 0.01 like torch), alpha (elu, default 1), beta (softplus, default 1; its
+ * threshold is torch's default, 20).
+ */
+export interface LinearOptions extends ActivationParamOptions {
   activation?: Activation;
-  /** leakyRelu's negative slope (default 0.01, like torch). */
-  negativeSlope?: number;
 }
 
 interface LinearAttrs {
   activation: Activation;
-  slope: number;
+  /** The activation's first parameter (defaults filled in). */
+  param: number;
   hasBias: boolean;
-  /** The pre-activation x Wᵀ + b ([rows, out]), saved by the forward pass when the tape needs it. */
-  z: Tensor | null;
-}
-
-/** act(y) as separate (unfused) ops: for paths that cannot use the fused epilogue. */
-export function applyActivation(y: Tensor, activation: Activation, negativeSlope = 0.01): Tensor {
-  switch (activation) {
-    case 'none':
-      return y;
-    case 'relu':
-      return y.relu();
-    case 'leakyRelu':
-      return y.leakyRelu(negativeSlope);
-    case 'silu':
-      return y.silu();
-    case 'tanh':
-      return y.tanh();
-    case 'gelu':
-      return y.gelu();
-    case 'sigmoid':
-      return y.sigmoid();
-    default:
-      throw new Error(`linear: unknown activation '${String(activation)}' (valid: ${ACTIVATIONS.join(', ')})`);
-  }
-}
-
-/** act'(z) in differentiable ops, for the createGraph backward. */
-function activationDerivative(z: Tensor, act: Activation, slope: number): Tensor {
-  switch (act) {
-    case 'relu':
-      return z.step(0);
-    case 'leakyRelu':
-      return z.step(0).mul(1 - slope).add(slope);
-    case 'silu': {
-      const s = z.sigmoid();
-      return s.mul(add(1, z.mul(sub(1, s))));
-    }
-    case 'tanh':
-      return sub(1, z.tanh().square());
-    case 'gelu':
-      return z.mul(-Math.SQRT1_2).erfc().mul(0.5).add(z.mul(z.square().mul(-0.5).exp()).mul(1 / Math.sqrt(2 * Math.PI)));
-    case 'sigmoid': {
-      const s = z.sigmoid();
-      return s.mul(sub(1, s));
-    }
-    default:
-      return z.mul(0).add(1);
-  }
 }
 
 const linearDef = defineOp<LinearAttrs>({
   name: 'linear',
-  backward: ({ inputs, attrs, needs, output }, g) => {
+  backward: ({ inputs, attrs, needs, output, saved }, g) => {
     const [x, w] = inputs as [Tensor, Tensor];
     const inF = w.shape[1]!;
     const outF = w.shape[0]!;
@@ -89,11 +47,13 @@ const linearDef = defineOp<LinearAttrs>({
       // createGraph: the pre-activation is recomputed on the tape, so act'(z) depends on x, W, b.
       let z = matmulT(x2, w, false, true);
       if (attrs.hasBias) z = z.add(inputs[2]!);
-      gz = g2.mul(activationDerivative(z, attrs.activation, attrs.slope));
+      const y = output.rank === 2 ? output : output.reshape(z.shape);
+      gz = g2.mul(ACTIVATION_OPS[attrs.activation].derivative(z, y, activationParams(attrs.activation, attrs.param)));
     } else {
       gz = Tensor.empty(g.device, g2.shape, 'linear.gz');
-      const z = attrs.z ?? output;
-      activationGradKernel(g.device, attrs.activation, attrs.slope, g2.buffer, z.buffer, gz.buffer, gz.size);
+      // The saved pre-activation, or the output where it gives the same act'.
+      const z = saved[0] ?? output;
+      activationGradKernel(g.device, attrs.activation, attrs.param, g2.buffer, z.buffer, gz.buffer, gz.size);
     }
     const gx = needs[0] ? matmulT(gz, w).reshape(x.shape) : null;
     const gw = needs[1] ? matmulT(gz, x2, true, false) : null;
@@ -103,21 +63,20 @@ const linearDef = defineOp<LinearAttrs>({
 });
 
 /** Activations whose derivative the saved output gives as well as z (sign-preserving ones). */
-function derivativeFromOutput(act: Activation, slope: number): boolean {
-  return act === 'relu' || (act === 'leakyRelu' && slope > 0);
+function derivativeFromOutput(act: Activation, param: number): boolean {
+  return act === 'relu' || (act === 'leakyRelu' && param > 0);
 }
 
 /**
  * y = act(x Wᵀ + b) for x [..., in], weight [out, in], bias [out] (optional): one dispatch.
- * activation: none | relu | leakyRelu | silu | tanh | gelu | sigmoid.
+ * activation: any row of the activation table (ACTIVATIONS), with its parameter in opts.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: LinearOptions = {}): Tensor {
   for (const [name, t] of [['x', x], ['weight', weight]] as const)
     if (!(t instanceof Tensor)) throw new Error(`linear: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
   const activation = opts.activation ?? 'none';
   if (!ACTIVATIONS.includes(activation)) throw new Error(`linear: unknown activation '${String(activation)}' (valid: ${ACTIVATIONS.join(', ')})`);
-  const slope = opts.negativeSlope ?? 0.01;
-  if (typeof slope !== 'number' || Number.isNaN(slope)) throw new Error(`linear: negativeSlope must be a number, got ${String(slope)}`);
+  const param = resolveActivationParam('linear', activation, opts);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   inputs.forEach((t) => t.assertAlive('linear'));
   if (weight.rank !== 2) throw new Error(`linear: weight must be [out, in], got shape ${fmt(weight.shape)}`);
@@ -131,15 +90,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
     // activation in f32 (the fused epilogue is f32-only).
     let y = matmulT(autocastOperand(x.reshape([-1, inF]), policy), autocastOperand(weight, policy), false, true);
     if (bias) y = y.add(bias.dtype === 'f32' ? bias : bias.to('f32'));
-    return applyActivation(y, activation, slope).reshape([...x.shape.slice(0, -1), outF]);
+    return applyActivation(y, activation, param).reshape([...x.shape.slice(0, -1), outF]);
   }
-  const recording = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  const saveZ = recording && activation !== 'none' && !derivativeFromOutput(activation, slope);
-  const attrs: LinearAttrs = { activation, slope, hasBias: !!bias, z: null };
-  return runOp(linearDef, inputs, attrs, (rt) => {
+  const saveZ = willRecord(linearDef, inputs) && activation !== 'none' && !derivativeFromOutput(activation, param);
+  const attrs: LinearAttrs = { activation, param, hasBias: !!bias };
+  return runOp(linearDef, inputs, attrs, (rt, save) => {
     const rows = sizeOf(x.shape.slice(0, -1));
     const out = Tensor.empty(rt, [...x.shape.slice(0, -1), outF], 'linear');
-    if (saveZ) attrs.z = Tensor.empty(rt, [rows, outF], 'linear.z');
+    // The pre-activation, for the backward: the node owns it and releases it with the output.
+    const z = saveZ ? save(Tensor.empty(rt, [rows, outF], 'linear.z')) : null;
     if (out.size === 0) return out;
     matmulKernel(
       rt,
@@ -150,7 +109,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
       outF,
       inF,
       [],
-      { bias: bias?.buffer, activation, slope, z: attrs.z?.buffer },
+      { bias: bias?.buffer, activation, param, z: z?.buffer },
     );
     return out;
   });

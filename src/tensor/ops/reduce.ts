@@ -26,14 +26,19 @@ function reducedCount(shape: Shape, axes: readonly number[]): number {
   return axes.reduce((n, a) => n * shape[a]!, 1);
 }
 
-const RULES: Record<string, (x: Tensor, y: Tensor, g: Tensor, axes: number[]) => Tensor> = {
+type GradRule = (x: Tensor, y: Tensor, g: Tensor, axes: number[]) => Tensor;
+
+const RULES = {
   sum: (x, _y, g, axes) => spread(g, x, axes),
   mean: (x, _y, g, axes) => spread(g.div(reducedCount(x.shape, axes)), x, axes),
   // Like torch.amax/amin: the gradient is split evenly among tied extremes.
   max: (x, y, g, axes) => extremeGrad(x, y, g, axes),
   min: (x, y, g, axes) => extremeGrad(x, y, g, axes),
   logsumexp: (x, y, g, axes) => spread(g, x, axes).mul(x.sub(y.reshape(keptShape(x.shape, axes))).exp()),
-};
+} satisfies Record<string, GradRule>;
+
+/** A reduction's name: a key of RULES, so a misspelt op does not compile. */
+export type ReduceOpName = keyof typeof RULES;
 
 function extremeGrad(x: Tensor, y: Tensor, g: Tensor, axes: number[]): Tensor {
   const kept = keptShape(x.shape, axes);
@@ -42,13 +47,14 @@ function extremeGrad(x: Tensor, y: Tensor, g: Tensor, axes: number[]): Tensor {
   return spread(g, x, axes).mul(mask).div(count);
 }
 
-const KERNEL_OP: Record<string, ReduceOp> = { sum: 'sum', mean: 'sum', max: 'max', min: 'min', logsumexp: 'logsumexp' };
+/** The kernel each reduction runs (mean is a scaled sum). */
+const KERNEL_OP: Record<ReduceOpName, ReduceOp> = { sum: 'sum', mean: 'sum', max: 'max', min: 'min', logsumexp: 'logsumexp' };
 
-const DEFS = new Map<string, OpDef<ReduceAttrs>>();
-for (const [name, rule] of Object.entries(RULES))
+const DEFS = new Map<ReduceOpName, OpDef<ReduceAttrs>>();
+for (const [name, rule] of Object.entries(RULES) as [ReduceOpName, GradRule][])
   DEFS.set(name, defineOp<ReduceAttrs>({ name, backward: ({ inputs, output, attrs }, g) => [rule(inputs[0]!, output, g, attrs.axes)] }));
 
-function reduce(name: keyof typeof RULES, x: Tensor, axis: Axes, keepdim: boolean): Tensor {
+function reduce(name: ReduceOpName, x: Tensor, axis: Axes, keepdim: boolean): Tensor {
   if (!(x instanceof Tensor)) throw new Error(`${name}: expected a Tensor, got ${typeof x}`);
   x.assertAlive(name);
   const axes = normAxes(name, axis, x.shape);
@@ -58,7 +64,7 @@ function reduce(name: keyof typeof RULES, x: Tensor, axis: Axes, keepdim: boolea
     const shape = keepdim ? keptShape(x.shape, axes) : x.shape.filter((_, i) => !axes.includes(i));
     const out = Tensor.empty(rt, shape, name);
     const n = reducedCount(x.shape, axes);
-    reduceKernel(rt, KERNEL_OP[name]!, x.buffer, out.buffer, x.shape, axes, name === 'mean' ? 1 / n : 1);
+    reduceKernel(rt, KERNEL_OP[name], x.buffer, out.buffer, x.shape, axes, name === 'mean' ? 1 / n : 1);
     return out;
   });
 }

@@ -1,9 +1,12 @@
 // Elementwise unary ops: one table row per op (its kernel code is `OP_<name>` in unary.wgsl,
-// its parameters, its gradient written with tensor ops).
+// its parameters, its gradient written with tensor ops). The activations' gradients come from
+// the activation table (src/tensor/activations.ts), where each derivative is written once.
 import { unaryKernel } from '../../kernels/elementwise.js';
+import { ACTIVATION_TABLE, NONLINEAR_ACTIVATIONS, type NonlinearActivation } from '../../kernels/activation-table.js';
+import { ACTIVATION_OPS } from '../activations.js';
 import { defineOp, runOp, type OpDef } from '../tape.js';
 import { Tensor } from '../tensor.js';
-import { add, div, gt, mul, sub, where } from './binary.js';
+import { div } from './binary.js';
 
 interface UnaryAttrs {
   p0: number;
@@ -12,12 +15,15 @@ interface UnaryAttrs {
 
 type GradRule = (x: Tensor, y: Tensor, g: Tensor, a: UnaryAttrs) => Tensor;
 
-const SQRT1_2 = Math.SQRT1_2;
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
-/** Gradient rules; an op absent here (sign, step) has no gradient. */
-const RULES: Record<string, GradRule | null> = {
+/** Each activation's unary op: g act'(x), its parameters in the op's slots p0, p1. */
+const ACTIVATION_RULES = Object.fromEntries(
+  NONLINEAR_ACTIVATIONS.map((name): [NonlinearActivation, GradRule] => [name, (x, y, g, a) => g.mul(ACTIVATION_OPS[name].derivative(x, y, [a.p0, a.p1]))]),
+) as Record<NonlinearActivation, GradRule>;
+
+/** Gradient rules; an op whose rule is null (sign, step) has no gradient. */
+const RULES = {
   neg: (_x, _y, g) => g.neg(),
   abs: (x, _y, g) => g.mul(x.sign()),
   exp: (_x, y, g) => g.mul(y),
@@ -28,21 +34,7 @@ const RULES: Record<string, GradRule | null> = {
   reciprocal: (_x, y, g) => g.mul(y.square()).neg(),
   sin: (x, _y, g) => g.mul(x.cos()),
   cos: (x, _y, g) => g.mul(x.sin()).neg(),
-  tanh: (_x, y, g) => g.mul(sub(1, y.square())),
-  sigmoid: (_x, y, g) => g.mul(y.mul(sub(1, y))),
-  relu: (x, _y, g) => g.mul(x.step(0)),
-  leakyRelu: (x, _y, g, a) => g.mul(x.step(0).mul(1 - a.p0).add(a.p0)),
-  elu: (x, y, g, a) => where(gt(x, 0), g, g.mul(y.add(a.p0))),
-  // d/dx x Phi(x) = Phi(x) + x phi(x); Phi through erfc keeps precision for x << 0.
-  gelu: (x, _y, g) => g.mul(x.mul(-SQRT1_2).erfc().mul(0.5).add(x.mul(x.square().mul(-0.5).exp()).mul(INV_SQRT_2PI))),
-  silu: (x, _y, g) => {
-    const s = x.sigmoid();
-    return g.mul(s.mul(add(1, x.mul(sub(1, s)))));
-  },
-  softplus: (x, _y, g, a) => {
-    const z = x.mul(a.p0);
-    return where(gt(z, a.p1), g, g.mul(z.sigmoid()));
-  },
+  ...ACTIVATION_RULES,
   clamp: (x, _y, g, a) => {
     let m = g;
     if (!Number.isNaN(a.p0)) m = m.mul(x.ge(a.p0));
@@ -55,10 +47,13 @@ const RULES: Record<string, GradRule | null> = {
   log1p: (x, _y, g) => div(g, x.add(1)),
   sign: null,
   step: null,
-};
+} satisfies Record<string, GradRule | null>;
 
-const DEFS = new Map<string, OpDef<UnaryAttrs>>();
-for (const [name, rule] of Object.entries(RULES)) {
+/** A unary op's name: a key of RULES, so a misspelt op does not compile. */
+export type UnaryOpName = keyof typeof RULES;
+
+const DEFS = new Map<UnaryOpName, OpDef<UnaryAttrs>>();
+for (const [name, rule] of Object.entries(RULES) as [UnaryOpName, GradRule | null][]) {
   DEFS.set(
     name,
     defineOp<UnaryAttrs>({
@@ -68,10 +63,9 @@ for (const [name, rule] of Object.entries(RULES)) {
   );
 }
 
-export type UnaryOpName = keyof typeof RULES;
-
 export function unary(name: UnaryOpName, x: Tensor, p0 = 0, p1 = 0): Tensor {
-  const def = DEFS.get(name)!;
+  const def = DEFS.get(name);
+  if (!def) throw new Error(`unary: unknown op '${String(name)}' (valid: ${[...DEFS.keys()].join(', ')})`);
   return runOp(def, [x], { p0, p1 }, (rt) => {
     const y = Tensor.empty(rt, x.shape, name);
     unaryKernel(rt, name, x.buffer, y.buffer, x.size, p0, p1);
@@ -83,17 +77,22 @@ function checkNumber(op: string, arg: string, v: number): void {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${op}: ${arg} must be a number, got ${String(v)}`);
 }
 
-export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+// The parameters' defaults are PyTorch's, as the activation table records them.
+const [LEAKY_RELU_SLOPE] = ACTIVATION_TABLE.leakyRelu.params;
+const [ELU_ALPHA] = ACTIVATION_TABLE.elu.params;
+const [SOFTPLUS_BETA, SOFTPLUS_THRESHOLD] = ACTIVATION_TABLE.softplus.params;
+
+export function leakyRelu(x: Tensor, negativeSlope: number = LEAKY_RELU_SLOPE.default): Tensor {
   checkNumber('leakyRelu', 'negativeSlope', negativeSlope);
   return unary('leakyRelu', x, negativeSlope);
 }
 
-export function elu(x: Tensor, alpha = 1): Tensor {
+export function elu(x: Tensor, alpha: number = ELU_ALPHA.default): Tensor {
   checkNumber('elu', 'alpha', alpha);
   return unary('elu', x, alpha);
 }
 
-export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+export function softplus(x: Tensor, beta: number = SOFTPLUS_BETA.default, threshold: number = SOFTPLUS_THRESHOLD.default): Tensor {
   checkNumber('softplus', 'beta', beta);
   checkNumber('softplus', 'threshold', threshold);
   if (beta === 0) throw new Error('softplus: beta must be non-zero');
