@@ -1,5 +1,5 @@
 // The nn layer's public surface: Module, Parameter, layers, init, spectral norm.
-export { Module, type Parametrization, type StateDict, type LoadStateDictOptions, type LoadStateDictResult, type ShapeMismatch, type BufferOptions } from './module.js';
+export { Module, type PlainMlp, type Parametrization, type StateDict, type LoadStateDictOptions, type LoadStateDictResult, type ShapeMismatch, type BufferOptions } from './module.js';
 export { Parameter } from './parameter.js';
 export { Linear, type LinearModuleOptions } from './layers/linear.js';
 export { Conv2d, type Conv2dModuleOptions } from './layers/conv.js';

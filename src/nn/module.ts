@@ -55,6 +55,30 @@ export interface BufferOptions {
   persistent?: boolean;
 }
 
+/**
+ * What a model that is a plain MLP declares (Module.asPlainMlp): the modules its forward applies
+ * in order, so the fused Langevin sampler can run the whole network per chain in one kernel.
+ * For an energy, E(x) = the layers applied to x [batch, inputDim], which gives [batch, 1],
+ * squeezed to [batch].
+ */
+export interface PlainMlp {
+  /**
+   * Linear layers, each hidden one followed by at most one activation module, the last a
+   * Linear to one output. The fused sampler checks each (exact Linear, an activation its
+   * kernel computes, the widths it supports) and runs the general path where one fails.
+   */
+  readonly layers: readonly Module[];
+}
+
+/**
+ * Whether `obj` runs each of the methods `names` exactly as class `cls` defines (or inherits)
+ * it: a subclass or an instance that replaces one does not, so what `cls` declares about its
+ * forward no longer holds for it.
+ */
+export function runsAsDefinedBy(obj: object, cls: abstract new (...args: never[]) => object, names: readonly string[]): boolean {
+  return names.every((name) => (obj as Record<string, unknown>)[name] === (cls.prototype as Record<string, unknown>)[name]);
+}
+
 const join = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
 const describeValue = (v: unknown) => (v === null ? 'null' : v instanceof Tensor ? v.toString() : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v);
 
@@ -70,6 +94,17 @@ export class Module {
   /** The computation; subclasses implement it (and narrow its signature). */
   forward(..._inputs: any[]): any {
     throw new Error(`${this.constructor.name}: forward() is not implemented; a Module subclass must define forward(...)`);
+  }
+
+  /**
+   * The plain MLP this module's forward computes, or null (the default: nothing declared).
+   * MLPEnergyModel, CustomEnergyModel, NeuralEnergyFunction and Sequential declare theirs unless
+   * a subclass or the instance replaces forward(); a model of your own that applies Linear
+   * layers and activation modules in order can return { layers } here to get the fused Langevin
+   * path. Return null from a subclass whose forward() no longer is that network.
+   */
+  asPlainMlp(): PlainMlp | null {
+    return null;
   }
 
   // -------------------------------------------------------------------------------------------

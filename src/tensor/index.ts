@@ -33,6 +33,9 @@ export { tidy, keep } from './scope.js';
 export { autocast, autocastState, AUTOCAST_OPS, type AutocastOptions, type AutocastOp } from './autocast.js';
 export { memory, type MemoryInfo } from './memory.js';
 export { MAX_RANK, broadcastShapes } from './shape.js';
+export * from './ops/fused/index.js';
+// The device type, for layers above src/tensor that name a device without touching src/kernels.
+export type { Runtime } from '../kernels/runtime.js';
 
 const fn = (name: Parameters<typeof unary>[0]) => (x: Tensor): Tensor => unary(name, x);
 export const neg = fn('neg');

@@ -6,10 +6,8 @@
 // Same seed and options, same data, on any device. Rows come shuffled (TorchEBM shuffles its
 // mixtures; here every sampled dataset is, so any slice is a fair minibatch); the mixture and
 // pinwheel splits are TorchEBM's exact ones. 'grid' keeps meshgrid order unless shuffle is set.
-import { datasetKernel } from '../kernels/datasets.js';
-import type { Runtime } from '../kernels/runtime.js';
 import { deriveSeed } from '../nn/init.js';
-import { getDevice, noGrad, Tensor, tidy } from '../tensor/index.js';
+import { getDevice, noGrad, tidy, toyDataset, type Runtime, type Tensor } from '../tensor/index.js';
 import { rejectUnknownKeys } from './options.js';
 
 /** The dataset names, for the CLI and for iteration. */
@@ -149,17 +147,19 @@ export function makeDataset<N extends DatasetName>(name: N, opts: DatasetOptions
   const rt = opts.device ?? getDevice();
   return noGrad(() =>
     tidy(() => {
-      const raw = Tensor.empty(rt, [n, 2], name);
-      datasetKernel(rt, raw.buffer, {
-        kind: spec.kind,
-        n,
-        seedLo: seed >>> 0,
-        seedHi: Math.floor(seed / 2 ** 32) >>> 0,
-        k: spec.k?.(o) ?? 8,
-        shuffle: opts.shuffle ?? spec.shuffle ?? true,
-        floats: spec.floats(o),
-        noise: spec.noise(o),
-      });
+      const raw = toyDataset(
+        rt,
+        {
+          kind: spec.kind,
+          n,
+          key: { lo: seed >>> 0, hi: Math.floor(seed / 2 ** 32) >>> 0 },
+          k: spec.k?.(o) ?? 8,
+          shuffle: opts.shuffle ?? spec.shuffle ?? true,
+          floats: spec.floats(o),
+          noise: spec.noise(o),
+        },
+        name,
+      );
       return spec.post ? spec.post(raw) : raw;
     }),
   );

@@ -1,16 +1,13 @@
 // GradScaler: torch.amp.GradScaler's dynamic loss scaling, kept entirely on the GPU.
 //
-// The scale is a 0-d GPU tensor; a small flag buffer holds the good-step counter and one
-// found-inf flag per optimizer. step(optimizer) records the inf/NaN check over the gradients
+// The scale is a 0-d GPU tensor; a small tensor of flag words holds the good-step counter and
+// one found-inf flag per optimizer. step(optimizer) records the inf/NaN check over the gradients
 // (six per dispatch) and then the optimizer's fused kernels, which read the flag and the scale
 // themselves: they skip the update when the flag is set and unscale the gradient as they read
 // it, so whether to skip is never decided on the CPU. update() is one single-invocation kernel
 // that grows or backs off the scale. Nothing reads back unless getScale(), foundInf(),
 // getGrowthTracker() or stateDict() is called.
-import { keep, noGrad, reciprocal, Tensor } from '../tensor/index.js';
-import type { PooledBuffer, Runtime } from '../kernels/runtime.js';
-import { checkFiniteKernel, gradsPerCheck, scalerFlagWord, updateScaleKernel } from '../kernels/grad-scaler.js';
-import type { OptimGate } from '../kernels/optim.js';
+import { checkFinite_, keep, noGrad, readWords, reciprocal, scalerFlagWord, Tensor, updateScale_, writeData_, type Runtime, type UpdateGate } from '../tensor/index.js';
 import type { BaseOptions, Optimizer } from './optim/optimizer.js';
 
 export interface GradScalerOptions {
@@ -35,7 +32,7 @@ export interface GradScalerState {
 }
 
 const DEFAULTS: GradScalerOptions = { initScale: 2 ** 16, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000, enabled: true };
-/** Words of the flag buffer: a header (tracker, last found-inf, skipped count) and flags. */
+/** Flag words: a header (tracker, last found-inf, skipped count) and one flag per optimizer. */
 const FLAG_WORDS = 16;
 
 type Stage = 'ready' | 'unscaled' | 'stepped';
@@ -44,7 +41,8 @@ type AnyOptimizer = Optimizer<BaseOptions>;
 interface Device {
   rt: Runtime;
   scale: Tensor;
-  flags: PooledBuffer;
+  /** FLAG_WORDS u32 words (see scalerFlagWord). */
+  flags: Tensor;
 }
 
 export class GradScaler {
@@ -52,7 +50,7 @@ export class GradScaler {
   private dev: Device | null = null;
   /** Each optimizer's flag word and where it is in the scale / unscale / step / update cycle. */
   private readonly optimizers = new Map<AnyOptimizer, { flag: number; stage: Stage }>();
-  /** A growth tracker loaded before the buffers exist. */
+  /** A growth tracker loaded before the scale and flag words exist. */
   private pendingTracker = 0;
 
   constructor(options: Partial<GradScalerOptions> = {}) {
@@ -127,7 +125,7 @@ export class GradScaler {
     if (st.stage === 'stepped') throw new Error('GradScaler.step: already called on this optimizer since the last update()');
     const unscale = st.stage === 'ready';
     const dev = unscale ? this.check(optimizer, st.flag) : this.dev!;
-    const gate: OptimGate = { flags: dev.flags, scale: dev.scale.buffer, flagIndex: st.flag, unscale };
+    const gate: UpdateGate = { flags: dev.flags, scale: dev.scale, flagIndex: st.flag, unscale };
     optimizer.stepWith(gate);
     st.stage = 'stepped';
   }
@@ -146,7 +144,7 @@ export class GradScaler {
       this.options.initScale = newScale!;
       return;
     }
-    updateScaleKernel(this.dev.rt, this.buffers(this.dev), {
+    updateScale_(this.dev.flags, this.dev.scale, {
       optimizers: this.optimizers.size,
       growthFactor: this.options.growthFactor,
       backoffFactor: this.options.backoffFactor,
@@ -190,15 +188,15 @@ export class GradScaler {
       this.pendingTracker = sd.growthTracker;
       return;
     }
-    this.dev.rt.write(this.dev.scale.buffer, new Float32Array([sd.scale]));
-    this.dev.rt.write(this.dev.flags, new Uint32Array([sd.growthTracker]), 4 * scalerFlagWord(this.dev.rt, 'tracker'));
+    writeData_(this.dev.scale, new Float32Array([sd.scale]));
+    writeData_(this.dev.flags, new Uint32Array([sd.growthTracker]), scalerFlagWord(this.dev.rt, 'tracker'));
   }
 
-  /** Frees the scale and flag buffers. */
+  /** Frees the scale and the flag words. */
   dispose(): void {
     if (!this.dev) return;
     this.dev.scale.dispose();
-    this.dev.rt.free(this.dev.flags);
+    this.dev.flags.dispose();
     this.dev = null;
     this.optimizers.clear();
   }
@@ -206,11 +204,7 @@ export class GradScaler {
   private async readFlag(name: 'tracker' | 'last_found' | 'skipped'): Promise<number> {
     if (!this.dev) return name === 'tracker' ? this.pendingTracker : 0;
     const word = scalerFlagWord(this.dev.rt, name);
-    return new Uint32Array(await this.dev.rt.read(this.dev.flags, 4, 4 * word))[0]!;
-  }
-
-  private buffers(dev: Device): { flags: PooledBuffer; scale: PooledBuffer } {
-    return { flags: dev.flags, scale: dev.scale.buffer };
+    return (await readWords(this.dev.flags, word, 1))[0]!;
   }
 
   /** The scale and flags on `rt`, made at first use (the scale starts at initScale). */
@@ -219,13 +213,13 @@ export class GradScaler {
       if (this.dev.rt !== rt) throw new Error('GradScaler: tensors from two devices; a scaler serves one device');
       return this.dev;
     }
-    // Fresh buffers no pending work uses: the uploads cannot force a submit.
+    // Fresh tensors no pending work uses: the uploads cannot force a submit.
     const scale = keep(Tensor.empty(rt, [], 'grad-scaler-scale'));
-    rt.write(scale.buffer, new Float32Array([this.options.initScale]));
-    const flags = rt.allocate(FLAG_WORDS * 4, 'grad-scaler-flags');
+    writeData_(scale, new Float32Array([this.options.initScale]));
+    const flags = keep(Tensor.empty(rt, [FLAG_WORDS], 'grad-scaler-flags'));
     const init = new Uint32Array(FLAG_WORDS);
     init[scalerFlagWord(rt, 'tracker')] = this.pendingTracker;
-    rt.write(flags, init);
+    writeData_(flags, init);
     return (this.dev = { rt, scale, flags });
   }
 
@@ -246,9 +240,7 @@ export class GradScaler {
   private check(optimizer: AnyOptimizer, flag: number): Device {
     const grads = optimizer.params.flatMap((p) => (p.grad && p.grad.size ? [p.grad] : []));
     const dev = this.device(optimizer.params[0]!.device);
-    const per = gradsPerCheck(dev.rt);
-    for (let i = 0; i < grads.length; i += per)
-      checkFiniteKernel(dev.rt, this.buffers(dev), grads.slice(i, i + per).map((g) => ({ buffer: g.buffer, n: g.size })), flag);
+    checkFinite_(dev.flags, grads, flag, dev.scale);
     return dev;
   }
 }

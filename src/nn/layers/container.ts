@@ -2,7 +2,7 @@
 // one ebm.linear dispatch) and ModuleList (holds modules, has no forward). Children are named
 // '0', '1', … as in PyTorch, so state-dict keys match ('network.0.weight').
 import type { Tensor } from '../../tensor/index.js';
-import { Module } from '../module.js';
+import { Module, runsAsDefinedBy, type PlainMlp } from '../module.js';
 import { fusableEpilogue } from './activation.js';
 import { Linear } from './linear.js';
 
@@ -57,6 +57,14 @@ export class Sequential extends ModuleSequence {
   }
 
   protected readonly kind = 'Sequential';
+
+  /**
+   * Its children in order, as the plain MLP it is when they are Linear layers and activation
+   * modules (the fused sampler checks which); null for a subclass or instance that replaces forward().
+   */
+  override asPlainMlp(): PlainMlp | null {
+    return runsAsDefinedBy(this, Sequential, ['forward']) ? { layers: this.list() } : null;
+  }
 
   /**
    * Runs the children in order. A Linear followed by an activation module of the activation

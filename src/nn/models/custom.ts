@@ -9,6 +9,7 @@ import { SiLU } from '../layers/activation.js';
 import { Sequential } from '../layers/container.js';
 import { Linear } from '../layers/linear.js';
 import { BaseEnergyFunction } from '../energy.js';
+import { runsAsDefinedBy, type PlainMlp } from '../module.js';
 import { checkInputShape, checkOptions, checkPositiveInt, checkSeed, layerSeed } from './common.js';
 
 export interface CustomEnergyModelOptions {
@@ -51,6 +52,11 @@ export class CustomEnergyModel extends BaseEnergyFunction {
   override forward(x: Tensor): Tensor {
     checkInputShape('CustomEnergyModel', x, ['batch', this.inputDim]);
     return this.network.forward(x).squeeze(-1);
+  }
+
+  /** network's layers (its forward is network(x).squeeze(-1)); null where forward() or gradient() is replaced. */
+  override asPlainMlp(): PlainMlp | null {
+    return runsAsDefinedBy(this, CustomEnergyModel, ['forward', 'gradient']) ? this.network.asPlainMlp() : null;
   }
 
   override extraRepr(): string {

@@ -17,7 +17,7 @@ import type { Tensor } from '../../tensor/index.js';
 import { deriveSeed } from '../init.js';
 import { Linear } from '../layers/linear.js';
 import type { Sequential } from '../layers/container.js';
-import type { Module } from '../module.js';
+import { runsAsDefinedBy, type Module, type PlainMlp } from '../module.js';
 import { BaseEnergyFunction } from '../energy.js';
 import { spectralNorm } from '../spectral-norm.js';
 import { buildTrunk, type BaseModelOptions } from './base-model.js';
@@ -69,6 +69,16 @@ export class MLPEnergyModel extends BaseEnergyFunction {
   /** E(x) for x [batch, inputDim]: shape [batch]. */
   override forward(x: Tensor): Tensor {
     return this.output_layer.forward(this.features(x)).squeeze(-1);
+  }
+
+  /**
+   * network's layers then output_layer: the plain MLP the fused Langevin sampler runs. null for a
+   * subclass or instance that replaces forward(), features() or gradient() (it is another energy).
+   */
+  override asPlainMlp(): PlainMlp | null {
+    if (!runsAsDefinedBy(this, MLPEnergyModel, ['forward', 'features', 'gradient'])) return null;
+    const trunk = this.network.asPlainMlp();
+    return trunk && { layers: [...trunk.layers, this.output_layer] };
   }
 
   override extraRepr(): string {

@@ -5,7 +5,7 @@
 import { Tensor } from '../../tensor/index.js';
 import { fmt } from '../../tensor/shape.js';
 import { BaseEnergyFunction } from '../energy.js';
-import { Module } from '../module.js';
+import { Module, runsAsDefinedBy, type PlainMlp } from '../module.js';
 
 export class NeuralEnergyFunction<M extends Module = Module> extends BaseEnergyFunction {
   readonly model: M;
@@ -15,6 +15,15 @@ export class NeuralEnergyFunction<M extends Module = Module> extends BaseEnergyF
     if (!(model instanceof Module))
       throw new Error(`NeuralEnergyFunction: expected a Module (a network whose forward returns [batch] or [batch, 1]), got ${model === null ? 'null' : typeof model === 'object' ? ((model as object).constructor?.name ?? 'object') : typeof model}`);
     this.model = this.registerModule('model', model);
+  }
+
+  /**
+   * The wrapped network's plain MLP, when it declares one (a Sequential of Linear layers and
+   * activations does): model(x) is then [batch, 1], returned squeezed. null where forward() or
+   * gradient() is replaced.
+   */
+  override asPlainMlp(): PlainMlp | null {
+    return runsAsDefinedBy(this, NeuralEnergyFunction, ['forward', 'gradient']) ? this.model.asPlainMlp() : null;
   }
 
   /** model(x) as energies of shape [batch]. */

@@ -14,7 +14,7 @@
 // replaced by fresh noise, and after sampling the chains are written back with one row gather
 // over [buffer; negatives].
 import { deriveSeed } from '../../nn/init.js';
-import { indexSelect, keep, noGrad, randn, tensor, tidy, Tensor } from '../../tensor/index.js';
+import { copyInto_, indexSelect, keep, noGrad, randn, replaceRows, tensor, tidy, Tensor } from '../../tensor/index.js';
 import { mulberry32 } from '../../tensor/host-random.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';
@@ -58,11 +58,12 @@ export class ContrastiveDivergence extends BaseLoss {
   readonly newSampleRatio: number;
   readonly energyRegWeight: number;
   private readonly initNoise: number | ((shape: number[]) => Tensor);
-  private buffer: Tensor | null = null;
+  /** The replay buffer (persistent CD), made at the first call. */
+  private replay: Tensor | null = null;
   private readonly random: () => number;
   /** Per (batch, negatives) sizes: the loss weights c, r [b + n] and the mean weights [b + n, 2]. */
   private weights: { key: string; c: Tensor; r: Tensor; means: Tensor } | null = null;
-  /** The identity row map of the buffer write-back (entries are set and restored per call). */
+  /** The identity row map the row draw shuffles in place (restored after each draw). */
   private rowMap: Uint32Array | null = null;
 
   constructor(model: unknown, sampler: unknown, opts: ContrastiveDivergenceOptions = {}) {
@@ -86,7 +87,7 @@ export class ContrastiveDivergence extends BaseLoss {
 
   /** The replay buffer [bufferSize, ...dim] (persistent CD, after the first call), or null. */
   get replayBuffer(): Tensor | null {
-    return this.buffer;
+    return this.replay;
   }
 
   /**
@@ -100,13 +101,13 @@ export class ContrastiveDivergence extends BaseLoss {
       throw new Error(`${NAME}.loadReplayBuffer: expected [${this.bufferSize}, ...dim] (bufferSize rows), got ${fmt(t.shape)}`);
     const copy = keep(noGrad(() => (t.dtype === 'f32' ? t.clone() : t.to('f32'))));
     this.resetBuffer();
-    this.buffer = copy;
+    this.replay = copy;
   }
 
   /** Forgets the replay buffer: the next call starts it afresh from noise. */
   resetBuffer(): void {
-    this.buffer?.dispose();
-    this.buffer = null;
+    this.replay?.dispose();
+    this.replay = null;
   }
 
   /** Frees the replay buffer and the cached weights. */
@@ -136,8 +137,8 @@ export class ContrastiveDivergence extends BaseLoss {
     // One forward over [x+; x-]: both are off the tape, so the joined batch is a plain copy.
     const both = noGrad(() => {
       const t = Tensor.empty(x.device, [b + n, ...dim], 'cd-batch');
-      x.device.copy(x.buffer, 0, t.buffer, 0, x.byteLength);
-      x.device.copy(negatives.buffer, 0, t.buffer, x.byteLength, negatives.byteLength);
+      copyInto_(t, x);
+      copyInto_(t, negatives, { dstOffset: x.size });
       return t;
     });
     const e = this.energy(both);
@@ -202,9 +203,9 @@ export class ContrastiveDivergence extends BaseLoss {
     }
     const size = this.bufferSize;
     if (b > size) throw new Error(`${NAME}: the batch (${b}) is larger than bufferSize (${size}); persistent CD draws distinct buffer rows per batch`);
-    if (this.buffer && !sameShape(this.buffer.shape.slice(1), dim)) this.resetBuffer();
-    if (!this.buffer) this.buffer = keep(noGrad(() => this.noise([size, ...dim], x, deriveSeed(seed, 2))));
-    // Distinct rows by a partial Fisher-Yates shuffle (the row map doubles as the scratch).
+    if (this.replay && !sameShape(this.replay.shape.slice(1), dim)) this.resetBuffer();
+    if (!this.replay) this.replay = keep(noGrad(() => this.noise([size, ...dim], x, deriveSeed(seed, 2))));
+    // Distinct rows by a partial Fisher-Yates shuffle of the identity row map.
     const map = this.rowMap && this.rowMap.length === size ? this.rowMap : (this.rowMap = Uint32Array.from({ length: size }, (_, i) => i));
     const idx = new Uint32Array(b);
     for (let i = 0; i < b; i++) {
@@ -216,33 +217,19 @@ export class ContrastiveDivergence extends BaseLoss {
     }
     for (let i = 0; i < size; i++) map[i] = i;
     const fresh = Math.round(this.newSampleRatio * b);
-    const buffer = this.buffer;
+    const buffer = this.replay;
     const neg = noGrad(() =>
       tidy(() => {
         const start = indexSelect(buffer, idx);
-        if (fresh > 0) {
-          const noise = this.noise([fresh, ...dim], x, noiseSeed);
-          x.device.copy(noise.buffer, 0, start.buffer, 0, noise.byteLength);
-        }
+        // The first `fresh` chains restart from noise.
+        if (fresh > 0) copyInto_(start, this.noise([fresh, ...dim], x, noiseSeed));
         return this.checked(this.sampler.sample({ x: start, nSteps, seed }), b, dim);
       }),
     );
-    // Write back: new buffer = rows of [buffer; neg], row idx[i] taken from neg[i].
-    const next = noGrad(() =>
-      tidy(() => {
-        const joined = Tensor.empty(x.device, [size + b, ...dim], 'cd-buffer');
-        x.device.copy(buffer.buffer, 0, joined.buffer, 0, buffer.byteLength);
-        x.device.copy(neg.buffer, 0, joined.buffer, buffer.byteLength, neg.byteLength);
-        for (let i = 0; i < b; i++) map[idx[i]!] = size + i;
-        try {
-          return indexSelect(joined, map);
-        } finally {
-          for (let i = 0; i < b; i++) map[idx[i]!] = idx[i]!;
-        }
-      }),
-    );
+    // Write back: the buffer with row idx[i] replaced by neg[i] (one row gather over [buffer; neg]).
+    const next = replaceRows(buffer, idx, neg, 'cd-buffer');
     buffer.dispose();
-    this.buffer = keep(next);
+    this.replay = keep(next);
     return neg;
   }
 

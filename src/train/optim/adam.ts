@@ -1,7 +1,6 @@
 // Adam and AdamW: torch.optim.Adam / AdamW's update (bias-corrected moments, amsgrad,
 // L2 or decoupled weight decay, maximize), one fused dispatch per parameter.
-import type { Runtime } from '../../kernels/runtime.js';
-import { adamKernel, type OptimBuffers, type OptimGate } from '../../kernels/optim.js';
+import { adamStep_, type Tensor, type UpdateGate } from '../../tensor/index.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { betas, bool, nonNegative } from './validate.js';
 
@@ -40,9 +39,9 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
     return o.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
   }
 
-  protected launch(rt: Runtime, b: OptimBuffers, g: ParamGroup<AdamOptions>, gate: OptimGate | null): void {
+  protected launch(param: Tensor, grad: Tensor, state: Tensor | null, g: ParamGroup<AdamOptions>, update: { parity: number; gate: UpdateGate | null }): void {
     const [beta1, beta2] = g.betas;
-    adamKernel(rt, b, { lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, amsgrad: g.amsgrad, maximize: g.maximize }, gate);
+    adamStep_(param, grad, state!, { lr: g.lr, beta1, beta2, eps: g.eps, weightDecay: g.weightDecay, decoupled: this.decoupled, amsgrad: g.amsgrad, maximize: g.maximize }, update);
   }
 }
 

@@ -1,9 +1,7 @@
 // The optimizer base: parameter groups, per-parameter GPU state, zeroGrad and state dicts in
 // torch.optim's structure. Subclasses name their state and launch one fused kernel per
 // parameter; nothing here reads back to the CPU.
-import { keep, Tensor } from '../../tensor/index.js';
-import type { Runtime } from '../../kernels/runtime.js';
-import { optimStateFloats, type OptimBuffers, type OptimGate } from '../../kernels/optim.js';
+import { keep, loadOptimState_, optimState, optimStateRegion, optimStateSize, optimStateStep, Tensor, type UpdateGate } from '../../tensor/index.js';
 import { knownKeys, trainable } from './validate.js';
 
 /** Hyperparameters every optimizer has; schedulers change `lr` between steps. */
@@ -29,14 +27,12 @@ export interface OptimizerStateDict<O extends BaseOptions = BaseOptions> {
 }
 
 interface ParamState {
-  /** The packed state buffer: step counter slots, then one region per state key. */
+  /** The packed state (see optimState): step counter slots, then one region per state key. */
   packed: Tensor;
   keys: readonly string[];
   /** Updates dispatched so far: its parity picks the step counter's current slot. */
   calls: number;
 }
-
-const STEP_SLOT_BYTES = 16;
 
 export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   readonly paramGroups: ParamGroup<O>[] = [];
@@ -70,8 +66,11 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   protected abstract stateKeys(group: O): readonly string[];
   /** Whether the state dict carries PyTorch's 'step' (Adam does, SGD does not). */
   protected abstract readonly reportsStep: boolean;
-  /** Records the fused update of one parameter. */
-  protected abstract launch(rt: Runtime, buffers: OptimBuffers, group: ParamGroup<O>, gate: OptimGate | null): void;
+  /**
+   * Records the fused update of one parameter in place (adamStep_, sgdStep_): `state` is its
+   * packed state (null when stateKeys is empty), `parity` the counter slot holding its step.
+   */
+  protected abstract launch(param: Tensor, grad: Tensor, state: Tensor | null, group: ParamGroup<O>, update: { parity: number; gate: UpdateGate | null }): void;
 
   /** Adds a group of parameters with its own options (PyTorch's add_param_group). */
   addParamGroup(group: { params: Iterable<Tensor> } & Partial<O>): void {
@@ -114,7 +113,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
    * step() under a GradScaler's gate (the scaler calls this): the kernels skip the update when
    * the scaler's GPU flag says a gradient overflowed, and unscale the gradients as they read.
    */
-  stepWith(gate: OptimGate | null): void {
+  stepWith(gate: UpdateGate | null): void {
     for (const group of this.paramGroups)
       for (const p of group.params) {
         const g = p.grad;
@@ -123,7 +122,7 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
         // An empty parameter has nothing to update (and would launch no workgroups).
         if (p.size === 0) continue;
         const st = this.stateFor(p, group);
-        this.launch(p.device, { param: p.buffer, grad: g.buffer, state: st?.packed.buffer ?? null, n: p.size, parity: (st?.calls ?? 0) % 2 }, group, gate);
+        this.launch(p, g, st?.packed ?? null, group, { parity: (st?.calls ?? 0) % 2, gate });
         if (st) st.calls++;
       }
   }
@@ -144,18 +143,9 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
     const index = new Map(this.params.map((p, i) => [p, i]));
     const state: OptimizerStateDict<O>['state'] = {};
     for (const [p, st] of this.states) {
-      const rt = p.device;
       const entry: Record<string, Tensor> = {};
-      if (this.reportsStep) {
-        const step = keep(Tensor.empty(rt, [], 'optim-step'));
-        rt.copy(st.packed.buffer, 4 * (st.calls % 2), step.buffer, 0, 4);
-        entry.step = step;
-      }
-      st.keys.forEach((key, k) => {
-        const t = keep(Tensor.empty(rt, p.shape, `optim-${key}`));
-        if (p.size) rt.copy(st.packed.buffer, regionOffset(p.size, k), t.buffer, 0, p.size * 4);
-        entry[key] = t;
-      });
+      if (this.reportsStep) entry.step = keep(optimStateStep(st.packed, p, st.calls % 2));
+      for (const [k, key] of st.keys.entries()) entry[key] = keep(optimStateRegion(st.packed, p, k, `optim-${key}`));
       state[index.get(p)!] = entry;
     }
     let at = 0;
@@ -233,18 +223,12 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
   }
 
   private allocate(p: Tensor, regions: number): Tensor {
-    const floats = optimStateFloats(p.size, regions);
-    const packed = keep(Tensor.empty(p.device, [floats], `${this.name}-state`));
-    // A fresh buffer no pending work uses: the upload is not ordered after anything, so it
-    // cannot force a submit, and it saves a fill dispatch.
-    p.device.write(packed.buffer, new Float32Array(floats));
-    return packed;
+    return keep(optimState(p, regions, `${this.name}-state`));
   }
 
   private loadState(p: Tensor, group: O, entry: Record<string, Tensor | number>, where: string): ParamState {
     if (typeof entry !== 'object' || entry === null) throw new Error(`${where}: expected an object of state tensors`);
     const keys = this.stateKeys(group);
-    const rt = p.device;
     for (const key of keys) {
       const t = entry[key];
       if (!(t instanceof Tensor)) throw new Error(`${where}: missing tensor '${key}' (expected ${keys.join(', ')})`);
@@ -258,16 +242,15 @@ export abstract class Optimizer<O extends BaseOptions = BaseOptions> {
       if (stepEntry instanceof Tensor && (stepEntry.size !== 1 || stepEntry.dtype !== 'f32')) throw new Error(`${where}: 'step' must be one f32 value`);
       if (typeof stepEntry === 'number') step = stepEntry;
     }
-    const packed = keep(Tensor.empty(rt, [optimStateFloats(p.size, keys.length)], `${this.name}-state`));
+    const packed = keep(Tensor.empty(p.device, [optimStateSize(p.size, keys.length)], `${this.name}-state`));
     // Both slots hold the step, so the parity of the (reset) call count does not matter.
-    rt.write(packed.buffer, new Float32Array([step, step, 0, 0]));
-    if (stepEntry instanceof Tensor) for (const slot of [0, 1]) rt.copy(stepEntry.buffer, 0, packed.buffer, 4 * slot, 4);
-    keys.forEach((key, k) => p.size && rt.copy((entry[key] as Tensor).buffer, 0, packed.buffer, regionOffset(p.size, k), p.size * 4));
+    // (SGD keeps no step: its kernel never reads the counter.)
+    try {
+      loadOptimState_(packed, p, keys.map((key) => entry[key] as Tensor), this.reportsStep && stepEntry instanceof Tensor ? stepEntry : step);
+    } catch (e) {
+      packed.dispose();
+      throw e;
+    }
     return { packed, keys, calls: 0 };
   }
-}
-
-/** Byte offset of state region k for an n-element parameter (see optim.wgsl). */
-function regionOffset(n: number, k: number): number {
-  return STEP_SLOT_BYTES + k * Math.ceil(n / 4) * 16;
 }

@@ -1,7 +1,6 @@
 // SGD with momentum, dampening, Nesterov, weight decay and maximize: torch.optim.SGD's update,
 // one fused dispatch per parameter.
-import type { Runtime } from '../../kernels/runtime.js';
-import { sgdKernel, type OptimBuffers, type OptimGate } from '../../kernels/optim.js';
+import { sgdStep_, type Tensor, type UpdateGate } from '../../tensor/index.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { bool, nonNegative } from './validate.js';
 
@@ -35,7 +34,7 @@ export class SGD extends Optimizer<SGDOptions> {
     return o.momentum !== 0 ? ['momentum_buffer'] : [];
   }
 
-  protected launch(rt: Runtime, b: OptimBuffers, g: ParamGroup<SGDOptions>, gate: OptimGate | null): void {
-    sgdKernel(rt, b, g, gate);
+  protected launch(param: Tensor, grad: Tensor, state: Tensor | null, g: ParamGroup<SGDOptions>, update: { parity: number; gate: UpdateGate | null }): void {
+    sgdStep_(param, grad, state, g, update);
   }
 }

@@ -4,8 +4,7 @@
 // recorded GPU work: nothing is read back, so sample() is synchronous and returns tensors the
 // caller reads (or feeds on) when it wants. Every temporary of a step is freed with the step.
 import { isEnergyFunction, type BaseEnergyFunction } from '../../nn/energy.js';
-import type { Runtime } from '../../kernels/runtime.js';
-import { getDevice, noGrad, randn, tidy, Tensor } from '../../tensor/index.js';
+import { getDevice, noGrad, randn, sharesStorage, tidy, Tensor, type Runtime } from '../../tensor/index.js';
 import { withGradMode } from '../../tensor/tape.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { ChainRecorder } from './recorder.js';
@@ -122,7 +121,7 @@ export abstract class BaseSampler<State extends { x: Tensor } = { x: Tensor }> {
     if (!sameShape(g.shape, x.shape) || g.dtype !== 'f32')
       throw new Error(`${this.name}: energy.gradient(x) returned ${g.dtype} ${fmt(g.shape)} for x of shape ${fmt(x.shape)}; it must match x (f32)`);
     // The fused kernels update x in place, so the gradient must live in another buffer.
-    return g.buffer === x.buffer ? g.clone() : g;
+    return sharesStorage(g, x) ? g.clone() : g;
   }
 
   /** E(x), one per chain: shape [chains] ([chains, 1] is accepted). */

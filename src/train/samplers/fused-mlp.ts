@@ -3,15 +3,18 @@
 // dispatch runs several Langevin steps of every chain, each step the forward pass, dE/dx and
 // the update, instead of one dispatch per layer, per backward op and per update.
 //
-// Recognised energies (exact classes only, so a subclass that changes forward() or gradient()
-// is never mistaken for the plain network):
+// Recognised energies: those that declare themselves a plain MLP (Module.asPlainMlp(), which
+// returns the modules forward() applies in order). The zoo declares:
 //   MLPEnergyModel                       network (Linear, act)* + output_layer Linear(h, 1)
 //   CustomEnergyModel                    network Sequential(Linear, act, ..., Linear(h, 1))
 //   NeuralEnergyFunction(Sequential(...)) the same Sequential as the model
-// where every Linear is exactly Linear (f32 weight and bias, or no bias; the weight may be
-// parametrized, e.g. spectral norm), each hidden Linear is followed by at most one activation
-// Sequential fuses into it (ReLU, LeakyReLU, SiLU, Tanh, Sigmoid, exact GELU; none at all is
-// the identity) and the last Linear has one output and no activation after it.
+// each unless a subclass or the instance replaces forward() or gradient() (then it is another
+// energy and declares nothing); a user's model declares its own layers the same way. The
+// declared layers must be: every Linear exactly Linear (f32 weight and bias, or no bias; the
+// weight may be parametrized, e.g. spectral norm), each hidden Linear followed by at most one
+// activation Sequential fuses into it (a module of the activation table whose epilogue() the
+// linear kernel computes; none at all is the identity), and the last Linear with one output and
+// no activation after it.
 //
 // Limits (LANGEVIN_MLP_LIMITS): input width <= 16, every hidden width <= 256, 1 to 4 hidden
 // layers, chains of shape [n, inputDim], f32 weights on the chains' device, and a device with
@@ -25,17 +28,22 @@
 // updates u and v); the fused path runs one per call, at its start, and holds W / sigma for the
 // whole chain (the difference is the drift of sigma's estimate over one chain, nil once the
 // power iteration has converged).
-import { fusableEpilogue } from '../../nn/layers/activation.js';
-import { Sequential } from '../../nn/layers/container.js';
+import { FUSABLE_ACTIVATIONS, fusableEpilogue } from '../../nn/layers/activation.js';
 import { Linear } from '../../nn/layers/linear.js';
 import { BaseEnergyFunction } from '../../nn/energy.js';
-import { CustomEnergyModel } from '../../nn/models/custom.js';
-import { MLPEnergyModel } from '../../nn/models/mlp.js';
-import { NeuralEnergyFunction } from '../../nn/models/neural.js';
-import type { Module } from '../../nn/module.js';
-import { LANGEVIN_MLP_LIMITS, langevinMlpKernel, langevinMlpScratchWords, langevinMlpUsable, packedLayout, type MlpActivation, type PackedLayout } from '../../kernels/langevin-mlp.js';
-import type { Runtime } from '../../kernels/runtime.js';
-import { Tensor } from '../../tensor/index.js';
+import { Module } from '../../nn/module.js';
+import {
+  LANGEVIN_MLP_LIMITS,
+  langevinMlpScratchWords,
+  langevinMlpSteps_,
+  langevinMlpUsable,
+  packedLayout,
+  packMlpWeights_,
+  Tensor,
+  type MlpActivation,
+  type PackedLayout,
+  type Runtime,
+} from '../../tensor/index.js';
 import type { CallContext, SampleOptions } from './base.js';
 import { checkKeys, positiveInt } from './options.js';
 import type { CallKey } from './streams.js';
@@ -51,6 +59,9 @@ export interface MlpStructure {
 export type FusedSupport = { fused: true; structure: MlpStructure } | { fused: false; reason: string };
 
 const no = (reason: string): FusedSupport => ({ fused: false, reason });
+
+/** The activation modules the kernel computes after a Linear: those Sequential fuses (one per row of the activation table). */
+const FUSED_ACTIVATION_NAMES = [...FUSABLE_ACTIVATIONS].map((c) => c.name).join(', ');
 
 /** Linear, [activation], Linear, [activation], ..., Linear(h, 1), or why not. */
 function fromModules(mods: readonly Module[]): MlpStructure | string {
@@ -69,34 +80,26 @@ function fromModules(mods: readonly Module[]): MlpStructure | string {
       continue;
     }
     const ep = fusableEpilogue(next);
-    if (!ep) return `${next.constructor.name} after a Linear is not an activation the fused kernel computes (ReLU, LeakyReLU, SiLU, Tanh, Sigmoid, exact GELU)`;
-    hidden.push({ linear: m as Linear, activation: ep.activation as MlpActivation, slope: ep.negativeSlope ?? 0.01 });
+    if (!ep) return `${next.constructor.name} after a Linear is not an activation the fused kernel computes (${FUSED_ACTIVATION_NAMES}, where their epilogue() allows)`;
+    hidden.push({ linear: m as Linear, activation: ep.activation as MlpActivation, slope: ep.param });
     i += 2;
   }
   return mods.length === 0 ? 'the network is empty' : 'the network ends in an activation, not in a Linear to one output';
 }
 
-function modulesOf(seq: Module): Module[] | string {
-  if (seq.constructor !== Sequential) return `${seq.constructor.name} is not a Sequential`;
-  return [...(seq as Sequential)];
-}
-
 /** The energy's MLP structure, or why it has none the fused kernel can run. */
 export function mlpStructure(energy: unknown): MlpStructure | string {
   if (!(energy instanceof BaseEnergyFunction)) return 'the energy is not a BaseEnergyFunction';
-  const cls = energy.constructor;
-  // An instance with its own forward or gradient is not the model as its class defines it.
+  const name = energy.constructor.name;
+  // An instance with its own forward or gradient is not the model its declaration describes.
   if (Object.hasOwn(energy, 'forward') || Object.hasOwn(energy, 'gradient')) return 'the energy overrides forward() or gradient()';
-  let mods: Module[] | string;
-  if (cls === MLPEnergyModel) {
-    const m = energy as MLPEnergyModel;
-    const net = modulesOf(m.network);
-    mods = typeof net === 'string' ? net : [...net, m.output_layer];
-  } else if (cls === CustomEnergyModel) mods = modulesOf((energy as CustomEnergyModel).network);
-  else if (cls === NeuralEnergyFunction) mods = modulesOf((energy as NeuralEnergyFunction).model);
-  else return `${cls.name} is not an MLPEnergyModel, CustomEnergyModel or NeuralEnergyFunction over a Sequential`;
-  if (typeof mods === 'string') return mods;
-  return fromModules(mods);
+  const plain: unknown = energy.asPlainMlp();
+  if (plain === null || plain === undefined)
+    return `${name} is not an MLPEnergyModel, CustomEnergyModel or NeuralEnergyFunction over a Sequential as their classes define them, and does not declare a plain MLP (its asPlainMlp() returns null)`;
+  const layers = (plain as { layers?: unknown }).layers;
+  if (!Array.isArray(layers) || !layers.every((m) => m instanceof Module))
+    throw new Error(`${name}.asPlainMlp() must return { layers: Module[] } or null, got ${typeof plain === 'object' ? `an object whose layers are ${Array.isArray(layers) ? 'not all Modules' : typeof layers}` : typeof plain}`);
+  return fromModules(layers);
 }
 
 /**
@@ -138,7 +141,7 @@ export class FusedMlpRun {
   private next = 0;
 
   constructor(
-    private readonly rt: Runtime,
+    rt: Runtime,
     structure: MlpStructure,
     private readonly chains: number,
     private readonly nSteps: number,
@@ -156,13 +159,8 @@ export class FusedMlpRun {
     this.pack(structure);
   }
 
-  /** Copies each layer's weight and bias (as its forward would compute them now) into the packed buffer. */
+  /** Copies each layer's weight and bias (as its forward would compute them now) into the packed weights. */
   private pack(s: MlpStructure): void {
-    const { rt, layout } = this;
-    const dst = this.packed.buffer;
-    // Padding must read as zero; without padding every word that is read is overwritten below.
-    const zeroFill = layout.padded || s.hidden.some((h) => !h.linear.bias);
-    if (zeroFill) rt.write(dst, new Float32Array(layout.words));
     const made: Tensor[] = [];
     const param = (m: Linear, name: string): Tensor | null => {
       const t = m.param(name);
@@ -170,16 +168,8 @@ export class FusedMlpRun {
       return t;
     };
     try {
-      s.hidden.forEach((h, i) => {
-        const l = layout.layers[i]!;
-        const w = param(h.linear, 'weight')!;
-        const b = param(h.linear, 'bias');
-        if (l.rowStride === l.in || i === 0) rt.copy(w.buffer, 0, dst, l.weight * 4, l.out * l.in * 4);
-        else for (let r = 0; r < l.out; r++) rt.copy(w.buffer, r * l.in * 4, dst, (l.weight + r * l.rowStride) * 4, l.in * 4);
-        if (b) rt.copy(b.buffer, 0, dst, l.bias * 4, l.out * 4);
-      });
-      const wOut = param(s.output, 'weight')!;
-      rt.copy(wOut.buffer, 0, dst, layout.wOut * 4, s.output.inFeatures * 4);
+      const layers = s.hidden.map((h) => ({ weight: param(h.linear, 'weight')!, bias: param(h.linear, 'bias') }));
+      packMlpWeights_(this.packed, this.layout, layers, param(s.output, 'weight')!);
     } finally {
       // Computed weights (spectral norm's W / sigma) are only needed until the copies run.
       for (const t of made) t.dispose();
@@ -195,16 +185,7 @@ export class FusedMlpRun {
     const end = Math.min(this.nSteps, t + this.stepsPerDispatch, (Math.floor(t / this.boundary) + 1) * this.boundary);
     const table: (readonly [number, number])[] = [];
     for (let s = t; s < end; s++) table.push(hs(s));
-    langevinMlpKernel(this.rt, x.buffer, this.packed.buffer, this.scratch.buffer, {
-      chains: this.chains,
-      layout: this.layout,
-      step0: t,
-      hs: table,
-      seedLo: key.lo,
-      seedHi: key.hi,
-      clampMin: clamp?.min,
-      clampMax: clamp?.max,
-    });
+    langevinMlpSteps_(x, this.packed, this.scratch, { layout: this.layout, step0: t, hs: table, key, clampMin: clamp?.min, clampMax: clamp?.max });
     this.next = end;
   }
 }

@@ -3,8 +3,7 @@
 // made per chain in a kernel, and the chain's gradient and energy are carried over from the
 // accepted point, so a step costs nLeapfrogSteps gradients, one energy, and
 // nLeapfrogSteps + 1 small dispatches (shaders/hmc.wgsl). Acceptance counts stay on the GPU.
-import { hmcAcceptKernel, hmcBeginKernel, hmcLeapKernel, type HmcBuffers, type HmcStepArgs } from '../../kernels/hmc.js';
-import { Tensor, zeros } from '../../tensor/index.js';
+import { copyInto_, hmcAccept_, hmcBegin_, hmcLeap_, Tensor, zeros, type HmcStep } from '../../tensor/index.js';
 import { BaseSampler, type CallContext, type SamplerDiagnostics } from './base.js';
 import { checkKeys, finite, hyper, positiveInt, type Hyper } from './options.js';
 
@@ -49,22 +48,22 @@ export class HamiltonianMonteCarlo extends BaseSampler<HmcState> {
     const grad = this.gradient(x);
     const chain = zeros([3, ctx.chains], { device: ctx.rt });
     const e = this.energy(x);
-    ctx.rt.copy(e.buffer, 0, chain.buffer, 0, ctx.chains * 4);
+    // Row 0 of the chain table: the energy at x.
+    copyInto_(chain, e, { count: ctx.chains });
     e.dispose();
     return { x, grad, chain, xp: Tensor.empty(ctx.rt, x.shape, 'hmc-proposal'), p: Tensor.empty(ctx.rt, x.shape, 'hmc-momentum') };
   }
 
   protected step(s: HmcState, t: number, ctx: CallContext): void {
-    const a: HmcStepArgs = { chains: ctx.chains, dim: ctx.dim, step: t, seedLo: ctx.key.lo, seedHi: ctx.key.hi, h: this.h(t), mass: this.mass };
-    const bufs: HmcBuffers = { x: s.x.buffer, grad: s.grad.buffer, chain: s.chain.buffer, xp: s.xp.buffer, p: s.p.buffer };
-    hmcBeginKernel(ctx.rt, bufs, a);
+    const a: HmcStep = { step: t, key: ctx.key, h: this.h(t), mass: this.mass };
+    hmcBegin_(s, a);
     let gp = this.gradient(s.xp);
     for (let l = 1; l < this.nLeapfrogSteps; l++) {
-      hmcLeapKernel(ctx.rt, bufs, gp.buffer, a);
+      hmcLeap_(s, gp, a);
       gp.dispose();
       gp = this.gradient(s.xp);
     }
-    hmcAcceptKernel(ctx.rt, bufs, gp.buffer, this.energy(s.xp).buffer, a);
+    hmcAccept_(s, gp, this.energy(s.xp), a);
   }
 
   protected chainScalars(s: HmcState): Tensor {

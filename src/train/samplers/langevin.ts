@@ -4,8 +4,7 @@
 // dispatch (gradient step, Philox noise, optional clamp; shaders/langevin.wgsl).
 // For an MLP energy of modest width the fused path (fused-mlp.ts) runs several whole steps,
 // forward, dE/dx and update, per dispatch instead; same chains, to f32 round-off.
-import { langevinStepKernel } from '../../kernels/langevin.js';
-import type { Tensor } from '../../tensor/index.js';
+import { langevinStep_, type Tensor } from '../../tensor/index.js';
 import { BaseSampler, type CallContext, type SampleOptions, type SampleResult } from './base.js';
 import { fusedOption, fusedSupport, startFusedRun, type FusedMlpRun } from './fused-mlp.js';
 import { checkKeys, describe, hyper, real, type Hyper } from './options.js';
@@ -87,11 +86,9 @@ export class LangevinDynamics extends BaseSampler<LangevinState> {
     }
     const h = this.h(t);
     const g = this.gradient(state.x);
-    langevinStepKernel(ctx.rt, state.x.buffer, g.buffer, {
-      n: ctx.chains * ctx.dim,
+    langevinStep_(state.x, g, {
       step: t,
-      seedLo: ctx.key.lo,
-      seedHi: ctx.key.hi,
+      key: ctx.key,
       h,
       sigma: this.s(t) * Math.sqrt(2 * h),
       clampMin: this.clamp?.min,

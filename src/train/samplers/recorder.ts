@@ -1,9 +1,7 @@
 // Records the kept steps of a chain on the GPU: the trajectory (a buffer-to-buffer copy per kept
 // step, no dispatch) and the diagnostics (one reduction dispatch per kept step). Nothing is read
 // back; finish() hands over tensors.
-import { chainStatsKernel } from '../../kernels/chain-stats.js';
-import { Tensor, zeros } from '../../tensor/index.js';
-import type { Runtime } from '../../kernels/runtime.js';
+import { chainStats_, copyInto_, Tensor, zeros, type Runtime } from '../../tensor/index.js';
 
 export interface RecorderOptions {
   chains: number;
@@ -44,17 +42,11 @@ export class ChainRecorder {
 
   /** Records kept step `row` of state x; `scalars` is [>= scalars, chains] (diagnostics only). */
   record(x: Tensor, row: number, scalars: Tensor | null): void {
-    const bytes = this.o.chains * this.dim * 4;
-    if (this.steps) this.rt.copy(x.buffer, 0, this.steps.buffer, row * bytes, bytes);
+    const size = this.o.chains * this.dim;
+    if (this.steps) copyInto_(this.steps, x, { dstOffset: row * size, count: size });
     if (this.mean) {
       if (!scalars) throw new Error('ChainRecorder: diagnostics need the per-chain scalars');
-      chainStatsKernel(this.rt, x.buffer, scalars.buffer, this.mean.buffer, this.variance!.buffer, this.scalarMean!.buffer, {
-        chains: this.o.chains,
-        dim: this.dim,
-        scalars: this.o.scalars.length,
-        row,
-        rows: this.o.kept,
-      });
+      chainStats_(x, scalars, { mean: this.mean, variance: this.variance!, scalarMean: this.scalarMean! }, row);
     }
   }
 
@@ -69,7 +61,7 @@ export class ChainRecorder {
       out.scalars = {};
       this.o.scalars.forEach((name, s) => {
         const t = Tensor.empty(this.rt, [kept], name);
-        this.rt.copy(this.scalarMean!.buffer, s * kept * 4, t.buffer, 0, kept * 4);
+        copyInto_(t, this.scalarMean!, { srcOffset: s * kept, count: kept });
         out.scalars![name] = t;
       });
     }

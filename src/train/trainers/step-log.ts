@@ -8,10 +8,7 @@
 // - a ring of rows, one per step (step s in row s mod capacity): the loss, the loss's metrics
 //   and a copy of the flag word, written with buffer-to-buffer copies (no dispatch). Reading a
 //   step's metrics, or checking a range of steps, is one readback of the ring.
-import { checkFiniteKernel, gradsPerCheck } from '../../kernels/grad-scaler.js';
-import type { OptimGate } from '../../kernels/optim.js';
-import type { PooledBuffer, Runtime } from '../../kernels/runtime.js';
-import type { Tensor } from '../../tensor/index.js';
+import { checkFinite_, copyInto_, keep, readWords, Tensor, wordsAsFloats, writeData_, type Runtime, type UpdateGate } from '../../tensor/index.js';
 
 /** Thrown when a step's loss or gradients were not finite; names the step. */
 export class NonFiniteLossError extends Error {
@@ -32,9 +29,11 @@ export interface StepRow {
 
 export class StepLog {
   readonly width: number;
-  private readonly flags: PooledBuffer;
-  private readonly ring: PooledBuffer;
-  private readonly gateSpec: OptimGate;
+  /** The found-bad flag word (u32 bits; the rest of the 4 words pad it to a binding's minimum). */
+  private readonly flags: Tensor;
+  /** [capacity, width]: per step the loss, the metrics, and the flag word's bits. */
+  private readonly ring: Tensor;
+  private readonly gateSpec: UpdateGate;
   /** Every step up to this one has been read and was finite. */
   checkedUpTo = 0;
   /** The last step recorded. */
@@ -48,31 +47,29 @@ export class StepLog {
     readonly capacity = 1024,
   ) {
     this.width = 2 + metrics;
-    this.flags = rt.allocate(16, 'trainer-flags');
-    rt.write(this.flags, new Uint32Array(4));
-    this.ring = rt.allocate(capacity * this.width * 4, 'trainer-steps');
-    this.gateSpec = { flags: this.flags, scale: rt.placeholder, flagIndex: 0, unscale: false };
+    // Kept: the log outlives the step's tidy scope that creates it.
+    this.flags = keep(Tensor.empty(rt, [4], 'trainer-flags'));
+    writeData_(this.flags, new Uint32Array(4));
+    this.ring = keep(Tensor.empty(rt, [capacity, this.width], 'trainer-steps'));
+    this.gateSpec = { flags: this.flags, scale: null, flagIndex: 0, unscale: false };
   }
 
   /** The optimizer gate: skip the update while the flag is set. */
-  get gate(): OptimGate {
+  get gate(): UpdateGate {
     return this.gateSpec;
   }
 
   /** Records the finite check of these tensors (loss, gradients) into the flag: ceil(n / 6) dispatches. */
   check(tensors: readonly Tensor[]): void {
-    const per = gradsPerCheck(this.rt);
-    const list = tensors.filter((t) => t.size > 0);
-    for (let i = 0; i < list.length; i += per)
-      checkFiniteKernel(this.rt, { flags: this.flags, scale: this.rt.placeholderOut }, list.slice(i, i + per).map((t) => ({ buffer: t.buffer, n: t.size })), 0);
+    checkFinite_(this.flags, tensors, 0);
   }
 
   /** Copies step s's loss, metrics and flag into its row (no dispatch). */
   record(step: number, loss: Tensor, metrics: Tensor | null): void {
-    const row = ((step - 1) % this.capacity) * this.width * 4;
-    this.rt.copy(loss.buffer, 0, this.ring, row, 4);
-    if (metrics && this.metrics > 0) this.rt.copy(metrics.buffer, 0, this.ring, row + 4, this.metrics * 4);
-    this.rt.copy(this.flags, 0, this.ring, row + (this.width - 1) * 4, 4);
+    const row = ((step - 1) % this.capacity) * this.width;
+    copyInto_(this.ring, loss, { dstOffset: row, count: 1 });
+    if (metrics && this.metrics > 0) copyInto_(this.ring, metrics, { dstOffset: row + 1, count: this.metrics });
+    copyInto_(this.ring, this.flags, { dstOffset: row + this.width - 1, count: 1 });
     this.lastStep = step;
   }
 
@@ -84,9 +81,9 @@ export class StepLog {
   /** Reads the rows of steps from..to (inclusive, all still held): one readback. */
   async read(from: number, to: number): Promise<StepRow[]> {
     if (this.disposed) throw new Error('the trainer has been disposed');
-    const bytes = await this.rt.read(this.ring, this.capacity * this.width * 4);
-    const f = new Float32Array(bytes);
-    const u = new Uint32Array(bytes);
+    // Loss and metrics are f32 values, the flag column u32 bits: one readback, two views.
+    const u = await readWords(this.ring);
+    const f = wordsAsFloats(u);
     const rows: StepRow[] = [];
     for (let s = from; s <= to; s++) {
       const at = ((s - 1) % this.capacity) * this.width;
@@ -113,7 +110,7 @@ export class StepLog {
     }
     const lost = from > this.checkedUpTo + 1 && i === 0;
     // Reported: clear the sticky flag (the steps since were skipped) and move past them.
-    this.rt.write(this.flags, new Uint32Array(4));
+    writeData_(this.flags, new Uint32Array(4));
     this.checkedUpTo = this.lastStep;
     return { bad: { step: from + i, lost }, row };
   }
@@ -121,7 +118,7 @@ export class StepLog {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.rt.free(this.flags);
-    this.rt.free(this.ring);
+    this.flags.dispose();
+    this.ring.dispose();
   }
 }
