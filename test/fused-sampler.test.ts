@@ -237,7 +237,8 @@ describe('falls back to the general path, without error', () => {
     ['an energy that is not an MLP', () => new Quadratic(), 2, /not an MLPEnergyModel/],
     ['an analytic energy', () => new GaussianEnergy([0, 0], [[1, 0], [0, 1]]), 2, /not an MLPEnergyModel/],
     ['a subclass that changes forward()', () => new TweakedMLP({ inputDim: 2, hiddenDims: [16], seed: 1 }), 2, /not an MLPEnergyModel/],
-    ['an activation the kernel lacks (ELU)', () => new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [16], activation: 'elu', seed: 1 }), 2, /ELU/],
+    // (ELU and Softplus joined the kernel with the activation table; GELU's tanh approximation has no epilogue.)
+    ['an activation the kernel lacks (GELU, tanh approximation)', () => new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [16], activation: new ebm.GELU('tanh'), seed: 1 }), 2, /GELU after a Linear is not an activation the fused kernel computes/],
     ['a hidden width over 256', () => new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [300], seed: 1 }), 2, /width 300/],
     ['an input over 16', () => new ebm.MLPEnergyModel({ inputDim: 20, hiddenDims: [16], seed: 1 }), 20, /input width 20/],
     ['more than 4 hidden layers', () => new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [8, 8, 8, 8, 8], seed: 1 }), 2, /5 hidden layers/],
