@@ -104,11 +104,13 @@ describe('autocast f16: the numbers of the old patch', () => {
     expect(sameBits(await ebm.autocast({ dtype: 'f16' }, () => ebm.matmulT(a, b)).data(), await ebm.matmulT(a, b).data())).toBe(true);
   });
 
-  it('a whole MLPEnergyModel: energies, dE/dx and parameter gradients equal the old patch\'s, bit for bit', async () => {
+  it('a whole MLPEnergyModel: energies, dE/dx and parameter gradients equal the old patch\'s, bit for bit, in as many dispatches', async () => {
     const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [32, 32], activation: 'silu', seed: 10 });
     const x = ebm.randn([64, 2], { seed: 11 });
+    let used = 0;
     const run = async (scope: <T>(fn: () => T) => T) => {
       model.zeroGrad();
+      const before = dispatches();
       const [e, g] = ebm.tidy(() =>
         scope(() => {
           const energy = model.forward(x);
@@ -117,13 +119,17 @@ describe('autocast f16: the numbers of the old patch', () => {
           return [ebm.keep(energy.detach()), ebm.keep(dx)];
         }),
       );
+      used = dispatches() - before;
       const out = [await e!.data(), await g!.data(), ...(await Promise.all(model.parameters().map((p) => p.grad!.data())))];
       e!.dispose();
       g!.dispose();
       return out;
     };
     const mixed = await run((fn) => ebm.autocast({ dtype: 'f16' }, fn));
+    const mixedDispatches = used;
     const old = await run((fn) => withOldF16Patch(model, fn));
+    // The same work: each weight cast once, each input cast where it enters a layer.
+    expect(mixedDispatches).toBe(used);
     const f32 = await run((fn) => fn());
     expect(mixed.length).toBe(old.length);
     mixed.forEach((v, i) => expect(sameBits(v, old[i]!), `tensor ${i}`).toBe(true));

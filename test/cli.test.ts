@@ -215,6 +215,51 @@ describe('webgpu-ebm train', () => {
     ebm.shutdown();
   });
 
+  test('a resumed run is bit-identical: 60 steps straight and 30 + --resume to 60 write the same model.safetensors', { timeout: 600_000 }, async () => {
+    // Persistent CD in mixed precision: the replay buffer, its row generator, the loss's call
+    // counter, the grad scaler, Adam and the data order all have to continue exactly.
+    const args = ['--loss', 'pcd', '--mixed-precision', '--log-every', '10', '--checkpoint-every', '20', ...SMALL];
+    const straight = join(root, 'straight');
+    const split = join(root, 'split');
+    const t0 = performance.now();
+    expect((await cli(['train', '--steps', '60', '--out', straight, ...args])).code).toBe(0);
+    const t1 = performance.now();
+    expect((await cli(['train', '--steps', '30', '--out', split, ...args])).code).toBe(0);
+    const resumed = await cli(['train', '--resume', split, '--steps', '60', '--quiet']);
+    expect(resumed.err.join('\n')).toBe('');
+    expect(resumed.code).toBe(0);
+    console.log(`resume test: 60 steps straight ${((t1 - t0) / 1000).toFixed(1)} s, 30 + 30 resumed ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    expect(readFileSync(join(split, 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors')))).toBe(true);
+    // The logged metrics after the resume are the straight run's, number for number.
+    const after = (dir: string) => metricsOf(dir).filter((l) => l.phase === undefined && l.step > 30).map(({ step, loss, posEnergy, negEnergy }) => ({ step, loss, posEnergy, negEnergy }));
+    expect(after(split)).toEqual(after(straight));
+    expect(after(split).map((l) => l.step)).toEqual([40, 50, 60]);
+  });
+
+  test('a checkpoint in the older format (model, optimizer, scaler and replay buffer only) still resumes', async () => {
+    const dir = join(root, 'legacy');
+    expect((await cli(['train', '--loss', 'pcd', '--mixed-precision', '--steps', '4', '--log-every', '2', '--out', dir, ...SMALL])).code).toBe(0);
+    // Rewrite the checkpoint as the CLI wrote it before trainer states: the trainer's JSON held the scaler only.
+    await ebm.init();
+    const path = join(dir, 'checkpoint.safetensors');
+    const { tensors, metadata } = await ebm.readSafetensors(path);
+    const trainer = JSON.parse(metadata['webgpu-ebm.trainer']!) as { scaler: unknown; loss?: unknown; data?: unknown; random?: unknown };
+    expect(Object.keys(trainer).sort()).toEqual(['data', 'loss', 'random', 'scaler', 'scheduler']);
+    await ebm.saveSafetensors(tensors, path, { metadata: { ...metadata, 'webgpu-ebm.trainer': JSON.stringify({ scaler: trainer.scaler }) } });
+    const saved = await tensors.get('trainer.replay_buffer')!.data();
+    ebm.shutdown();
+    const resumed = await cli(['train', '--resume', dir, '--steps', '6', '--quiet']);
+    expect(resumed.err.join('\n')).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(metricsOf(dir).map((l) => l.step)).toEqual([2, 4, 6, 6]);
+    await ebm.init();
+    const after = await (await ebm.readSafetensors(path)).tensors.get('trainer.replay_buffer')!.data();
+    let same = 0;
+    for (let i = 0; i < after.length; i += 2) if (after[i] === saved[i] && after[i + 1] === saved[i + 1]) same++;
+    expect(same).toBeGreaterThan(8192 - 2 * 64 - 1);
+    ebm.shutdown();
+  });
+
   test('a resumed run refuses changed training options', async () => {
     const r = await cli(['train', '--resume', join(runDir, 'checkpoint.safetensors'), '--steps', '16', '--lr', '0.5']);
     expect(r.err).toHaveLength(1);

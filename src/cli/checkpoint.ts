@@ -2,9 +2,11 @@
 //   model.safetensors       the model's state dict under PyTorch's names, with the model (and
 //                           sampler) config in __metadata__: loadSafetensors loads it into a
 //                           model, PyTorch's safetensors.torch.load_file into an nn.Module.
-//   checkpoint.safetensors  the same tensors plus the optimizer's state (optimizer.state.<i>.<key>)
-//                           and the trainer's (trainer.<key>), the step and the whole run config:
-//                           what --resume continues from.
+//   checkpoint.safetensors  the trainer's whole stateDict(): the same tensors plus the optimizer's
+//                           state (optimizer.state.<i>.<key>), the replay buffer
+//                           (trainer.replay_buffer), and in the metadata the step, the run config
+//                           and the rest (scaler, loss counters, data order, random streams): what
+//                           --resume continues from, bit for bit.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ebm from '../index.js';
@@ -52,43 +54,45 @@ export async function saveModel(path: string, model: ebm.Module, config: TrainCo
   await ebm.saveSafetensors(model, path, { metadata: { ...modelMetadata(config, step), [KIND]: 'model' } });
 }
 
-export interface TrainerState {
-  /** Extra tensors (a replay buffer, a loss scale); saved as trainer.<key>. */
-  tensors?: Map<string, ebm.Tensor>;
-  /** Extra JSON-able state. */
-  json?: unknown;
+/** The trainer's JSON state in the checkpoint's metadata (every field absent from older checkpoints but scaler). */
+interface TrainerJson {
+  scaler?: ebm.GradScalerState | null;
+  loss?: { calls?: number; random?: number };
+  data?: ebm.DataLoaderState | null;
+  random?: ebm.RandomStreamsState;
+  scheduler?: unknown;
 }
 
-/** checkpoint.safetensors: model + optimizer + trainer state + step + config, written atomically. */
-export async function saveCheckpoint(
-  path: string,
-  parts: { model: ebm.Module; optimizer: ebm.Optimizer; config: TrainConfig; step: number; trainer?: TrainerState },
-): Promise<void> {
-  const dict = new Map<string, ebm.Tensor>(parts.model.stateDict());
-  const sd = parts.optimizer.stateDict();
+/** The replay buffer's tensor name (after the trainer prefix). */
+const REPLAY_BUFFER = 'replay_buffer';
+
+/**
+ * checkpoint.safetensors: the trainer's stateDict() and the run config, written atomically. The
+ * model's tensors keep PyTorch's names, the optimizer's are optimizer.state.<i>.<key>, the replay
+ * buffer trainer.replay_buffer; the optimizer's param groups, the step, the config and the rest
+ * of the trainer's state (scaler, loss counters, data order, random streams) are JSON metadata.
+ */
+export async function saveCheckpoint(path: string, parts: { config: TrainConfig; state: ebm.EBMTrainerStateDict }): Promise<void> {
+  const { config, state } = parts;
+  const dict = new Map<string, ebm.Tensor>(state.model);
   const numbers: Record<string, Record<string, number>> = {};
-  const owned: ebm.Tensor[] = [];
-  try {
-    for (const [idx, entry] of Object.entries(sd.state))
-      for (const [key, v] of Object.entries(entry)) {
-        if (v instanceof ebm.Tensor) {
-          owned.push(v);
-          dict.set(`${OPTIM_PREFIX}${idx}.${key}`, v);
-        } else (numbers[idx] ??= {})[key] = v;
-      }
-    for (const [key, t] of parts.trainer?.tensors ?? []) dict.set(`${TRAINER_PREFIX}${key}`, t);
-    await ebm.saveSafetensors(dict, path, {
-      metadata: {
-        ...modelMetadata(parts.config, parts.step),
-        [KIND]: 'checkpoint',
-        [RUN]: JSON.stringify(parts.config),
-        [OPTIM]: JSON.stringify({ paramGroups: sd.paramGroups, numbers }),
-        [TRAINER]: JSON.stringify(parts.trainer?.json ?? null),
-      },
-    });
-  } finally {
-    for (const t of owned) t.dispose();
-  }
+  for (const [idx, entry] of Object.entries(state.optimizer.state))
+    for (const [key, v] of Object.entries(entry)) {
+      if (v instanceof ebm.Tensor) dict.set(`${OPTIM_PREFIX}${idx}.${key}`, v);
+      else (numbers[idx] ??= {})[key] = v;
+    }
+  const { replayBuffer, ...loss } = state.loss ?? {};
+  if (replayBuffer) dict.set(`${TRAINER_PREFIX}${REPLAY_BUFFER}`, replayBuffer);
+  const trainer: TrainerJson = { scaler: state.scaler ?? null, loss, data: state.data ?? null, random: state.random, scheduler: state.scheduler ?? null };
+  await ebm.saveSafetensors(dict, path, {
+    metadata: {
+      ...modelMetadata(config, state.step),
+      [KIND]: 'checkpoint',
+      [RUN]: JSON.stringify(config),
+      [OPTIM]: JSON.stringify({ paramGroups: state.optimizer.paramGroups, numbers }),
+      [TRAINER]: JSON.stringify(trainer),
+    },
+  });
 }
 
 /** Reads a safetensors file's bytes and header, with one-line errors naming the file. */
@@ -185,17 +189,22 @@ export async function loadModel(path: string, opts: { activation?: string } = {}
 }
 
 export interface ResumeState {
+  path: string;
   config: TrainConfig;
   step: number;
-  /** Copies the saved weights, optimizer and trainer state into freshly built objects. */
-  restore(parts: { model: ebm.Module; optimizer: ebm.Optimizer }): void;
-  trainer: { tensors: Map<string, ebm.Tensor>; json: unknown };
-  /** Frees the tensors read from the file (after restore and the trainer have copied them). */
+  /** The trainer's state as the file holds it, for trainer.loadStateDict (its tensors are the file's). */
+  state: ebm.EBMTrainerStateDict;
+  /**
+   * Whether the file carries the whole state (loss counters, data order, random streams); older
+   * checkpoints carry model, optimizer, scaler and replay buffer only.
+   */
+  complete: boolean;
+  /** Frees the tensors read from the file (after loadStateDict has copied them). */
   dispose(): void;
 }
 
 /** Reads a checkpoint.safetensors for --resume (a run folder means its checkpoint.safetensors). */
-export async function readCheckpoint(pathOrDir: string): Promise<ResumeState & { path: string }> {
+export async function readCheckpoint(pathOrDir: string): Promise<ResumeState> {
   const path = existsSync(pathOrDir) && !pathOrDir.endsWith('.safetensors') && existsSync(join(pathOrDir, 'checkpoint.safetensors')) ? join(pathOrDir, 'checkpoint.safetensors') : pathOrDir;
   const { bytes, parsed } = readChecked(path);
   const meta = parsed.metadata;
@@ -209,31 +218,42 @@ export async function readCheckpoint(pathOrDir: string): Promise<ResumeState & {
   if (!config || typeof config !== 'object' || config.version !== 1 || !Number.isInteger(step) || step < 0 || !optim)
     throw new CliError(`checkpoint '${path}' has incomplete metadata (config, step or optimizer missing)`);
   checkModelConfig(config.model, `checkpoint '${path}'`);
+  const trainer = (json(meta, TRAINER, path) ?? {}) as TrainerJson;
+  if (typeof trainer !== 'object') throw new CliError(`checkpoint '${path}': its metadata '${TRAINER}' is not an object`);
   const { tensors } = await ebm.readSafetensors(bytes);
   const model = new Map<string, ebm.Tensor>();
-  const trainer = new Map<string, ebm.Tensor>();
   const state: ebm.OptimizerStateDict['state'] = {};
-  for (const [k, t] of tensors) {
-    if (k.startsWith(OPTIM_PREFIX)) {
-      const m = /^optimizer\.state\.(\d+)\.(.+)$/.exec(k);
-      if (!m) throw new CliError(`checkpoint '${path}': unexpected optimizer tensor '${k}'`);
-      (state[Number(m[1])] ??= {})[m[2]!] = t;
-    } else if (k.startsWith(TRAINER_PREFIX)) trainer.set(k.slice(TRAINER_PREFIX.length), t);
-    else model.set(k, t);
+  let replayBuffer: ebm.Tensor | undefined;
+  try {
+    for (const [k, t] of tensors) {
+      if (k.startsWith(OPTIM_PREFIX)) {
+        const m = /^optimizer\.state\.(\d+)\.(.+)$/.exec(k);
+        if (!m) throw new CliError(`checkpoint '${path}': unexpected optimizer tensor '${k}'`);
+        (state[Number(m[1])] ??= {})[m[2]!] = t;
+      } else if (k === `${TRAINER_PREFIX}${REPLAY_BUFFER}`) replayBuffer = t;
+      else if (k.startsWith(TRAINER_PREFIX)) throw new CliError(`checkpoint '${path}': unexpected trainer tensor '${k}'`);
+      else model.set(k, t);
+    }
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    throw e;
   }
   for (const [idx, entry] of Object.entries(optim.numbers ?? {})) Object.assign((state[Number(idx)] ??= {}), entry);
+  const complete = trainer.random !== undefined && trainer.data !== undefined && trainer.loss !== undefined;
+  const loss: ebm.LossStateDict = { ...(trainer.loss ?? {}), ...(replayBuffer ? { replayBuffer } : complete ? { replayBuffer: null } : {}) };
   return {
     path,
     config,
     step,
-    trainer: { tensors: trainer, json: json(meta, TRAINER, path) ?? null },
-    restore({ model: m, optimizer }) {
-      try {
-        m.loadStateDict(model, { strict: true });
-        optimizer.loadStateDict({ state, paramGroups: optim.paramGroups });
-      } catch (e) {
-        throw new CliError(`checkpoint '${path}' cannot be restored: ${oneLine(e)}`);
-      }
+    complete,
+    state: {
+      step,
+      model,
+      optimizer: { state, paramGroups: optim.paramGroups },
+      loss,
+      ...(trainer.scaler ? { scaler: trainer.scaler } : {}),
+      ...(complete ? { data: trainer.data, random: trainer.random } : {}),
+      ...(trainer.scheduler != null ? { scheduler: trainer.scheduler } : {}),
     },
     dispose() {
       for (const t of tensors.values()) t.dispose();

@@ -1,81 +1,49 @@
 // What a TrainConfig becomes: the library's model, sampler, optimizer, loss and trainer, wired
-// as TorchEBM's examples wire them. `step(batch)` records one training step on the GPU and
-// returns its metrics unread; the train command reads them back only on logged steps.
+// as TorchEBM's examples wire them. The train command runs the trainer's fit() and saves its
+// stateDict(); nothing here steps or keeps state of its own.
 import * as ebm from '../index.js';
 import { buildModel, buildSampler, type TrainConfig } from './config.js';
-import type { TrainerState } from './checkpoint.js';
-
-export interface StepHandle {
-  step: number;
-  /** One readback: the step's metrics by name. */
-  read(): Promise<Record<string, number>>;
-}
 
 export interface Engine {
   model: ebm.BaseEnergyFunction;
   sampler: ebm.LangevinDynamics | ebm.HamiltonianMonteCarlo;
   optimizer: ebm.Optimizer;
-  /** The metric names, 'loss' first (CD adds posEnergy and negEnergy). */
-  metricNames: readonly string[];
-  /** Records one training step on `batch`; nothing is read back. */
-  step(batch: ebm.Tensor): StepHandle;
-  /** State beyond model and optimizer that a checkpoint carries (the PCD replay buffer). */
-  trainerState(): Promise<TrainerState>;
-  restoreTrainerState(s: { tensors: Map<string, ebm.Tensor>; json: unknown }): void;
+  loss: ebm.BaseLoss;
+  trainer: ebm.EBMTrainer;
   dispose(): void;
 }
 
 /** Per-purpose seeds derived from the run's seed. */
 const SEED = { model: 1, data: 2, loss: 3, eval: 4, evalData: 5, batches: 6 } as const;
 
+/** The seed of one purpose of the run; `extra` derives a further stream from it (an epoch, a step). */
 export function seedFor(config: TrainConfig, purpose: keyof typeof SEED, extra = 0): number {
-  return ebm.deriveSeed(ebm.deriveSeed(config.seed, SEED[purpose])!, extra)!;
+  return ebm.deriveSeed(streamSeed(config, purpose), extra)!;
 }
 
-export function createEngine(config: TrainConfig, opts: { resumeStep?: number } = {}): Engine {
+/** The root of a purpose's streams: the data order's seed (its epoch e draws from seedFor(config, 'batches', e)). */
+export function streamSeed(config: TrainConfig, purpose: keyof typeof SEED): number {
+  return ebm.deriveSeed(config.seed, SEED[purpose])!;
+}
+
+/**
+ * The run's parts. `legacyResumeStep`: a checkpoint written before trainer states carried the
+ * loss's random streams resumes as it always did, with a fresh loss stream seeded by its step.
+ */
+export function createEngine(config: TrainConfig, opts: { legacyResumeStep?: number } = {}): Engine {
   const model = buildModel(config.model, seedFor(config, 'model'));
   const sampler = buildSampler(config.sampler, model);
   const optimizer = new ebm.Adam(model.parameters(), { lr: config.optimizer.lr, betas: config.optimizer.betas });
-  // A resumed run continues with a fresh, reproducible stream of loss noise for the step it resumes at.
-  const lossSeed = seedFor(config, 'loss', opts.resumeStep ?? 0);
-  const l = config.loss;
-  const loss = makeLoss(config, model, sampler, lossSeed);
+  const loss = makeLoss(config, model, sampler, seedFor(config, 'loss', opts.legacyResumeStep ?? 0));
   const Trainer = config.mixedPrecision ? ebm.MixedPrecisionEBMTrainer : ebm.EBMTrainer;
-  // logEvery 0: the trainer never reads back by itself; the CLI reads its logged steps.
+  // logEvery 0: the trainer never reads back by itself; fit reads the CLI's logged steps.
   const trainer = new Trainer({ energyFunction: model, sampler, optimizer, lossFn: loss, logEvery: 0 });
-
   return {
     model,
     sampler,
     optimizer,
-    metricNames: trainer.metricNames,
-    step(batch) {
-      const m = trainer.step(batch);
-      return {
-        step: m.step,
-        read: async () => {
-          try {
-            return await m.read();
-          } catch (e) {
-            if (e instanceof ebm.NonFiniteLossError) throw new Error(e.message);
-            throw e;
-          }
-        },
-      };
-    },
-    async trainerState() {
-      const tensors = new Map<string, ebm.Tensor>();
-      const buf = loss instanceof ebm.ContrastiveDivergence ? loss.replayBuffer : null;
-      if (buf) tensors.set('replay_buffer', buf);
-      const scaler = trainer instanceof ebm.MixedPrecisionEBMTrainer ? await trainer.scaler.stateDict() : null;
-      return { tensors, json: { scaler } };
-    },
-    restoreTrainerState(s) {
-      const scaler = (s.json as { scaler?: Parameters<ebm.GradScaler['loadStateDict']>[0] } | null)?.scaler;
-      if (scaler && trainer instanceof ebm.MixedPrecisionEBMTrainer) trainer.scaler.loadStateDict(scaler);
-      const buf = s.tensors.get('replay_buffer');
-      if (buf && loss instanceof ebm.ContrastiveDivergence) loss.loadReplayBuffer(buf);
-    },
+    loss,
+    trainer,
     dispose() {
       trainer.dispose();
       if (loss instanceof ebm.ContrastiveDivergence) loss.dispose();

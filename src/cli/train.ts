@@ -2,19 +2,21 @@
 // folder:
 //   config.json             the full configuration (every default filled in)
 //   metrics.jsonl           one JSON line per logged step, then one with the final evaluation
-//   checkpoint.safetensors  model + optimizer + trainer state + step, every checkpointEvery steps
+//   checkpoint.safetensors  the trainer's whole state (see checkpoint.ts), every checkpointEvery steps
 //   model.safetensors       the trained model, PyTorch's names, its config in __metadata__
 //   samples.npy             the model's samples the landscape plot shows
 //   landscape.png           the energy on a grid (one batched forward) with data and samples
 //   loss.png                the loss and the mean energies over training
-// Every step is recorded on the GPU; metrics are read back only on logged steps.
+// The training itself is the library's EBMTrainer.fit (the data order, the steps, the readbacks
+// on logged steps); this file is configuration, files and plots around it. A resumed run loads
+// the trainer's stateDict() from the checkpoint and takes exactly the steps the uninterrupted
+// run would have.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ebm from '../index.js';
-import { mulberry32, permutation } from '../tensor/host-random.js';
 import { readCheckpoint, saveCheckpoint, saveModel, type ResumeState } from './checkpoint.js';
 import { configFromArgs, describeConfig, type TrainArgs, type TrainConfig } from './config.js';
-import { createEngine, seedFor, type Engine } from './engine.js';
+import { createEngine, seedFor, streamSeed, type Engine } from './engine.js';
 import { CliError, oneLine, UsageError } from './errors.js';
 import { encodeNpy } from './formats.js';
 import { gridPoints } from './grid.js';
@@ -65,25 +67,6 @@ function timestamp(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-/** The row indices of step `step`'s batch (1-based steps): epochs of shuffled, wrapped rows. */
-function batchIndices(config: TrainConfig, n: number, step: number, cache: Map<number, Uint32Array>): Uint32Array {
-  const b = config.batchSize;
-  const idx = new Uint32Array(b);
-  for (let i = 0; i < b; i++) {
-    const flat = (step - 1) * b + i;
-    const epoch = Math.floor(flat / n);
-    let perm = cache.get(epoch);
-    if (!perm) {
-      cache.clear();
-      // The batches of one epoch: its own seeded shuffle, so any step's batch can be rebuilt.
-      perm = permutation(n, mulberry32(seedFor(config, 'batches', epoch)));
-      cache.set(epoch, perm);
-    }
-    idx[i] = perm[flat % n]!;
-  }
-  return idx;
 }
 
 /** The dataset's modes, where it has them (for mode coverage). */
@@ -142,7 +125,7 @@ function readMetrics(path: string): MetricLine[] {
 }
 
 /** Settles the configuration: from the command line, or from the checkpoint when resuming. */
-async function settle(o: TrainCliOptions, given: Set<string>): Promise<{ config: TrainConfig; resume: (ResumeState & { path: string }) | null }> {
+async function settle(o: TrainCliOptions, given: Set<string>): Promise<{ config: TrainConfig; resume: ResumeState | null }> {
   if (!o.resume) return { config: configFromArgs(o), resume: null };
   const resume = await readCheckpoint(o.resume);
   const fresh = configFromArgs(o);
@@ -199,6 +182,12 @@ export function drawSamples(engine: Pick<Engine, 'sampler'>, n: number, nSteps: 
   return engine.sampler.sample({ dim: 2, nSamples: n, nSteps, seed });
 }
 
+/** The data order of a checkpoint written before trainer states carried it: the same wrapped order, at its step. */
+function legacyDataOrder(config: TrainConfig, rows: number, step: number): ebm.DataLoaderState {
+  const flat = step * config.batchSize;
+  return { rows, batchSize: config.batchSize, shuffle: true, dropLast: false, wrap: true, seed: streamSeed(config, 'batches'), epoch: Math.floor(flat / rows), offset: flat % rows };
+}
+
 export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Output, deviceOptions?: ebm.DeviceOptions): Promise<TrainResult> {
   const started = performance.now();
   configFromArgs(o); // a bad command line fails before any device is made
@@ -208,6 +197,7 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
+    resume?.dispose();
     throw new CliError(`cannot create the run folder '${outDir}': ${(e as Error).message}`);
   }
   const startStep = resume?.step ?? 0;
@@ -215,11 +205,20 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
   out.write(`run: ${describeConfig(config)}`);
   out.write(`${resume ? `resuming from ${resume.path} at step ${startStep}, writing to` : 'writing to'} ${outDir}/`);
 
-  const engine = createEngine(config, { resumeStep: resume ? startStep : undefined });
+  // An older checkpoint resumes as it always did: a fresh loss stream seeded by its step.
+  const engine = createEngine(config, { legacyResumeStep: resume && !resume.complete ? startStep : undefined });
+  const { trainer } = engine;
+  const data = ebm.keep(ebm.makeDataset(config.dataset, { nSamples: config.datasetSize, seed: seedFor(config, 'data') }));
   if (resume) {
-    resume.restore(engine);
-    engine.restoreTrainerState(resume.trainer);
-    resume.dispose();
+    try {
+      trainer.loadStateDict(resume.complete ? resume.state : { ...resume.state, data: legacyDataOrder(config, data.shape[0]!, startStep) });
+    } catch (e) {
+      engine.dispose();
+      data.dispose();
+      throw new CliError(`checkpoint '${resume.path}' cannot be restored: ${oneLine(e)}`);
+    } finally {
+      resume.dispose();
+    }
   }
   const metricsPath = join(outDir, 'metrics.jsonl');
   // A resumed run keeps the lines up to its checkpoint (a killed run may have logged past it).
@@ -228,57 +227,66 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
   writeFileSync(metricsPath, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
   writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
-  const data = ebm.keep(ebm.makeDataset(config.dataset, { nSamples: config.datasetSize, seed: seedFor(config, 'data') }));
-  const n = data.shape[0]!;
-  const permCache = new Map<number, Uint32Array>();
   const progress = createProgress(out, { total: config.steps, start: startStep, quiet: !!o.quiet });
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-  };
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
   const checkpointPath = join(outDir, 'checkpoint.safetensors');
+  const checkpoint = async () => {
+    const state = await trainer.stateDict();
+    try {
+      await saveCheckpoint(checkpointPath, { config, state });
+    } finally {
+      ebm.disposeTrainerState(state);
+    }
+  };
   const history: MetricLine[] = [...kept];
-  let step = startStep;
   // steps/s over the last few logged steps (one window is too noisy to read).
   const marks: [number, number][] = [[startStep, performance.now()]];
   let last: Record<string, number> = {};
   try {
-    while (step < config.steps && !interrupted) {
-      step++;
-      const idx = batchIndices(config, n, step, permCache);
-      const handle = ebm.tidy(() => engine.step(ebm.indexSelect(data, idx)));
-      progress.tick(step);
-      const logged = step % config.logEvery === 0 || step === config.steps;
-      if (logged) {
-        try {
-          last = await handle.read();
-        } catch (e) {
-          throw new CliError(`training failed at step ${step}: ${oneLine(e)} The last checkpoint is ${checkpointPath}.`);
+    await trainer.fit({
+      data,
+      steps: config.steps - startStep,
+      batchSize: config.batchSize,
+      // Batches run on across epoch ends, each epoch in its own seeded order.
+      wrap: true,
+      seed: streamSeed(config, 'batches'),
+      logEvery: config.logEvery,
+      signal: stop.signal,
+      onStep: async (m) => {
+        progress.tick(m.step);
+        if (m.step % config.logEvery === 0 || m.step === config.steps) {
+          last = await m.read();
+          const now = performance.now();
+          marks.push([m.step, now]);
+          if (marks.length > 6) marks.shift();
+          const rate = (m.step - marks[0]![0]) / ((now - marks[0]![1]) / 1000);
+          const line: MetricLine = { step: m.step, ...last, steps_per_s: Number(rate.toFixed(3)), elapsed_s: Number(((now - started) / 1000).toFixed(2)) };
+          history.push(line);
+          appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
+          progress.log(m.step, last, rate);
         }
-        const now = performance.now();
-        marks.push([step, now]);
-        if (marks.length > 6) marks.shift();
-        const rate = (step - marks[0]![0]) / ((now - marks[0]![1]) / 1000);
-        const line: MetricLine = { step, ...last, steps_per_s: Number(rate.toFixed(3)), elapsed_s: Number(((now - started) / 1000).toFixed(2)) };
-        history.push(line);
-        appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
-        progress.log(step, last, rate);
-      }
-      if (step % config.checkpointEvery === 0 || step === config.steps)
-        await saveCheckpoint(checkpointPath, { model: engine.model, optimizer: engine.optimizer, config, step, trainer: await engine.trainerState() });
-    }
-    if (interrupted && step % config.checkpointEvery !== 0 && step !== config.steps)
-      await saveCheckpoint(checkpointPath, { model: engine.model, optimizer: engine.optimizer, config, step, trainer: await engine.trainerState() });
+        if (m.step % config.checkpointEvery === 0 || m.step === config.steps) await checkpoint();
+      },
+    });
+    const step = trainer.steps;
+    if (stop.signal.aborted && step % config.checkpointEvery !== 0 && step !== config.steps) await checkpoint();
+  } catch (e) {
+    engine.dispose();
+    data.dispose();
+    if (e instanceof ebm.NonFiniteLossError) throw new CliError(`training failed at step ${trainer.steps}: ${oneLine(e)} The last checkpoint is ${checkpointPath}.`);
+    throw e;
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSignal);
   }
-  if (interrupted) {
+  const step = trainer.steps;
+  if (step < config.steps) {
     out.write(`interrupted at step ${step}; checkpoint written. Continue with: webgpu-ebm train --resume ${checkpointPath}`);
     engine.dispose();
     data.dispose();
-    return { outDir, config, step, final: null, seconds: (performance.now() - started) / 1000, interrupted };
+    return { outDir, config, step, final: null, seconds: (performance.now() - started) / 1000, interrupted: true };
   }
 
   // ---- the trained model, its evaluation and the plots ----
@@ -347,7 +355,7 @@ async function evaluate(
   const col = (k: string) => rows.map((r) => (typeof r[k] === 'number' ? (r[k] as number) : NaN));
   const energies = [
     { label: 'E(data)', x: xs, y: col('posEnergy'), color: [34, 139, 34] as const },
-    ...(engine.metricNames.includes('negEnergy') ? [{ label: 'E(negatives)', x: xs, y: col('negEnergy'), color: [220, 80, 30] as const }] : []),
+    ...(engine.trainer.metricNames.includes('negEnergy') ? [{ label: 'E(negatives)', x: xs, y: col('negEnergy'), color: [220, 80, 30] as const }] : []),
   ];
   writeFileSync(
     join(outDir, 'loss.png'),

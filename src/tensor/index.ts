@@ -5,7 +5,7 @@ import type { Tensor } from './tensor.js';
 
 export { Tensor, Storage, type DType, type NestedArray } from './tensor.js';
 export { init, createDevice, getDevice, shutdown } from './context.js';
-export { tensor, zeros, ones, full, arange, linspace, eye, rand, randn, manualSeed, type CreateOptions, type RandomOptions } from './ops/create.js';
+export { tensor, zeros, ones, full, arange, linspace, eye, rand, randn, manualSeed, getRngState, setRngState, type CreateOptions, type RandomOptions } from './ops/create.js';
 export { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, where, type Operand } from './ops/binary.js';
 export { sum, mean, max, min, logsumexp, variance as var, variance, sumToShape, type Axes } from './ops/reduce.js';
 export { reshape, squeeze, unsqueeze, flatten, permute, transpose, expand, slice, concat, stack, indexSelect, type Indices } from './ops/shape.js';

@@ -7,5 +7,6 @@ export * from './schedulers.js';
 export * from './grad-scaler.js';
 export * from './samplers/index.js';
 export * from './datasets.js';
+export * from './data-loader.js';
 export * from './losses/index.js';
 export * from './trainers/index.js';

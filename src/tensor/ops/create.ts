@@ -150,6 +150,20 @@ export function manualSeed(seed: number): void {
   generator.offset = 0;
 }
 
+/** The global generator's state (torch.get_rng_state): its key and how far it has advanced. */
+export function getRngState(): { seed: number; offset: number } {
+  return { seed: generator.seed, offset: generator.offset };
+}
+
+/** Sets the global generator to a state from getRngState() (torch.set_rng_state). */
+export function setRngState(s: { seed: number; offset: number }): void {
+  if (s === null || typeof s !== 'object') throw new Error(`setRngState: expected { seed, offset }, got ${s === null ? 'null' : typeof s}`);
+  checkSeed('setRngState', s.seed);
+  if (!Number.isInteger(s.offset) || s.offset < 0 || s.offset >= 2 ** 32) throw new Error(`setRngState: offset must be a u32 integer, got ${String(s.offset)}`);
+  generator.seed = s.seed;
+  generator.offset = s.offset;
+}
+
 function checkSeed(op: string, seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`${op}: seed must be a non-negative safe integer, got ${seed}`);
 }

@@ -9,6 +9,20 @@ import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';
 import { rejectUnknownKeys } from '../options.js';
 
+/**
+ * A loss's own state, for a trainer's state dict: the call counter that seeds each call's
+ * draws, and for ContrastiveDivergence the replay buffer's row generator and the buffer itself.
+ * An absent field is left as it is by loadStateDict (older checkpoints carry fewer).
+ */
+export interface LossStateDict {
+  /** Calls so far: call k draws with deriveSeed(seed, k). */
+  calls?: number;
+  /** ContrastiveDivergence: the row choice generator's state (a u32). */
+  random?: number;
+  /** ContrastiveDivergence (persistent): a copy of the replay buffer, or null before its first call. */
+  replayBuffer?: Tensor | null;
+}
+
 /** A loss value and the metrics it reports, all on the GPU. */
 export interface LossOutput {
   /** The scalar loss (shape [] or [1]), on the tape: backward() reaches the model's parameters. */
@@ -56,6 +70,23 @@ export abstract class BaseLoss {
 
   /** The loss of x with its metrics; `neg` only for losses that use negatives. */
   abstract compute(x: Tensor, neg?: Tensor): LossOutput;
+
+  /** The loss's state (see LossStateDict); tensors in it are copies the caller disposes. */
+  stateDict(): LossStateDict {
+    return { calls: this.calls };
+  }
+
+  /** Restores a state from stateDict(); an invalid one is an error and changes nothing. */
+  loadStateDict(s: LossStateDict): void {
+    this.checkState(s, `${this.name}.loadStateDict`);
+    if (s.calls !== undefined) this.calls = s.calls;
+  }
+
+  /** Checks a state before anything is loaded from it. */
+  protected checkState(s: LossStateDict, where: string): void {
+    if (s === null || typeof s !== 'object') throw new Error(`${where}: expected a loss state { calls, ... }, got ${describe(s)}`);
+    if (s.calls !== undefined && (!Number.isSafeInteger(s.calls) || s.calls < 0)) throw new Error(`${where}: calls must be an integer >= 0, got ${describe(s.calls)}`);
+  }
 
   /** The seed of this call's random draws (successive calls differ), or undefined. */
   protected nextSeed(): number | undefined {

@@ -14,11 +14,11 @@
 // replaced by fresh noise, and after sampling the chains are written back with one row gather
 // over [buffer; negatives].
 import { deriveSeed } from '../../nn/init.js';
-import { copyInto_, indexSelect, keep, noGrad, randn, replaceRows, tensor, tidy, Tensor } from '../../tensor/index.js';
-import { mulberry32 } from '../../tensor/host-random.js';
+import { autocast, copyInto_, indexSelect, keep, noGrad, randn, replaceRows, tensor, tidy, Tensor } from '../../tensor/index.js';
+import { Mulberry32 } from '../../tensor/host-random.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';
-import { BaseLoss, checkOptionKeys, intOption, numberOption, type LossOutput } from './base.js';
+import { BaseLoss, checkOptionKeys, intOption, numberOption, type LossOutput, type LossStateDict } from './base.js';
 
 /** What ContrastiveDivergence needs of a sampler (LangevinDynamics, HamiltonianMonteCarlo, ...). */
 export interface NegativeSampler {
@@ -60,7 +60,8 @@ export class ContrastiveDivergence extends BaseLoss {
   private readonly initNoise: number | ((shape: number[]) => Tensor);
   /** The replay buffer (persistent CD), made at the first call. */
   private replay: Tensor | null = null;
-  private readonly random: () => number;
+  /** The buffer's row choice (its state is part of stateDict()). */
+  private readonly random: Mulberry32;
   /** Per (batch, negatives) sizes: the loss weights c, r [b + n] and the mean weights [b + n, 2]. */
   private weights: { key: string; c: Tensor; r: Tensor; means: Tensor } | null = null;
   /** The identity row map the row draw shuffles in place (restored after each draw). */
@@ -82,7 +83,7 @@ export class ContrastiveDivergence extends BaseLoss {
     const init = opts.initNoise ?? 1;
     if (typeof init !== 'function') numberOption(NAME, 'initNoise', init, 0, true);
     this.initNoise = init;
-    this.random = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.random = new Mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   }
 
   /** The replay buffer [bufferSize, ...dim] (persistent CD, after the first call), or null. */
@@ -102,6 +103,26 @@ export class ContrastiveDivergence extends BaseLoss {
     const copy = keep(noGrad(() => (t.dtype === 'f32' ? t.clone() : t.to('f32'))));
     this.resetBuffer();
     this.replay = copy;
+  }
+
+  /** The call counter, the row generator's state and a copy of the replay buffer (the caller disposes it). */
+  override stateDict(): LossStateDict {
+    const buffer = this.replay;
+    return { ...super.stateDict(), random: this.random.state, replayBuffer: buffer ? keep(noGrad(() => buffer.clone())) : null };
+  }
+
+  /** Restores a state from stateDict() (the buffer is copied); an invalid one is an error and changes nothing. */
+  override loadStateDict(s: LossStateDict): void {
+    const where = `${NAME}.loadStateDict`;
+    this.checkState(s, where);
+    if (s.random !== undefined && (!Number.isInteger(s.random) || s.random < 0 || s.random >= 2 ** 32)) throw new Error(`${where}: random must be a u32 integer, got ${describe(s.random)}`);
+    if (s.replayBuffer !== undefined && s.replayBuffer !== null && !(s.replayBuffer instanceof Tensor))
+      throw new Error(`${where}: replayBuffer must be a Tensor or null, got ${describe(s.replayBuffer)}`);
+    // The one step that can still fail goes first; it replaces the buffer only once its copy is made.
+    if (s.replayBuffer instanceof Tensor) this.loadReplayBuffer(s.replayBuffer);
+    else if (s.replayBuffer === null) this.resetBuffer();
+    super.loadStateDict(s);
+    if (s.random !== undefined) this.random.state = s.random;
   }
 
   /** Forgets the replay buffer: the next call starts it afresh from noise. */
@@ -145,7 +166,8 @@ export class ContrastiveDivergence extends BaseLoss {
     const w = this.weightsFor(b, n, x);
     // sum_i e_i (c_i + r_i e_i): c = [1/b ..., -1/n ...], r = [w/b ..., w/n ...].
     const loss = e.mul(w.r).add(w.c).mul(e).sum();
-    const metrics = noGrad(() => e.detach().reshape([1, b + n]).matmul(w.means).reshape([2]));
+    // The reported means are f32 whatever the precision policy (an f16 autocast scope would round the energies).
+    const metrics = noGrad(() => autocast({ enabled: false }, () => e.detach().reshape([1, b + n]).matmul(w.means).reshape([2])));
     return { loss, metrics, negatives };
   }
 
@@ -209,7 +231,7 @@ export class ContrastiveDivergence extends BaseLoss {
     const map = this.rowMap && this.rowMap.length === size ? this.rowMap : (this.rowMap = Uint32Array.from({ length: size }, (_, i) => i));
     const idx = new Uint32Array(b);
     for (let i = 0; i < b; i++) {
-      const j = i + Math.floor(this.random() * (size - i));
+      const j = i + Math.floor(this.random.next() * (size - i));
       const t = map[i]!;
       map[i] = map[j]!;
       map[j] = t;

@@ -1,6 +1,6 @@
 // The losses: TorchEBM's contrastive divergence (with persistent chains) and score matching
 // (exact, denoising with the correct sign, sliced).
-export { BaseLoss, type LossOutput } from './base.js';
+export { BaseLoss, type LossOutput, type LossStateDict } from './base.js';
 export { ContrastiveDivergence, type ContrastiveDivergenceOptions, type NegativeSampler } from './contrastive-divergence.js';
 export {
   ScoreMatching,

@@ -27,3 +27,14 @@ export function callKey(seed: number | undefined): CallKey {
 export function streamSeed(key: CallKey, stream: number): number {
   return deriveSeed(key.seed, stream)!;
 }
+
+/** How many unseeded sampler calls this process has keyed (the counter behind callKey(undefined)). */
+export function unseededSamplerCalls(): number {
+  return unseededCalls;
+}
+
+/** Sets that counter, e.g. from a trainer's state dict, so a resumed run keys its calls as before. */
+export function setUnseededSamplerCalls(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`setUnseededSamplerCalls: expected an integer >= 0, got ${String(n)}`);
+  unseededCalls = n;
+}

@@ -9,15 +9,19 @@
 //   after backward() sets a sticky flag that the optimizer's fused kernels read, skipping the
 //   update (the GradScaler's gate). So the parameters stay as they were before the bad step,
 //   and the next readback raises a NonFiniteLossError that names the step.
-// - fit() shuffles on the GPU (indexSelect with a permutation), cuts batches with buffer
-//   copies, and reads back every logEvery steps, which also keeps the CPU from running
-//   arbitrarily far ahead of the GPU.
+// - fit() draws its batches from a DataLoader (a seeded order per epoch, one gather per batch)
+//   and reads back every logEvery steps, which also keeps the CPU from running arbitrarily far
+//   ahead of the GPU.
+// - stateDict() / loadStateDict() carry everything a run depends on, random streams and data
+//   order included, so a resumed run takes exactly the steps an uninterrupted one would.
 import { isEnergyFunction, type BaseEnergyFunction } from '../../nn/energy.js';
-import { indexSelect, keep, noGrad, tidy, Tensor } from '../../tensor/index.js';
-import { mulberry32, permutation } from '../../tensor/host-random.js';
+import { getRngState, keep, noGrad, setRngState, tidy, Tensor } from '../../tensor/index.js';
 import { fmt } from '../../tensor/shape.js';
-import type { BaseOptions, Optimizer } from '../optim/optimizer.js';
-import { BaseLoss, type LossOutput } from '../losses/base.js';
+import { checkDataLoaderState, DataLoader, type DataLoaderOptions, type DataLoaderState } from '../data-loader.js';
+import type { GradScalerState } from '../grad-scaler.js';
+import type { BaseOptions, Optimizer, OptimizerStateDict } from '../optim/optimizer.js';
+import { BaseLoss, type LossOutput, type LossStateDict } from '../losses/base.js';
+import { setUnseededSamplerCalls, unseededSamplerCalls } from '../samplers/streams.js';
 import type { NegativeSampler } from '../losses/contrastive-divergence.js';
 import { describe } from '../samplers/options.js';
 import { NonFiniteLossError, StepLog } from './step-log.js';
@@ -42,30 +46,76 @@ export interface EBMTrainerOptions {
 }
 
 export interface FitOptions {
-  /** Passes over the data (default 1, or as many as `steps` needs). */
+  /** Passes over the data (default 1, or as many as `steps` needs); a pass resumed midway counts as one. */
   epochs?: number;
-  /** Stop after this many steps in all. */
+  /** Stop after this many steps of this call. */
   steps?: number;
-  /** Rows per step (default 128). */
+  /** Rows per step (default 128, or every row when there are fewer). */
   batchSize?: number;
-  /** Shuffle each epoch on the GPU (default true). */
+  /** Visit each epoch in a fresh random order (default true). */
   shuffle?: boolean;
-  /** Seeds the shuffles. */
+  /** Seeds the epochs' orders (default: the trainer's data order when it continues, else a random seed). */
   seed?: number;
-  /** Skip a last batch smaller than batchSize (default false). */
+  /** Skip an epoch's last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /** Let batches run on across epoch ends, so every batch is full (default false). */
+  wrap?: boolean;
   /** Read the metrics back every logEvery steps (default: the trainer's). */
   logEvery?: number;
-  /** Called after every step; its metrics hold numbers on the logged steps. May return a promise. */
+  /** Called after every step; its metrics hold numbers on the logged steps. May return a promise, which fit awaits. */
   onStep?: (metrics: StepMetrics) => void | Promise<void>;
+  /** Stops fit after the step in progress when aborted (the trainer's state is then that step's). */
+  signal?: AbortSignal;
 }
 
 export interface FitResult {
+  /** Steps this call took. */
   steps: number;
+  /** Epochs this call drew rows from. */
   epochs: number;
   /** The last step's metrics, read. */
   last: StepMetrics | null;
   seconds: number;
+  /** Whether `signal` stopped the call early. */
+  aborted: boolean;
+}
+
+/** The process-wide random streams a run draws from when its parts are not seeded. */
+export interface RandomStreamsState {
+  /** ebm's global generator (rand / randn without a seed): getRngState(). */
+  generator: { seed: number; offset: number };
+  /** Sampler calls keyed without a seed so far (src/train/samplers/streams.ts). */
+  samplerCalls: number;
+}
+
+/**
+ * Everything a run needs to continue exactly where it stood (PyTorch's model, optimizer,
+ * scaler and RNG state dicts in one). Its tensors are copies the caller owns: free them with
+ * disposeTrainerState(). The optional fields may be absent (older checkpoints); loadStateDict
+ * then leaves that part as it is.
+ */
+export interface EBMTrainerStateDict {
+  /** Steps taken. */
+  step: number;
+  /** The model's state dict (PyTorch's names). */
+  model: Map<string, Tensor>;
+  optimizer: OptimizerStateDict;
+  /** The scheduler's stateDict(), when it has one. */
+  scheduler?: unknown;
+  /** The loss's: its call counter, and for ContrastiveDivergence the replay buffer and its row generator. */
+  loss?: LossStateDict;
+  /** fit()'s data order (null before any fit). */
+  data?: DataLoaderState | null;
+  random?: RandomStreamsState;
+  /** MixedPrecisionEBMTrainer: the GradScaler's. */
+  scaler?: GradScalerState;
+}
+
+/** Frees the tensors of a state dict made by stateDict() (the model's, the optimizer's, the replay buffer). */
+export function disposeTrainerState(sd: EBMTrainerStateDict): void {
+  for (const t of sd.model?.values() ?? []) t.dispose();
+  for (const entry of Object.values(sd.optimizer?.state ?? {})) for (const v of Object.values(entry)) if (v instanceof Tensor) v.dispose();
+  sd.loss?.replayBuffer?.dispose();
 }
 
 /**
@@ -104,6 +154,18 @@ export class StepMetrics {
 }
 
 const KEYS = ['energyFunction', 'sampler', 'optimizer', 'lossFn', 'scheduler', 'logEvery', 'samplerSteps'];
+const FIT_KEYS = ['epochs', 'steps', 'batchSize', 'shuffle', 'seed', 'dropLast', 'wrap', 'logEvery', 'onStep', 'signal'];
+
+/** A scheduler that can save and restore its position (LRScheduler). */
+type SchedulerWithState = { step(): void; stateDict?(): unknown; loadStateDict?(s: unknown): void };
+
+function checkRandomStreams(r: unknown, where: string): asserts r is RandomStreamsState {
+  const o = r as Partial<RandomStreamsState> | null;
+  const g = o?.generator;
+  if (o === null || typeof o !== 'object' || g === null || typeof g !== 'object' || !Number.isSafeInteger(g.seed) || g.seed < 0 || !Number.isInteger(g.offset) || g.offset < 0 || g.offset >= 2 ** 32)
+    throw new Error(`${where}: random must be { generator: { seed, offset }, samplerCalls } (from stateDict()), got ${JSON.stringify(r)}`);
+  if (!Number.isSafeInteger(o.samplerCalls) || o.samplerCalls! < 0) throw new Error(`${where}: random.samplerCalls must be an integer >= 0, got ${describe(o.samplerCalls)}`);
+}
 
 function count(where: string, name: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`${where}: ${name} must be an integer >= ${min}, got ${describe(v)}`);
@@ -120,6 +182,8 @@ export class EBMTrainer {
   readonly samplerSteps: number;
   protected log: StepLog | null = null;
   private stepCount = 0;
+  /** Where fit's data order stands (null before any fit). */
+  private dataOrder: DataLoaderState | null = null;
   private readonly names: string[];
 
   constructor(opts: EBMTrainerOptions, extraKeys: readonly string[] = []) {
@@ -212,56 +276,159 @@ export class EBMTrainer {
   }
 
   /**
-   * Trains on `data` [n, ...dim]: shuffled on the GPU each epoch, in batches of batchSize,
-   * reading the metrics back every logEvery steps and at the end.
+   * Trains on `data` [n, ...dim] in batches of batchSize rows (each epoch in a fresh seeded
+   * order, gathered on the GPU), reading the metrics back every logEvery steps and at the end.
+   * fit({ data, steps, ... }) and fit(data, { steps, ... }) are the same call.
+   *
+   * The data order is part of the trainer's state: a fit on data with as many rows, and the same
+   * batchSize, shuffle, dropLast and wrap (and seed, when one is given), continues where the last
+   * fit, or loadStateDict(), left it; anything else starts a new order at epoch 0. So
+   * stateDict() after N steps, loadStateDict() into a fresh trainer and fit() again gives the
+   * steps an uninterrupted fit would have taken.
    */
-  async fit(data: Tensor, opts: FitOptions = {}): Promise<FitResult> {
+  async fit(opts: FitOptions & { data: Tensor }): Promise<FitResult>;
+  async fit(data: Tensor, opts?: FitOptions): Promise<FitResult>;
+  async fit(dataOrOpts: Tensor | (FitOptions & { data: Tensor }), maybeOpts?: FitOptions): Promise<FitResult> {
     const where = `${this.constructor.name}.fit`;
+    let data: unknown;
+    let opts: FitOptions;
+    if (dataOrOpts instanceof Tensor || dataOrOpts === null || typeof dataOrOpts !== 'object' || Array.isArray(dataOrOpts)) {
+      data = dataOrOpts;
+      opts = maybeOpts ?? {};
+    } else {
+      if (maybeOpts !== undefined) throw new Error(`${where}: give fit({ data, ...options }) or fit(data, options), not both`);
+      ({ data, ...opts } = dataOrOpts);
+    }
     if (!(data instanceof Tensor)) throw new Error(`${where}: data must be a Tensor [n, ...dim], got ${describe(data)}`);
     data.assertAlive(where);
     if (data.rank < 2 || data.shape[0]! < 1 || data.dtype !== 'f32') throw new Error(`${where}: data must be an f32 tensor [n, ...dim] with n >= 1, got ${data.dtype} ${fmt(data.shape)}`);
-    const known = ['epochs', 'steps', 'batchSize', 'shuffle', 'seed', 'dropLast', 'logEvery', 'onStep'];
-    rejectUnknownKeys(where, opts, known);
+    if (opts === null || typeof opts !== 'object') throw new Error(`${where}: options must be an object, got ${describe(opts)}`);
+    rejectUnknownKeys(where, opts, FIT_KEYS);
     const rows = data.shape[0]!;
     const batchSize = count(where, 'batchSize', opts.batchSize ?? Math.min(128, rows), 1);
     if (batchSize > rows) throw new Error(`${where}: batchSize (${batchSize}) exceeds the ${rows} rows of data`);
     const maxSteps = opts.steps === undefined ? Infinity : count(where, 'steps', opts.steps, 1);
     const epochs = opts.epochs === undefined ? (opts.steps === undefined ? 1 : Infinity) : count(where, 'epochs', opts.epochs, 1);
     const logEvery = opts.logEvery === undefined ? this.logEvery : count(where, 'logEvery', opts.logEvery, 0);
-    const dropLast = opts.dropLast ?? false;
-    const shuffle = opts.shuffle ?? true;
     if (opts.onStep !== undefined && typeof opts.onStep !== 'function') throw new Error(`${where}: onStep must be a function, got ${describe(opts.onStep)}`);
-    const random = mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
-    const rowBytes = data.byteLength / rows;
+    const signal = opts.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean'))
+      throw new Error(`${where}: signal must be an AbortSignal, got ${describe(signal)}`);
+    const order: DataLoaderOptions = { batchSize, shuffle: opts.shuffle, seed: opts.seed, dropLast: opts.dropLast, wrap: opts.wrap };
+    const continues = DataLoader.continues(this.dataOrder, data, order);
+    const loader = new DataLoader(data, continues ? { ...order, seed: this.dataOrder!.seed } : order);
+    if (continues) loader.loadStateDict(this.dataOrder!);
+    const firstEpoch = loader.stateDict().epoch;
     const t0 = performance.now();
     let done = 0;
-    let epoch = 0;
+    let ended = 0;
     let last: StepMetrics | null = null;
-    while (epoch < epochs && done < maxSteps) {
-      epoch++;
-      const order = shuffle ? keep(noGrad(() => indexSelect(data, permutation(rows, random)))) : data;
+    while (done < maxSteps && ended < epochs && !signal?.aborted) {
+      const { batch, epochsEnded } = loader.next();
       try {
-        for (let at = 0; at < rows && done < maxSteps; at += batchSize) {
-          const size = Math.min(batchSize, rows - at);
-          if (size < batchSize && dropLast) break;
-          const batch = Tensor.empty(data.device, [size, ...data.shape.slice(1)], 'fit-batch');
-          try {
-            data.device.copy(order.buffer, at * rowBytes, batch.buffer, 0, size * rowBytes);
-            last = this.step(batch);
-          } finally {
-            batch.dispose();
-          }
-          done++;
-          if (logEvery > 0 && last.step % logEvery === 0) await last.read();
-          else if (last.step - this.log!.checkedUpTo >= this.log!.capacity / 2) await this.check();
-          await opts.onStep?.(last);
-        }
+        last = this.step(batch);
       } finally {
-        if (order !== data) order.dispose();
+        batch.dispose();
       }
+      this.dataOrder = loader.stateDict();
+      ended += epochsEnded;
+      done++;
+      if (logEvery > 0 && last.step % logEvery === 0) await last.read();
+      else if (last.step - this.log!.checkedUpTo >= this.log!.capacity / 2) await this.check();
+      await opts.onStep?.(last);
     }
     if (last && !last.isRead) await last.read();
-    return { steps: done, epochs: epoch, last, seconds: (performance.now() - t0) / 1000 };
+    const at = loader.stateDict();
+    // The epoch of the last row drawn: the one before, when the last batch ended an epoch.
+    const lastEpoch = at.offset === 0 ? at.epoch - 1 : at.epoch;
+    return { steps: done, epochs: done ? lastEpoch - firstEpoch + 1 : 0, last, seconds: (performance.now() - t0) / 1000, aborted: !!signal?.aborted && done < maxSteps && ended < epochs };
+  }
+
+  /**
+   * The trainer's whole state: step, model, optimizer, scheduler, loss (replay buffer, its row
+   * generator, the call counter that seeds each step's draws), fit's data order, the
+   * process-wide random streams, and (mixed precision) the GradScaler. Reads back first whether
+   * any step went bad (a NonFiniteLossError then, and no state), and the scaler's numbers. The
+   * tensors are copies the caller owns (disposeTrainerState).
+   */
+  async stateDict(): Promise<EBMTrainerStateDict> {
+    await this.check();
+    const sd = {
+      step: this.stepCount,
+      model: noGrad(() => new Map([...(this.energyFunction.stateDict?.() ?? [])].map(([k, t]) => [k, keep(t.clone())] as const))),
+      optimizer: this.optimizer.stateDict(),
+      scheduler: this.schedulerState(),
+      loss: this.lossFn.stateDict(),
+      data: this.dataOrder ? { ...this.dataOrder } : null,
+      random: { generator: getRngState(), samplerCalls: unseededSamplerCalls() },
+    } as EBMTrainerStateDict;
+    try {
+      Object.assign(sd, await this.extraState());
+    } catch (e) {
+      disposeTrainerState(sd);
+      throw e;
+    }
+    return sd;
+  }
+
+  /**
+   * Continues from a state made by stateDict() (this trainer's class, the same model, optimizer
+   * and loss configuration); its tensors are copied and stay the caller's. An invalid state is an
+   * error that leaves the trainer as it was. Like torch.set_rng_state, it also sets the
+   * process-wide random streams (when the state has them).
+   */
+  loadStateDict(sd: EBMTrainerStateDict): void {
+    const where = `${this.constructor.name}.loadStateDict`;
+    // Checks that change nothing, first.
+    if (sd === null || typeof sd !== 'object') throw new Error(`${where}: expected a state dict from stateDict(), got ${describe(sd)}`);
+    if (!Number.isSafeInteger(sd.step) || sd.step < 0) throw new Error(`${where}: step must be an integer >= 0, got ${describe(sd.step)}`);
+    if (!(sd.model instanceof Map)) throw new Error(`${where}: model must be a Map of tensors (the model's state dict), got ${describe(sd.model)}`);
+    if (sd.model.size > 0 && typeof this.energyFunction.loadStateDict !== 'function') throw new Error(`${where}: the energy function has no loadStateDict() for the model's tensors`);
+    if (sd.optimizer === null || typeof sd.optimizer !== 'object') throw new Error(`${where}: optimizer must be the optimizer's state dict, got ${describe(sd.optimizer)}`);
+    if (sd.data !== undefined && sd.data !== null) checkDataLoaderState(sd.data, where);
+    if (sd.random !== undefined) checkRandomStreams(sd.random, where);
+    const scheduler = this.scheduler as SchedulerWithState | null;
+    if (sd.scheduler != null && typeof scheduler?.loadStateDict !== 'function') throw new Error(`${where}: the state has a scheduler state, but the trainer's scheduler has no loadStateDict()`);
+    this.checkExtraState(sd, where);
+    // The parts that copy tensors may still fail: keep copies of what they replace to put back.
+    const undo = {
+      model: noGrad(() => new Map([...(this.energyFunction.stateDict?.() ?? [])].map(([k, t]) => [k, keep(t.clone())] as const))),
+      optimizer: this.optimizer.stateDict(),
+      loss: this.lossFn.stateDict(),
+      scheduler: this.schedulerState(),
+    };
+    const stage = { model: false, optimizer: false, loss: false, scheduler: false };
+    try {
+      try {
+        this.energyFunction.loadStateDict?.(sd.model, { strict: true });
+        stage.model = true;
+        this.optimizer.loadStateDict(sd.optimizer);
+        stage.optimizer = true;
+        if (sd.loss !== undefined) this.lossFn.loadStateDict(sd.loss);
+        stage.loss = true;
+        if (sd.scheduler != null) scheduler!.loadStateDict!(sd.scheduler);
+        stage.scheduler = true;
+      } catch (e) {
+        if (stage.model) this.energyFunction.loadStateDict?.(undo.model, { strict: true });
+        if (stage.optimizer) this.optimizer.loadStateDict(undo.optimizer);
+        if (stage.loss) this.lossFn.loadStateDict(undo.loss);
+        if (stage.scheduler && undo.scheduler != null) scheduler!.loadStateDict!(undo.scheduler);
+        throw new Error(`${where}: ${e instanceof Error ? e.message : String(e)} (the trainer is as it was)`);
+      }
+    } finally {
+      disposeTrainerState({ step: 0, model: undo.model, optimizer: undo.optimizer, loss: undo.loss });
+    }
+    // What is left cannot fail.
+    this.applyExtraState(sd);
+    if (sd.data !== undefined) this.dataOrder = sd.data ? { ...sd.data } : null;
+    if (sd.random) {
+      setRngState(sd.random.generator);
+      setUnseededSamplerCalls(sd.random.samplerCalls);
+    }
+    this.stepCount = sd.step;
+    // The step log starts afresh at the loaded step (its flag and rows belong to the old run).
+    this.log?.dispose();
+    this.log = null;
   }
 
   /** Frees the trainer's GPU record (the model, optimizer and loss stay the caller's). */
@@ -294,7 +461,30 @@ export class EBMTrainer {
 
   protected stepLog(pos: Tensor, metrics: number): StepLog {
     if (this.log && this.log.rt !== pos.device) throw new Error(`${this.constructor.name}: the data is on another device than the trainer's first batch`);
-    return (this.log ??= new StepLog(pos.device, metrics));
+    if (!this.log) {
+      this.log = new StepLog(pos.device, metrics);
+      // Steps before this log (before a loadStateDict) were checked by the run that took them.
+      this.log.checkedUpTo = this.log.lastStep = this.stepCount;
+    }
+    return this.log;
+  }
+
+  // ---- the state a subclass adds (the mixed-precision trainer's GradScaler) ----
+
+  /** The subclass's part of stateDict(). */
+  protected async extraState(): Promise<Partial<EBMTrainerStateDict>> {
+    return {};
+  }
+
+  /** Throws if the subclass's part of a state is invalid; changes nothing. */
+  protected checkExtraState(_sd: EBMTrainerStateDict, _where: string): void {}
+
+  /** Loads the subclass's part of a state (checked by checkExtraState, so it cannot fail). */
+  protected applyExtraState(_sd: EBMTrainerStateDict): void {}
+
+  private schedulerState(): unknown {
+    const s = this.scheduler as SchedulerWithState | null;
+    return typeof s?.stateDict === 'function' ? s.stateDict() : null;
   }
 
   private async readStep(step: number): Promise<Record<string, number>> {

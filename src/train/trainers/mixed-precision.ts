@@ -1,20 +1,20 @@
 // MixedPrecisionEBMTrainer: the seed's mixed-precision trainer. Every forward of a step (the
-// sampler's chains and the loss) runs the model's Linear matmuls in f16 with f32 accumulation
-// (./autocast.ts), the parameters stay f32 master weights, and a GradScaler scales the loss,
-// skips steps whose (f16-overflowed) gradients are not finite and adapts the scale, all on the
-// GPU (src/train/grad-scaler.ts).
+// sampler's chains and the loss) runs in an f16 autocast scope (src/tensor/autocast.ts): the
+// model's linear layers multiply f16 operands with f32 accumulation, each weight cast once per
+// step, while the parameters stay f32 master weights. A GradScaler scales the loss, skips steps
+// whose (f16-overflowed) gradients are not finite and adapts the scale, all on the GPU
+// (src/train/grad-scaler.ts); its state is part of the trainer's stateDict().
 //
 // The NaN guard works with the scaler: an overflowing gradient is the scaler's business (skip,
 // back off, go on), but a NaN or inf LOSS is an error. The loss's finite check sets the
 // trainer's sticky flag (reported, with the step, at the next readback), and a sticky 0-d
 // "poison" (0, or NaN from the first bad loss on) multiplies the scaled loss, so from that step
 // on every gradient is NaN and the scaler skips every update until the error is reported.
-import { keep, noGrad, Tensor, zeros } from '../../tensor/index.js';
+import { autocast, keep, noGrad, Tensor, zeros } from '../../tensor/index.js';
 import { GradScaler, type GradScalerOptions } from '../grad-scaler.js';
 import type { LossOutput } from '../losses/base.js';
 import { describe } from '../samplers/options.js';
-import { withF16Matmuls } from './autocast.js';
-import { EBMTrainer, type EBMTrainerOptions } from './ebm-trainer.js';
+import { EBMTrainer, type EBMTrainerOptions, type EBMTrainerStateDict } from './ebm-trainer.js';
 import type { StepLog } from './step-log.js';
 
 export interface MixedPrecisionEBMTrainerOptions extends EBMTrainerOptions {
@@ -35,7 +35,8 @@ export class MixedPrecisionEBMTrainer extends EBMTrainer {
   }
 
   protected override lossOf(pos: Tensor, neg: Tensor | undefined): LossOutput {
-    return withF16Matmuls(this.energyFunction, () => super.lossOf(pos, neg));
+    // The weights' f16 casts belong to the step's tidy scope, so the backward after this finds them.
+    return autocast({ dtype: 'f16' }, () => super.lossOf(pos, neg));
   }
 
   protected override update(loss: Tensor, log: StepLog): void {
@@ -54,7 +55,26 @@ export class MixedPrecisionEBMTrainer extends EBMTrainer {
   }
 
   protected override afterFailure(): void {
-    if (this.poison) this.poison.device.write(this.poison.buffer, new Float32Array([0]));
+    // Reported: the next step starts from a fresh, finite poison.
+    this.poison?.dispose();
+    this.poison = null;
+  }
+
+  protected override async extraState(): Promise<Partial<EBMTrainerStateDict>> {
+    return { scaler: await this.scaler.stateDict() };
+  }
+
+  protected override checkExtraState(sd: EBMTrainerStateDict, where: string): void {
+    const s = sd.scaler;
+    if (s === undefined) return;
+    if (s === null || typeof s !== 'object') throw new Error(`${where}: scaler must be a GradScaler state { scale, growthFactor, backoffFactor, growthInterval, growthTracker }, got ${describe(s)}`);
+    // A throwaway scaler checks the numbers as GradScaler.loadStateDict will.
+    new GradScaler({ initScale: s.scale, growthFactor: s.growthFactor, backoffFactor: s.backoffFactor, growthInterval: s.growthInterval });
+    if (!Number.isInteger(s.growthTracker) || s.growthTracker < 0) throw new Error(`${where}: scaler.growthTracker must be an integer >= 0, got ${describe(s.growthTracker)}`);
+  }
+
+  protected override applyExtraState(sd: EBMTrainerStateDict): void {
+    if (sd.scaler !== undefined) this.scaler.loadStateDict(sd.scaler);
   }
 
   override dispose(): void {
