@@ -39,7 +39,7 @@ export interface DataLoaderState {
 }
 
 /** One batch: the rows, and how many epochs ended with it. */
-export interface Batch {
+export interface DataBatch {
   /** [size, ...] rows of the data; the caller owns (disposes) it. */
   batch: Tensor;
   /** The row indices gathered. */
@@ -111,7 +111,7 @@ export class DataLoader {
   }
 
   /** The next batch, gathered on the GPU (one dispatch); the caller disposes `batch`. */
-  next(): Batch {
+  next(): DataBatch {
     this.data.assertAlive('DataLoader.next');
     const { indices, epochsEnded } = this.nextIndices();
     const batch = noGrad(() => indexSelect(this.data, indices));
@@ -157,8 +157,10 @@ export class DataLoader {
   private order(e: number): Uint32Array {
     let o = this.orders.get(e);
     if (!o) {
-      const random = new Mulberry32(deriveSeed(this.seed, e)!);
-      o = this.shuffle ? permutation(this.rows, () => random.next()) : Uint32Array.from({ length: this.rows }, (_, i) => i);
+      if (this.shuffle) {
+        const random = new Mulberry32(deriveSeed(this.seed, e)!);
+        o = permutation(this.rows, () => random.next());
+      } else o = Uint32Array.from({ length: this.rows }, (_, i) => i);
       this.orders.set(e, o);
     }
     return o;
