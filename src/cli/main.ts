@@ -36,7 +36,8 @@ commands:
              --mixed-precision    f16 matmuls with f32 master weights and loss scaling
              --seed N             (${DEFAULTS.seed})
              --out DIR            the run folder (runs/<dataset>-<loss>-<time>)
-             --resume CHECKPOINT  continue a run from its checkpoint.safetensors (or run folder)
+             --resume CHECKPOINT  continue a run from its checkpoint.safetensors (or run folder),
+                                  exactly as the uninterrupted run would have gone on
              --log-every N        read back, log and record metrics every N steps (${DEFAULTS.logEvery})
              --checkpoint-every N (steps/10, rounded to --log-every)
              --quiet              plain log lines instead of the progress bar
