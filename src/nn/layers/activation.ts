@@ -10,15 +10,10 @@ export interface Epilogue {
   activation: Activation;
   /** The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta); 0 for one without. */
   param: number;
-  /**
-   * @deprecated The same number as `param`, under its old name: src/train/samplers/fused-mlp.ts
-   * reads it. Remove once that reads `param`.
-   */
-  negativeSlope?: number;
 }
 
 function epilogueOf(activation: Activation, param = defaultActivationParam(activation)): Epilogue {
-  return ACTIVATION_TABLE[activation].params.length ? { activation, param, negativeSlope: param } : { activation, param };
+  return { activation, param };
 }
 
 const [LEAKY_RELU_SLOPE] = ACTIVATION_TABLE.leakyRelu.params;
