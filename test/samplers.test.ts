@@ -1,5 +1,6 @@
-// Samplers: Langevin and HMC reach the right Gaussian (TorchEBM's test, with statistics reduced
-// on the GPU and only the results read back), reproducibility, the fused Langevin kernel against
+// Samplers: Langevin reaches the right Gaussian (TorchEBM's test, with statistics reduced on the
+// GPU and only the results read back; HMC's step-by-step reference, acceptance and stationary
+// statistics are in samplers-strict.test.ts), reproducibility, the fused Langevin kernel against
 // the same update written with tensor ops, clamp, schedules, dispatches per step, trajectories
 // and thinning, diagnostics, memory over 10,000 steps, and the errors for bad input.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -91,40 +92,6 @@ describe('LangevinDynamics on the 2-D Gaussian (TorchEBM test: mean (1, -1), cov
     expect(maxError(mean, MEAN)).toBeLessThan(0.05);
     expect(maxError(cov, COV)).toBeLessThan(0.1);
     for (const t of [samples, trajectory!, kept]) t.dispose();
-  });
-});
-
-describe('HamiltonianMonteCarlo on the same Gaussian', () => {
-  it('mean within 0.15, covariance within 0.25, acceptance reported and in (0, 1]', async () => {
-    const sampler = new HamiltonianMonteCarlo(gauss, { stepSize: 0.25, nLeapfrogSteps: 6 });
-    const t0 = performance.now();
-    const r = sampler.sample({ dim: 2, nSamples: 2000, nSteps: 150, returnTrajectory: true, returnDiagnostics: true, seed: 11 });
-    const kept = afterBurnIn(r.trajectory!, 50);
-    const { mean, cov } = await meanCov(kept);
-    const rate = ebm.tidy(() => r.diagnostics!.chainAcceptanceRate!.mean());
-    const acceptance = await rate.item();
-    const ms = performance.now() - t0;
-    console.log(`HMC 2000 x 150 (L = 6, h = 0.25): mean (${mean.map((v) => v.toFixed(3)).join(', ')}), cov ${JSON.stringify(cov.map((r) => r.map((v) => +v.toFixed(3))))}, acceptance ${acceptance.toFixed(3)} in ${ms.toFixed(0)} ms`);
-    expect(maxError(mean, MEAN)).toBeLessThan(0.15);
-    expect(maxError(cov, COV)).toBeLessThan(0.25);
-    expect(acceptance).toBeGreaterThan(0);
-    expect(acceptance).toBeLessThanOrEqual(1);
-    const perStep = await r.diagnostics!.acceptanceRate!.data();
-    expect(perStep.length).toBe(150);
-    expect(perStep.every((v) => v >= 0 && v <= 1)).toBe(true);
-    for (const t of [r.samples, r.trajectory!, kept, rate, ...Object.values(r.diagnostics!)]) t.dispose();
-  });
-
-  it('a step too large for the energy is mostly rejected, and rejected chains do not move', async () => {
-    // Leapfrog with h = 3 on precision ~1.3 is unstable: proposals blow up and must be refused.
-    const sampler = new HamiltonianMonteCarlo(gauss, { stepSize: 3, nLeapfrogSteps: 4 });
-    const x = ebm.tensor([[1, -1], [1.2, -0.8], [0.5, 0], [2, 1]]);
-    const r = sampler.sample({ x, nSteps: 20, returnDiagnostics: true, seed: 2 });
-    const rates = await r.diagnostics!.chainAcceptanceRate!.data();
-    expect(Math.max(...rates)).toBeLessThan(0.5);
-    const out = await r.samples.data();
-    expect(out.every(Number.isFinite)).toBe(true);
-    for (const t of [x, r.samples, ...Object.values(r.diagnostics!)]) t.dispose();
   });
 });
 
