@@ -393,7 +393,8 @@ describe('Sequential', () => {
         return x.relu().mul(2);
       }
     }
-    for (const act of [new ebm.ELU(0.5), new ebm.Softplus(2), new ebm.GELU('tanh'), new MyReLU()]) {
+    // Softplus fuses at torch's default threshold only (the kernels hold 20 as a constant).
+    for (const act of [new ebm.Softplus(2, 3), new ebm.GELU('tanh'), new MyReLU()]) {
       const lin = new Linear(4, 4, { seed: 6 });
       const seq = new Sequential(lin, act);
       const x = ebm.randn([3, 4], { seed: 7 });
@@ -401,6 +402,20 @@ describe('Sequential', () => {
       const y = seq.forward(x);
       expect(rt.stats.dispatches - before, act.constructor.name).toBeGreaterThan(1);
       expect(await y.data()).toEqual(await act.forward(lin.forward(x)).data());
+      seq.dispose();
+    }
+  });
+
+  test('every activation of the table fuses, its parameter included (ELU(0.5), Softplus(2)): one dispatch, the unfused values', async () => {
+    for (const act of [new ebm.ELU(0.5), new ebm.Softplus(2), new ebm.LeakyReLU(0.2), new ebm.GELU()]) {
+      const lin = new Linear(4, 4, { seed: 6 });
+      const seq = new Sequential(lin, act);
+      const x = ebm.randn([3, 4], { seed: 7 });
+      const before = rt.stats.dispatches;
+      const y = seq.forward(x);
+      expect(rt.stats.dispatches - before, act.constructor.name).toBe(1);
+      // The same pre-activation either way; one f32 evaluation of the activation each (1e-6).
+      expectClose(await y.data(), await act.forward(lin.forward(x)).data(), 1e-6, act.constructor.name);
       seq.dispose();
     }
   });
@@ -506,6 +521,9 @@ describe('layers', () => {
     await check(new ebm.Softplus(2, 3), (v) => (2 * v > 3 ? v : Math.log1p(Math.exp(2 * v)) / 2), 'softplus');
     await check(new ebm.GELU('tanh'), (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))), 'gelu tanh');
     expect(new ebm.Softplus().toString()).toBe('Softplus(beta=1, threshold=20)');
-    expect(new ebm.GELU().epilogue()).toEqual({ activation: 'gelu' });
+    expect(new ebm.GELU().epilogue()).toEqual({ activation: 'gelu', param: 0 });
+    expect(new ebm.ELU(0.5).epilogue()).toEqual({ activation: 'elu', param: 0.5 });
+    expect(new ebm.Softplus(2).epilogue()).toEqual({ activation: 'softplus', param: 2 });
+    expect(new ebm.Softplus(2, 3).epilogue()).toBeNull();
   });
 });
