@@ -3,10 +3,12 @@
 // tensors) can type their epilogues with it, and src/tensor/activations.ts adds each row's
 // forward and derivative as tensor ops, keyed by these names (a missing row fails to compile).
 //
-// Adding an activation: a row here, its rows in src/tensor/activations.ts, its unary op
-// (OP_<name> in shaders/unary.wgsl, a method in src/tensor/methods.ts), and its cases in
-// activate / activate_grad of shaders/activations.wgsl (ACT_<name>). test/activations.test.ts
-// checks the shader against this table both ways and runs the new row through every path.
+// Adding an activation: a row here; its forward and derivative in src/tensor/activations.ts and
+// its module class in ACTIVATION_MODULES (src/nn/layers/activation.ts), both of which fail to
+// compile without it; its unary op (OP_<name> in shaders/unary.wgsl, a method in
+// src/tensor/methods.ts; the grad rule comes from the table); its ACT_<name> code and cases in
+// activate / activate_grad of shaders/activations.wgsl. test/activations.test.ts checks the
+// shader against this table both ways and runs the new row through every path.
 
 /** A parameter of an activation, in the order the unary op takes them (p0, p1). */
 export interface ActivationParam {
