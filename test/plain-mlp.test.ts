@@ -8,7 +8,7 @@ import type { Tensor } from '../src/index.js';
 import { LangevinDynamics } from '../src/train/index.js';
 import { BaseEnergyFunction } from '../src/nn/energy.js';
 import type { PlainMlp } from '../src/nn/index.js';
-import { langevinMlpUsable } from '../src/tensor/index.js';
+import { langevinMlpUsable } from '../src/tensor/ops/fused/index.js';
 
 const dispatches = () => ebm.getDevice().stats.dispatches;
 

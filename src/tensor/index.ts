@@ -33,7 +33,8 @@ export { tidy, keep } from './scope.js';
 export { autocast, autocastState, AUTOCAST_OPS, type AutocastOptions, type AutocastOp } from './autocast.js';
 export { memory, type MemoryInfo } from './memory.js';
 export { MAX_RANK, broadcastShapes } from './shape.js';
-export * from './ops/fused/index.js';
+// The fused training steps, for code that writes its own optimizer or sampler: ebm.fused.adamStep_ ...
+export * as fused from './ops/fused/index.js';
 // The device type, for layers above src/tensor that name a device without touching src/kernels.
 export type { Runtime } from '../kernels/runtime.js';
 

@@ -7,7 +7,8 @@
 // mixtures; here every sampled dataset is, so any slice is a fair minibatch); the mixture and
 // pinwheel splits are TorchEBM's exact ones. 'grid' keeps meshgrid order unless shuffle is set.
 import { deriveSeed } from '../nn/init.js';
-import { getDevice, noGrad, tidy, toyDataset, type Runtime, type Tensor } from '../tensor/index.js';
+import { getDevice, noGrad, tidy, type Runtime, type Tensor } from '../tensor/index.js';
+import { toyDataset } from '../tensor/ops/fused/index.js';
 import { rejectUnknownKeys } from './options.js';
 
 /** The dataset names, for the CLI and for iteration. */

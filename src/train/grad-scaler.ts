@@ -7,7 +7,8 @@
 // it, so whether to skip is never decided on the CPU. update() is one single-invocation kernel
 // that grows or backs off the scale. Nothing reads back unless getScale(), foundInf(),
 // getGrowthTracker() or stateDict() is called.
-import { checkFinite_, keep, noGrad, readWords, reciprocal, scalerFlagWord, Tensor, updateScale_, writeData_, type Runtime, type UpdateGate } from '../tensor/index.js';
+import { keep, noGrad, reciprocal, Tensor, type Runtime } from '../tensor/index.js';
+import { checkFinite_, readWords, scalerFlagWord, updateScale_, writeData_, type UpdateGate } from '../tensor/ops/fused/index.js';
 import type { BaseOptions, Optimizer } from './optim/optimizer.js';
 
 export interface GradScalerOptions {

@@ -14,7 +14,8 @@
 // replaced by fresh noise, and after sampling the chains are written back with one row gather
 // over [buffer; negatives].
 import { deriveSeed } from '../../nn/init.js';
-import { autocast, copyInto_, indexSelect, keep, noGrad, randn, replaceRows, tensor, tidy, Tensor } from '../../tensor/index.js';
+import { autocast, indexSelect, keep, noGrad, randn, tensor, tidy, Tensor } from '../../tensor/index.js';
+import { copyInto_, replaceRows } from '../../tensor/ops/fused/index.js';
 import { Mulberry32 } from '../../tensor/host-random.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';

@@ -1,6 +1,7 @@
 // Adam and AdamW: torch.optim.Adam / AdamW's update (bias-corrected moments, amsgrad,
 // L2 or decoupled weight decay, maximize), one fused dispatch per parameter.
-import { adamStep_, type Tensor, type UpdateGate } from '../../tensor/index.js';
+import { type Tensor } from '../../tensor/index.js';
+import { adamStep_, type UpdateGate } from '../../tensor/ops/fused/index.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { betas, bool, nonNegative } from './validate.js';
 

@@ -1,7 +1,8 @@
 // The optimizer base: parameter groups, per-parameter GPU state, zeroGrad and state dicts in
 // torch.optim's structure. Subclasses name their state and launch one fused kernel per
 // parameter; nothing here reads back to the CPU.
-import { keep, loadOptimState_, optimState, optimStateRegion, optimStateSize, optimStateStep, Tensor, type UpdateGate } from '../../tensor/index.js';
+import { keep, Tensor } from '../../tensor/index.js';
+import { loadOptimState_, optimState, optimStateRegion, optimStateSize, optimStateStep, type UpdateGate } from '../../tensor/ops/fused/index.js';
 import { knownKeys, trainable } from './validate.js';
 
 /** Hyperparameters every optimizer has; schedulers change `lr` between steps. */

@@ -1,6 +1,7 @@
 // SGD with momentum, dampening, Nesterov, weight decay and maximize: torch.optim.SGD's update,
 // one fused dispatch per parameter.
-import { sgdStep_, type Tensor, type UpdateGate } from '../../tensor/index.js';
+import { type Tensor } from '../../tensor/index.js';
+import { sgdStep_, type UpdateGate } from '../../tensor/ops/fused/index.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { bool, nonNegative } from './validate.js';
 

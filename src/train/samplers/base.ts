@@ -4,7 +4,8 @@
 // recorded GPU work: nothing is read back, so sample() is synchronous and returns tensors the
 // caller reads (or feeds on) when it wants. Every temporary of a step is freed with the step.
 import { isEnergyFunction, type BaseEnergyFunction } from '../../nn/energy.js';
-import { getDevice, noGrad, randn, sharesStorage, tidy, Tensor, type Runtime } from '../../tensor/index.js';
+import { getDevice, noGrad, randn, tidy, Tensor, type Runtime } from '../../tensor/index.js';
+import { sharesStorage } from '../../tensor/ops/fused/index.js';
 import { withGradMode } from '../../tensor/tape.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { ChainRecorder } from './recorder.js';

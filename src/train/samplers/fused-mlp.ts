@@ -32,18 +32,8 @@ import { FUSABLE_ACTIVATIONS, fusableEpilogue } from '../../nn/layers/activation
 import { Linear } from '../../nn/layers/linear.js';
 import { BaseEnergyFunction } from '../../nn/energy.js';
 import { Module } from '../../nn/module.js';
-import {
-  LANGEVIN_MLP_LIMITS,
-  langevinMlpScratchWords,
-  langevinMlpSteps_,
-  langevinMlpUsable,
-  packedLayout,
-  packMlpWeights_,
-  Tensor,
-  type MlpActivation,
-  type PackedLayout,
-  type Runtime,
-} from '../../tensor/index.js';
+import { Tensor, type Runtime } from '../../tensor/index.js';
+import { LANGEVIN_MLP_LIMITS, langevinMlpScratchWords, langevinMlpSteps_, langevinMlpUsable, packedLayout, packMlpWeights_, type MlpActivation, type PackedLayout } from '../../tensor/ops/fused/index.js';
 import type { CallContext, SampleOptions } from './base.js';
 import { checkKeys, positiveInt } from './options.js';
 import type { CallKey } from './streams.js';

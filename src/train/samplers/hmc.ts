@@ -3,7 +3,8 @@
 // made per chain in a kernel, and the chain's gradient and energy are carried over from the
 // accepted point, so a step costs nLeapfrogSteps gradients, one energy, and
 // nLeapfrogSteps + 1 small dispatches (shaders/hmc.wgsl). Acceptance counts stay on the GPU.
-import { copyInto_, hmcAccept_, hmcBegin_, hmcLeap_, Tensor, zeros, type HmcStep } from '../../tensor/index.js';
+import { Tensor, zeros } from '../../tensor/index.js';
+import { copyInto_, hmcAccept_, hmcBegin_, hmcLeap_, type HmcStep } from '../../tensor/ops/fused/index.js';
 import { BaseSampler, type CallContext, type SamplerDiagnostics } from './base.js';
 import { checkKeys, finite, hyper, positiveInt, type Hyper } from './options.js';
 

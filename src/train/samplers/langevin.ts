@@ -4,7 +4,8 @@
 // dispatch (gradient step, Philox noise, optional clamp; shaders/langevin.wgsl).
 // For an MLP energy of modest width the fused path (fused-mlp.ts) runs several whole steps,
 // forward, dE/dx and update, per dispatch instead; same chains, to f32 round-off.
-import { langevinStep_, type Tensor } from '../../tensor/index.js';
+import { type Tensor } from '../../tensor/index.js';
+import { langevinStep_ } from '../../tensor/ops/fused/index.js';
 import { BaseSampler, type CallContext, type SampleOptions, type SampleResult } from './base.js';
 import { fusedOption, fusedSupport, startFusedRun, type FusedMlpRun } from './fused-mlp.js';
 import { checkKeys, describe, hyper, real, type Hyper } from './options.js';

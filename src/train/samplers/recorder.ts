@@ -1,7 +1,8 @@
 // Records the kept steps of a chain on the GPU: the trajectory (a buffer-to-buffer copy per kept
 // step, no dispatch) and the diagnostics (one reduction dispatch per kept step). Nothing is read
 // back; finish() hands over tensors.
-import { chainStats_, copyInto_, Tensor, zeros, type Runtime } from '../../tensor/index.js';
+import { Tensor, zeros, type Runtime } from '../../tensor/index.js';
+import { chainStats_, copyInto_ } from '../../tensor/ops/fused/index.js';
 
 export interface RecorderOptions {
   chains: number;

@@ -8,7 +8,8 @@
 // - a ring of rows, one per step (step s in row s mod capacity): the loss, the loss's metrics
 //   and a copy of the flag word, written with buffer-to-buffer copies (no dispatch). Reading a
 //   step's metrics, or checking a range of steps, is one readback of the ring.
-import { checkFinite_, copyInto_, keep, readWords, Tensor, wordsAsFloats, writeData_, type Runtime, type UpdateGate } from '../../tensor/index.js';
+import { keep, Tensor, type Runtime } from '../../tensor/index.js';
+import { checkFinite_, copyInto_, readWords, wordsAsFloats, writeData_, type UpdateGate } from '../../tensor/ops/fused/index.js';
 
 /** Thrown when a step's loss or gradients were not finite; names the step. */
 export class NonFiniteLossError extends Error {
