@@ -11,7 +11,8 @@ import { Writable } from 'node:stream';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { main, run, type RunIO } from '../src/cli/main.js';
-import { seedFor } from '../src/cli/engine.js';
+import { createEngine, seedFor } from '../src/cli/engine.js';
+import { readCheckpoint } from '../src/cli/checkpoint.js';
 import { decodeNpy } from '../src/cli/formats.js';
 import type { TrainConfig } from '../src/cli/config.js';
 import * as ebm from '../src/index.js';
@@ -200,7 +201,8 @@ describe('webgpu-ebm train', () => {
     const { tensors, metadata } = await ebm.readSafetensors(join(dir, 'checkpoint.safetensors'));
     expect(tensors.get('trainer.replay_buffer')!.shape).toEqual([8192, 2]);
     const saved = await tensors.get('trainer.replay_buffer')!.data();
-    expect(JSON.parse(metadata['webgpu-ebm.trainer']!).scaler.scale).toBeGreaterThan(0);
+    // The scale starts at 2^16 and only doubles or halves: a power of two, saved with the run.
+    expect(Number.isInteger(Math.log2(JSON.parse(metadata['webgpu-ebm.trainer']!).scaler.scale))).toBe(true);
     ebm.shutdown();
     // Repeating the run's own options is fine; only changes are refused.
     const resumed = await cli(['train', '--resume', dir, '--steps', '6', '--hidden', '32,32', '--loss', 'pcd', '--batch-size', '64', '--quiet']);
@@ -212,6 +214,47 @@ describe('webgpu-ebm train', () => {
     let same = 0;
     for (let i = 0; i < after.length; i += 2) if (after[i] === saved[i] && after[i + 1] === saved[i + 1]) same++;
     expect(same).toBeGreaterThan(8192 - 2 * 64 - 1);
+    ebm.shutdown();
+  });
+
+  test('right after --resume restores a checkpoint, weights, Adam moments, replay buffer and loss scale equal the file to the bit', async () => {
+    // The restore path of `train --resume` (readCheckpoint, createEngine, loadStateDict), stopped
+    // before any step: a resume that rebuilt the model from its seed, or dropped the optimizer's
+    // moments or the scaler's scale, differs here at once.
+    const dir = join(root, 'pcd');
+    await ebm.init();
+    const { tensors, metadata } = await ebm.readSafetensors(join(dir, 'checkpoint.safetensors'));
+    const resume = await readCheckpoint(dir);
+    const engine = createEngine(resume.config);
+    engine.trainer.loadStateDict(resume.state);
+    resume.dispose();
+    const now = await engine.trainer.stateDict();
+    const bits = async (t: ebm.Tensor) => new Uint32Array((await t.data()).buffer);
+    let compared = 0;
+    for (const [name, t] of now.model) {
+      expect(tensors.has(name), `the checkpoint holds ${name}`).toBe(true);
+      expect(await bits(t), name).toEqual(await bits(tensors.get(name)!));
+      compared++;
+    }
+    expect(compared).toBe(6);
+    let moments = 0;
+    for (const [index, entry] of Object.entries(now.optimizer.state))
+      for (const [key, v] of Object.entries(entry)) {
+        const saved = tensors.get(`optimizer.state.${index}.${key}`);
+        if (v instanceof ebm.Tensor) {
+          expect(await bits(v), `optimizer.state.${index}.${key}`).toEqual(await bits(saved!));
+          if (key.startsWith('exp_avg')) moments++;
+        }
+      }
+    expect(moments, 'exp_avg and exp_avg_sq of every parameter').toBe(12);
+    expect(await bits(now.loss!.replayBuffer!)).toEqual(await bits(tensors.get('trainer.replay_buffer')!));
+    const savedScaler = JSON.parse(metadata['webgpu-ebm.trainer']!).scaler as ebm.GradScalerState;
+    expect(now.scaler!.scale).toBe(savedScaler.scale);
+    expect(now.scaler!.growthTracker).toBe(savedScaler.growthTracker);
+    expect(now.step).toBe(Number(metadata['webgpu-ebm.step']));
+    ebm.disposeTrainerState(now);
+    engine.dispose();
+    for (const t of tensors.values()) t.dispose();
     ebm.shutdown();
   });
 
