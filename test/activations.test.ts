@@ -143,7 +143,7 @@ beforeAll(async () => {
   rt = await device();
 });
 
-// Tolerances (|error| <= tol * max(1, max |expected|), expectClose):
+// Tolerances (|error| <= tol * max |expected| of the tensor, expectClose):
 //   1e-6: one activation evaluated in f32 against float64 (or two f32 evaluations of the same
 //         formula); the reference's erf is good to 1.5e-7.
 //   1e-5: a matmul of 8 products first (f32 accumulation in different orders), as linear.test.ts.

@@ -7,6 +7,15 @@ import { parseSafetensors, toFloat32 } from '../src/nn/safetensors-format.js';
 
 export { ebm };
 
+/**
+ * `npm run test:long` sets EBM_TEST_LONG=1: the convergence and endurance runs then take their
+ * full length (1,000-step training to all eight modes, 500-step and 10,000-step memory runs).
+ * `npm test` runs the same tests at a length that still catches what they guard (a per-step leak
+ * shows in 40 steps; training that learns nothing fails the short run's bounds), so the suite
+ * spends its minutes on checks, not on convergence.
+ */
+export const LONG = process.env.EBM_TEST_LONG === '1';
+
 export async function device(): Promise<ebm.Runtime> {
   return ebm.init();
 }
@@ -36,14 +45,18 @@ export function loadFixture(file: string): Fixture {
   };
 }
 
+/** The smallest scale expectClose measures against: f32's epsilon (an all-zero tensor must come out zero to within rounding). */
+export const SCALE_FLOOR = 2 ** -23;
+
 /**
- * Asserts |actual - expected| <= rtol * max(1, max|expected|) elementwise: relative to the
- * tensor's scale, so values near zero in a tensor of O(1) values do not demand impossible
- * relative precision.
+ * Asserts |actual - expected| <= rtol * max(SCALE_FLOOR, max|expected|) elementwise: relative to
+ * the tensor's own scale, so values near zero in a tensor of O(1) values do not demand
+ * impossible relative precision, and a tensor of small values is held to the same relative
+ * precision as one of large values (not to an absolute rtol).
  */
 export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what = ''): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
-  let scale = 1;
+  let scale = SCALE_FLOOR;
   for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i]!)) scale = Math.max(scale, Math.abs(expected[i]!));
   let worst = 0;
   let at = -1;

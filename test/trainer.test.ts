@@ -6,7 +6,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm } from './helpers.js';
+import { device, ebm, LONG } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 import { BaseEnergyFunction } from '../src/nn/energy.js';
 import { Parameter } from '../src/nn/parameter.js';
@@ -125,9 +125,9 @@ const RECIPE = {
   noiseScale: 0.03,
   kSteps: 20,
   batchSize: 256,
-  steps: 1000,
+  steps: LONG ? 1000 : 200,
   energyRegWeight: 1,
-  sampleSteps: 500,
+  sampleSteps: LONG ? 500 : 300,
 };
 
 describe('training on eight gaussians (CD with Langevin)', () => {
@@ -163,7 +163,9 @@ describe('training on eight gaussians (CD with Langevin)', () => {
       );
       expect(result.steps).toBe(r.steps);
       for (const f of c.fractions) expect(f).toBeGreaterThanOrEqual(0.05);
-      expect(c.within).toBeGreaterThanOrEqual(0.9);
+      // 1,000 steps (npm run test:long) put 90% of the samples within 4 std of a mode; the 200 of
+      // npm test already cover every mode (measured 0.90 and 0.94 within) and are held to 0.8.
+      expect(c.within).toBeGreaterThanOrEqual(LONG ? 0.9 : 0.8);
       samples.dispose();
       trainer.dispose();
       lossFn.dispose();
@@ -352,8 +354,10 @@ describe('MixedPrecisionEBMTrainer', () => {
 });
 
 describe('memory', () => {
+  // 500 steps under `npm run test:long`; 40 catch a per-step leak (the counts must be equal).
+  const MEMORY_STEPS = LONG ? 500 : 40;
   for (const mixed of [false, true]) {
-    it(`500 ${mixed ? 'mixed-precision ' : ''}train steps (persistent CD, Adam) leave live tensors and bytes flat`, { timeout: 300_000 }, async () => {
+    it(`${MEMORY_STEPS} ${mixed ? 'mixed-precision ' : ''}train steps (persistent CD, Adam) leave live tensors and bytes flat`, { timeout: 300_000 }, async () => {
       const model = new MLPEnergyModel({ inputDim: 2, hiddenDims: [32, 32], activation: 'silu', useSpectralNorm: true, seed: 10 });
       const sampler = new LangevinDynamics(model, { stepSize: 0.05, noiseScale: 0.1 });
       const lossFn = new ContrastiveDivergence(model, sampler, { kSteps: 5, persistent: true, bufferSize: 512, seed: 11 });
@@ -366,11 +370,11 @@ describe('memory', () => {
       await settle();
       const before = ebm.memory();
       const t0 = performance.now();
-      for (let i = 0; i < 500; i++) await trainer.trainStep(data);
+      for (let i = 0; i < MEMORY_STEPS; i++) await trainer.trainStep(data);
       await trainer.check();
       await settle();
       const after = ebm.memory();
-      console.log(`500 ${mixed ? 'mixed ' : ''}steps in ${((performance.now() - t0) / 1000).toFixed(1)} s; live tensors ${before.liveTensors} -> ${after.liveTensors}, live bytes ${before.liveBytes} -> ${after.liveBytes}, pooled ${(before.pooledBytes / 2 ** 20).toFixed(2)} -> ${(after.pooledBytes / 2 ** 20).toFixed(2)} MiB`);
+      console.log(`${MEMORY_STEPS} ${mixed ? 'mixed ' : ''}steps in ${((performance.now() - t0) / 1000).toFixed(1)} s; live tensors ${before.liveTensors} -> ${after.liveTensors}, live bytes ${before.liveBytes} -> ${after.liveBytes}, pooled ${(before.pooledBytes / 2 ** 20).toFixed(2)} -> ${(after.pooledBytes / 2 ** 20).toFixed(2)} MiB`);
       expect(after.liveTensors).toBe(before.liveTensors);
       expect(after.liveBytes).toBe(before.liveBytes);
       data.dispose();
