@@ -72,7 +72,7 @@ struct Params {
   _pad1: u32,
   _pad2: u32,
   acts: vec4u,
-  slopes: vec4f,
+  act_params: vec4f,
   // (h, sigma) of step s at hs[s / 2].xy (s even) or .zw (s odd).
   hs: array<vec4f, MAX_STEPS / 2u>,
 }
@@ -110,23 +110,23 @@ fn sh4(m0: vec4f, m1: vec4f, m2: vec4f, m3: vec4f, q: u32) -> mat4x4f {
   return mat4x4f(sh(m0, q), sh(m1, q), sh(m2, q), sh(m3, q));
 }
 
-fn act4(z: vec4f, act: u32, slope: f32) -> vec4f {
-  return vec4f(activate(z.x, act, slope), activate(z.y, act, slope), activate(z.z, act, slope), activate(z.w, act, slope));
+fn act4(z: vec4f, act: u32, p: f32) -> vec4f {
+  return vec4f(activate(z.x, act, p), activate(z.y, act, p), activate(z.z, act, p), activate(z.w, act, p));
 }
 
-fn act_grad4(z: vec4f, act: u32, slope: f32) -> vec4f {
-  return vec4f(activate_grad(z.x, act, slope), activate_grad(z.y, act, slope), activate_grad(z.z, act, slope), activate_grad(z.w, act, slope));
+fn act_grad4(z: vec4f, act: u32, p: f32) -> vec4f {
+  return vec4f(activate_grad(z.x, act, p), activate_grad(z.y, act, p), activate_grad(z.z, act, p), activate_grad(z.w, act, p));
 }
 
 // h = act(z) in place on the n4 vec4s at base, and act'(z) into layer l's dact.
 fn activate_layer(base: u32, l: u32, n4: u32) {
   let act = params.acts[l];
-  let slope = params.slopes[l];
+  let act_param = params.act_params[l];
   let d = params.dact_at[l];
   for (var j4 = 0u; j4 < n4; j4++) {
     let z = scratch[at(base + j4)];
-    scratch[at(d + j4)] = act_grad4(z, act, slope);
-    scratch[at(base + j4)] = act4(z, act, slope);
+    scratch[at(d + j4)] = act_grad4(z, act, act_param);
+    scratch[at(base + j4)] = act4(z, act, act_param);
   }
 }
 

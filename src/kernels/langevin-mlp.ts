@@ -42,7 +42,7 @@ export interface MlpLayerShape {
   outFeatures: number;
   activation: MlpActivation;
   /** The activation's first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta). */
-  slope?: number;
+  actParam?: number;
 }
 
 /** Where each tensor goes in the packed weight buffer (f32 words, all 16-byte aligned), and the scratch each chain needs. */
@@ -58,7 +58,7 @@ export interface PackedLayout {
     weight: number;
     bias: number;
     act: MlpActivation;
-    slope: number;
+    actParam: number;
   }[];
   /** The output layer's weight [rows of the last hidden layer]. */
   wOut: number;
@@ -89,7 +89,7 @@ export function packedLayout(dim: number, layers: readonly MlpLayerShape[]): Pac
     const rows = up(l.outFeatures, 32);
     if ((i > 0 && rowStride !== l.inFeatures) || rows !== l.outFeatures) padded = true;
     prevRows = rows;
-    return { in: l.inFeatures, out: l.outFeatures, rowStride, rows, weight: take(rows * rowStride), bias: take(rows), act: l.activation, slope: l.slope ?? defaultActivationParam(l.activation) };
+    return { in: l.inFeatures, out: l.outFeatures, rowStride, rows, weight: take(rows * rowStride), bias: take(rows), act: l.activation, actParam: l.actParam ?? defaultActivationParam(l.activation) };
   });
   const wOut = take(prevRows);
   const halfB = Math.max(...out.map((l) => l.rows / 4));
@@ -185,7 +185,7 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
       half_b: layout.halfB,
       chain0,
       acts: codes,
-      slopes: layout.layers.map((l) => l.slope),
+      act_params: layout.layers.map((l) => l.actParam),
       hs,
     };
     rt.dispatch(LANGEVIN_MLP, [x, weights, scratch, params, weights], {

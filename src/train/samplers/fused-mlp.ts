@@ -41,7 +41,7 @@ import type { CallKey } from './streams.js';
 /** An MLP energy as the fused kernel sees it. */
 export interface MlpStructure {
   inputDim: number;
-  hidden: { linear: Linear; activation: MlpActivation; slope: number }[];
+  hidden: { linear: Linear; activation: MlpActivation; actParam: number }[];
   output: Linear;
 }
 
@@ -65,13 +65,13 @@ function fromModules(mods: readonly Module[]): MlpStructure | string {
     }
     const next = mods[i + 1]!;
     if (next.constructor === Linear) {
-      hidden.push({ linear: m as Linear, activation: 'none', slope: 0 });
+      hidden.push({ linear: m as Linear, activation: 'none', actParam: 0 });
       i += 1;
       continue;
     }
     const ep = fusableEpilogue(next);
     if (!ep) return `${next.constructor.name} after a Linear is not an activation the fused kernel computes (${FUSED_ACTIVATION_NAMES}, where their epilogue() allows)`;
-    hidden.push({ linear: m as Linear, activation: ep.activation as MlpActivation, slope: ep.param });
+    hidden.push({ linear: m as Linear, activation: ep.activation as MlpActivation, actParam: ep.param });
     i += 2;
   }
   return mods.length === 0 ? 'the network is empty' : 'the network ends in an activation, not in a Linear to one output';
@@ -141,7 +141,7 @@ export class FusedMlpRun {
   ) {
     this.layout = packedLayout(
       structure.inputDim,
-      structure.hidden.map((h) => ({ inFeatures: h.linear.inFeatures, outFeatures: h.linear.outFeatures, activation: h.activation, slope: h.slope })),
+      structure.hidden.map((h) => ({ inFeatures: h.linear.inFeatures, outFeatures: h.linear.outFeatures, activation: h.activation, actParam: h.actParam })),
     );
     // Both live as long as the call's scope: the sampler's tidy frees them with its other temporaries.
     this.packed = Tensor.empty(rt, [this.layout.words], 'langevin-mlp weights');
