@@ -5,11 +5,10 @@
 // chunking at trajectory boundaries; dispatch counts; fusedSupport(); memory. (The fallbacks'
 // bit-equality with fused: false and the kinked ReLU/LeakyReLU configs: fused-fallback.test.ts.)
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm, settleGarbage } from './helpers.js';
+import { device, ebm, fusedIt, settleGarbage } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 import { LangevinDynamics, type LangevinOptions } from '../src/train/index.js';
 import { BaseEnergyFunction } from '../src/nn/energy.js';
-import { langevinMlpUsable } from '../src/kernels/langevin-mlp.js';
 
 type Energy = BaseEnergyFunction;
 
@@ -54,13 +53,6 @@ beforeAll(async () => {
   rt = await device();
 });
 
-/** A test of the fused path itself: skipped on a device without subgroups of 8+ lanes, where the general path runs instead. */
-function fusedIt(name: string, fn: () => Promise<void> | void): void {
-  it(name, async (ctx) => {
-    if (!langevinMlpUsable(rt)) ctx.skip('this device has no subgroups of 8 or more lanes: the fused path is not used');
-    await fn();
-  });
-}
 
 interface Config {
   name: string;

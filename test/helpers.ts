@@ -1,9 +1,10 @@
 // Shared test helpers: the device, PyTorch fixtures, and numeric comparison.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import * as ebm from '../src/index.js';
 import { parseSafetensors, toFloat32 } from '../src/nn/safetensors-format.js';
+import { langevinMlpUsable } from '../src/tensor/ops/fused/index.js';
 
 export { ebm };
 
@@ -104,4 +105,12 @@ export async function settleGarbage(): Promise<void> {
   await new Promise((r) => setTimeout(r, 0));
   gc();
   await new Promise((r) => setTimeout(r, 0));
+}
+
+/** A test of the fused MLP sampler itself: skipped, with the reason, on a device without subgroups of 8+ lanes (the general path runs there). */
+export function fusedIt(name: string, fn: () => Promise<void> | void): void {
+  it(name, async (ctx) => {
+    if (!langevinMlpUsable(ebm.getDevice())) ctx.skip('this device has no subgroups of 8 or more lanes: the fused path is not used');
+    await fn();
+  });
 }

@@ -3,28 +3,18 @@
 // built-in MLP's dispatch count, and the chains of `fused: false`), a user's subclass that
 // changes forward() (unfused, unless it declares its layers again), and a malformed declaration.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm } from './helpers.js';
+import { device, ebm, fusedIt } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 import { LangevinDynamics } from '../src/train/index.js';
 import { BaseEnergyFunction } from '../src/nn/energy.js';
 import type { PlainMlp } from '../src/nn/index.js';
-import { langevinMlpUsable } from '../src/tensor/ops/fused/index.js';
 
 const dispatches = () => ebm.getDevice().stats.dispatches;
 
-let rt: ebm.Runtime;
-
 beforeAll(async () => {
-  rt = await device();
+  await device();
 });
 
-/** A test of the fused path itself: skipped on a device without subgroups of 8+ lanes. */
-function fusedIt(name: string, fn: () => Promise<void> | void): void {
-  it(name, async (ctx) => {
-    if (!langevinMlpUsable(rt)) ctx.skip('this device has no subgroups of 8 or more lanes: the fused path is not used');
-    await fn();
-  });
-}
 
 /** A user's MLP energy of its own, not built on the zoo: fc1 -> tanh -> fc2 -> silu -> out. */
 class MyMlp extends BaseEnergyFunction {

@@ -2,35 +2,11 @@
 // and known answers (Random123's test vector, plus a host reference over whole tensors).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, ebm } from './helpers.js';
+import { philox } from './philox.js';
 
-// ---- a host reference for Philox 4x32-10 (Salmon et al., SC'11; Random123's philox4x32) ----
-
-/** High 32 bits of the 64-bit product of two uint32s, exactly, from 16-bit halves. */
-function mulhi32(a: number, b: number): number {
-  const aL = a & 0xffff;
-  const aH = a >>> 16;
-  const bL = b & 0xffff;
-  const bH = b >>> 16;
-  const ll = aL * bL;
-  const hl = aH * bL;
-  const lh = aL * bH;
-  const cross = (ll >>> 16) + (hl & 0xffff) + (lh & 0xffff);
-  return (aH * bH + (hl >>> 16) + (lh >>> 16) + (cross >>> 16)) >>> 0;
-}
-
+// The host reference for Philox 4x32-10 (test/philox.ts, also the HMC reference's).
 function philox4x32(counter: readonly number[], key: readonly number[]): number[] {
-  let [c0, c1, c2, c3] = counter.map((v) => v >>> 0) as [number, number, number, number];
-  let [k0, k1] = key.map((v) => v >>> 0) as [number, number];
-  for (let round = 0; round < 10; round++) {
-    const hi0 = mulhi32(0xd2511f53, c0);
-    const lo0 = Math.imul(0xd2511f53, c0) >>> 0;
-    const hi1 = mulhi32(0xcd9e8d57, c2);
-    const lo1 = Math.imul(0xcd9e8d57, c2) >>> 0;
-    [c0, c1, c2, c3] = [(hi1 ^ c1 ^ k0) >>> 0, lo1, (hi0 ^ c3 ^ k1) >>> 0, lo0];
-    k0 = (k0 + 0x9e3779b9) >>> 0;
-    k1 = (k1 + 0xbb67ae85) >>> 0;
-  }
-  return [c0, c1, c2, c3];
+  return philox(counter as [number, number, number, number], key as [number, number]);
 }
 
 /**
