@@ -37,7 +37,7 @@ for act, fn in ACTS.items():
         x = torch.randn(*xs)
         w = torch.randn(out, xs[-1]) / xs[-1] ** 0.5
         b = torch.randn(out) * 0.5 if has_bias else None
-        # Keep pre-activations off the kinks of relu/leakyRelu so the oracle is unambiguous.
+        # Normal draws put no pre-activation exactly on a kink; the lattice cases below do.
         xd = x.to(F64).requires_grad_(True)
         wd = w.to(F64).requires_grad_(True)
         bd = b.to(F64).requires_grad_(True) if has_bias else None
@@ -54,6 +54,34 @@ for act, fn in ACTS.items():
             tensors[f"{cid}/b"] = b
             tensors[f"{cid}/gb"] = grads[2].detach().float()
         meta.append({"id": cid, "activation": act, "slope": slope, "bias": has_bias, "x": xs, "out": out})
+
+# Pre-activations exactly AT the kinks of relu and leakyRelu: x, W and b on lattices (integers,
+# halves), so x Wᵀ + b is exact in f32 and many entries are exactly 0, where PyTorch's
+# conventions decide the gradient (relu'(0) = 0, leaky_relu'(0) = negative_slope).
+for act in ["relu", "leakyRelu"]:
+    slope = 0.2 if act == "leakyRelu" else 0.01
+    cid = f"c{i}"
+    i += 1
+    xs, out = [6, 8], 5
+    x = torch.randint(-1, 2, xs).float()
+    w = torch.randint(-1, 2, (out, xs[-1])).float() * (torch.rand(out, xs[-1]) < 0.4).float() * 0.5
+    b = torch.randint(-1, 2, (out,)).float() * 0.5
+    xd = x.to(F64).requires_grad_(True)
+    wd = w.to(F64).requires_grad_(True)
+    bd = b.to(F64).requires_grad_(True)
+    z = F.linear(xd, wd, bd)
+    assert (z == 0).sum() >= 5, "the lattice must put pre-activations on the kink"
+    y = ACTS[act](z, slope)
+    g = torch.randn(*y.shape)
+    grads = torch.autograd.grad((y * g.to(F64)).sum(), [xd, wd, bd], create_graph=True)
+    v = torch.randn(*xs)
+    (hvp_x,) = torch.autograd.grad((grads[0] * v.to(F64)).sum(), xd, allow_unused=True)
+    if hvp_x is None:
+        hvp_x = torch.zeros_like(xd)
+    tensors.update({f"{cid}/x": x, f"{cid}/w": w, f"{cid}/b": b, f"{cid}/y": y.detach().float(), f"{cid}/g": g, f"{cid}/v": v,
+                    f"{cid}/gx": grads[0].detach().float(), f"{cid}/gw": grads[1].detach().float(), f"{cid}/gb": grads[2].detach().float(),
+                    f"{cid}/hvp_x": hvp_x.detach().float()})
+    meta.append({"id": cid, "activation": act, "slope": slope, "bias": True, "x": xs, "out": out, "kinks": int((z == 0).sum())})
 
 save_file({k: v.contiguous() for k, v in tensors.items()}, "test/fixtures/linear.safetensors", metadata={"cases": json.dumps(meta)})
 print(f"wrote {len(meta)} cases")

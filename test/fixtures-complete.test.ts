@@ -11,7 +11,7 @@ const EXPECTED: [file: string, key: string, field: 'id' | 'name', ids: string[]]
   ['optim.safetensors', 'cases', 'id', ['sgd', 'sgd_momentum', 'sgd_nesterov', 'sgd_damp_wd', 'sgd_maximize', 'adam', 'adam_wd', 'adam_amsgrad', 'adam_maximize', 'adamw', 'adamw_amsgrad', 'adam_exponential_lr']],
   ['conv2d.safetensors', 'cases', 'id', ids('c', 20, 2)],
   ['conv2d.safetensors', 'double', 'id', ids('d', 2, 2)],
-  ['linear.safetensors', 'cases', 'id', ids('c', 28, 1)],
+  ['linear.safetensors', 'cases', 'id', ids('c', 30, 1)],
   ['f16.safetensors', 'cases', 'id', ids('c', 7, 1)],
   ['spectral-norm.safetensors', 'cases', 'name', ['linear_33x17', 'linear_128x2', 'linear_64x96', 'conv_8x3x3x3', 'conv_16x5x5x5']],
   ['nn-spectral-norm.safetensors', 'cases', 'name', ['linear', 'linear_nobias_n3', 'conv', 'mlp']],

@@ -5,7 +5,8 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { device, ebm, expectClose, loadFixture } from './helpers.js';
 
 const fx = loadFixture('linear.safetensors');
-const cases: { id: string; activation: ebm.Activation; slope: number; bias: boolean; x: number[]; out: number }[] = JSON.parse(fx.metadata.cases!);
+/** `kinks`: how many pre-activations lie exactly on the activation's kink (the lattice cases). */
+const cases: { id: string; activation: ebm.Activation; slope: number; bias: boolean; x: number[]; out: number; kinks?: number }[] = JSON.parse(fx.metadata.cases!);
 const TOL = 1e-5;
 
 let rt: ebm.Runtime;
@@ -17,7 +18,7 @@ afterEach(() => {
 });
 
 describe.each(['auto', 'register', 'tiled', 'scalar'] as const)('linear, %s schedule', (schedule) => {
-  test.each(cases.map((c) => [`${c.activation} x${JSON.stringify(c.x)} -> ${c.out}${c.bias ? '' : ' (no bias)'}`, c] as const))('%s', async (_n, c) => {
+  test.each(cases.map((c) => [`${c.activation} x${JSON.stringify(c.x)} -> ${c.out}${c.bias ? '' : ' (no bias)'}${c.kinks ? `, ${c.kinks} pre-activations exactly at the kink` : ''}`, c] as const))('%s', async (_n, c) => {
     rt.tuning.matmul = schedule;
     const x = fx.get(`${c.id}/x`).requiresGrad_();
     const w = fx.get(`${c.id}/w`).requiresGrad_();
