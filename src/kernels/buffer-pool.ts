@@ -41,8 +41,12 @@ export class BufferPool {
     private readonly maxPooledBytes = 512 * 2 ** 20,
   ) {}
 
-  acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): PooledBuffer {
-    const size = sizeClass(bytes);
+  /**
+   * A buffer of at least `bytes`; `maxSize` caps the size class so a request just under a
+   * device limit is not rounded up past it.
+   */
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string, maxSize = Infinity): PooledBuffer {
+    const size = Math.max(Math.min(sizeClass(bytes), maxSize), Math.ceil(bytes / 4) * 4);
     const list = this.free.get(`${usage}:${size}`);
     const reused = list?.pop();
     if (reused) {

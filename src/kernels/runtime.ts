@@ -79,6 +79,9 @@ export class Runtime {
   private readonly objectIds = new WeakMap<object, number>();
   private nextObjectId = 1;
   private readonly maxWorkgroups: number;
+  /** The largest buffer the device will create, and the largest one a kernel may bind whole. */
+  readonly maxBufferSize: number;
+  readonly maxBindingSize: number;
   private deviceError: Error | null = null;
   private destroyed = false;
 
@@ -88,6 +91,9 @@ export class Runtime {
     this.pool = new BufferPool(this.device);
     this.pipelines = new PipelineCache(this.device);
     this.maxWorkgroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    this.maxBufferSize = this.device.limits.maxBufferSize;
+    // A binding's size must be a multiple of 4, so a buffer at the limit is capped to one.
+    this.maxBindingSize = Math.floor(Math.min(this.device.limits.maxStorageBufferBindingSize, this.maxBufferSize) / 4) * 4;
     this.placeholder = this.pool.acquire(16, STORAGE_USAGE, 'placeholder');
     this.placeholderOut = this.pool.acquire(16, STORAGE_USAGE, 'placeholder-out');
     this.device.addEventListener('uncapturederror', (ev) => {
@@ -104,14 +110,35 @@ export class Runtime {
     return this.submitted + 1;
   }
 
-  allocate(bytes: number, label?: string): PooledBuffer {
+  /**
+   * A storage buffer of at least `bytes`. Kernels bind every storage buffer whole, so it must fit
+   * maxStorageBufferBindingSize; this is checked here, before anything is created or recorded,
+   * because an invalid buffer would only fail at a later, unrelated submission and take the
+   * finished work recorded with it. `what` describes the allocation for the error (the tensor's
+   * shape and dtype).
+   */
+  allocate(bytes: number, label?: string, what?: string): PooledBuffer {
     this.assertUsable();
+    this.checkAllocation(bytes, label, what);
     const before = this.pool.allocations;
-    const b = this.pool.acquire(bytes, STORAGE_USAGE, label);
+    const b = this.pool.acquire(bytes, STORAGE_USAGE, label, this.maxBindingSize);
     this.stats.bufferAllocations += this.pool.allocations - before;
     this.liveBytes += b.size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
     return b;
+  }
+
+  /** Throws, naming the op (`label`), what was asked and the limit, unless `bytes` can be allocated and bound. */
+  checkAllocation(bytes: number, label = 'allocation', what?: string): void {
+    const of = what ? ` for ${what}` : '';
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`${label}: cannot allocate ${bytes} bytes${of}: not a whole number of bytes this device can address`);
+    if (bytes <= this.maxBindingSize) return;
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 30 ? 1 : 0)} MiB`;
+    const limit =
+      bytes > this.maxBufferSize
+        ? `over this device's maxBufferSize of ${this.maxBufferSize} bytes (${mib(this.maxBufferSize)})`
+        : `over this device's maxStorageBufferBindingSize of ${this.maxBindingSize} bytes (${mib(this.maxBindingSize)}), the most one kernel can bind`;
+    throw new Error(`${label}: ${bytes} bytes (${mib(bytes)})${of} is ${limit}; nothing was allocated. Use smaller tensors (fewer rows or a smaller batch).`);
   }
 
   free(b: PooledBuffer): void {

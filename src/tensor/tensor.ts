@@ -75,7 +75,7 @@ export class Tensor {
   /** A new tensor of `shape` over fresh, uninitialised GPU memory. */
   static empty(rt: Runtime, shape: Shape, label?: string, dtype: DType = 'f32'): Tensor {
     const n = sizeOf(shape);
-    return new Tensor(new Storage(rt, rt.allocate(dtype === 'f16' ? f16Bytes(n) : n * 4, label)), shape, dtype);
+    return new Tensor(new Storage(rt, rt.allocate(dtype === 'f16' ? f16Bytes(n) : n * 4, label, `a ${dtype} tensor of shape ${fmt(shape)}`)), shape, dtype);
   }
 
   /** A new tensor over this one's storage (a view: reshape, detach). */
