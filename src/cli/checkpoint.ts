@@ -10,8 +10,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ebm from '../index.js';
-import { buildModel, checkModelConfig, checkSamplerConfig, type ModelConfig, type SamplerConfig, type TrainConfig } from './config.js';
+import { buildModel, checkModelConfig, checkSamplerConfig, checkTrainConfig, decimal, type ModelConfig, type SamplerConfig, type TrainConfig } from './config.js';
 import { CliError, oneLine } from './errors.js';
+import { parseJson } from '../nn/json.js';
 
 // Metadata keys and tensor prefixes: the library's (src/nn/checkpoint-model.ts), which the browser
 // demo reads and writes too, so a file made by either loads in the other with its activation.
@@ -115,9 +116,9 @@ function json(meta: Record<string, string>, key: string, path: string): unknown 
   const s = meta[key];
   if (s === undefined) return undefined;
   try {
-    return JSON.parse(s);
-  } catch {
-    throw new CliError(`checkpoint '${path}': its metadata '${key}' is not valid JSON`);
+    return parseJson(s);
+  } catch (e) {
+    throw new CliError(`checkpoint '${path}': its metadata '${key}' is not valid JSON: ${oneLine(e)}`);
   }
 }
 
@@ -128,19 +129,19 @@ function modelConfigOf(path: string, parsed: ebm.ParsedSafetensors, activation?:
   if (fromMeta !== undefined) {
     const model = fromMeta;
     if (activation) model.activation = activation;
-    return { model, sampler: checkSamplerConfig(json(meta, SAMPLER, path)), source: 'metadata' };
+    return { model, sampler: checkSamplerConfig(json(meta, SAMPLER, path), `checkpoint '${path}'`), source: 'metadata' };
   }
   const beside = join(dirname(path), 'config.json');
   if (existsSync(beside)) {
     let cfg: Partial<TrainConfig>;
     try {
-      cfg = JSON.parse(readFileSync(beside, 'utf8')) as Partial<TrainConfig>;
+      cfg = parseJson(readFileSync(beside, 'utf8')) as Partial<TrainConfig>;
     } catch (e) {
       throw new CliError(`'${beside}' is not valid JSON: ${oneLine(e)}`);
     }
     const model = checkModelConfig(cfg.model, `'${beside}'`);
     if (activation) model.activation = activation;
-    return { model, sampler: checkSamplerConfig(cfg.sampler), source: beside };
+    return { model, sampler: checkSamplerConfig(cfg.sampler, `'${beside}'`), source: beside };
   }
   return { model: inferModelConfig(path, parsed, activation ?? 'silu'), sampler: null, source: 'tensor names' };
 }
@@ -175,7 +176,7 @@ export interface LoadedModel {
 export async function loadModel(path: string, opts: { activation?: string } = {}): Promise<LoadedModel> {
   const { bytes, parsed } = readChecked(path);
   const { model: modelConfig, sampler, source } = modelConfigOf(path, parsed, opts.activation);
-  const model = buildModel(modelConfig);
+  const model = buildModel(modelConfig, undefined, `checkpoint '${path}' (model config from ${source})`);
   const { tensors } = await ebm.readSafetensors(bytes);
   try {
     const own = new Map([...tensors].filter(([k]) => ebm.isModelTensor(k)));
@@ -203,23 +204,33 @@ export interface ResumeState {
   dispose(): void;
 }
 
+/** The checkpoint a --resume names: a run folder means its checkpoint.safetensors. */
+export function checkpointPathOf(pathOrDir: string): string {
+  return existsSync(pathOrDir) && !pathOrDir.endsWith('.safetensors') && existsSync(join(pathOrDir, 'checkpoint.safetensors')) ? join(pathOrDir, 'checkpoint.safetensors') : pathOrDir;
+}
+
 /** Reads a checkpoint.safetensors for --resume (a run folder means its checkpoint.safetensors). */
 export async function readCheckpoint(pathOrDir: string): Promise<ResumeState> {
-  const path = existsSync(pathOrDir) && !pathOrDir.endsWith('.safetensors') && existsSync(join(pathOrDir, 'checkpoint.safetensors')) ? join(pathOrDir, 'checkpoint.safetensors') : pathOrDir;
+  const path = checkpointPathOf(pathOrDir);
   const { bytes, parsed } = readChecked(path);
   const meta = parsed.metadata;
   if (meta[KIND] !== 'checkpoint')
     throw new CliError(
       `'${path}' is not a training checkpoint (${meta[KIND] === 'model' ? 'it is a model file; resume from checkpoint.safetensors in the same run folder' : 'no webgpu-ebm checkpoint metadata'})`,
     );
-  const config = json(meta, RUN, path) as TrainConfig | undefined;
-  const step = Number(meta[STEP]);
+  const where = `checkpoint '${path}'`;
+  const run = json(meta, RUN, path);
+  if (run === undefined) throw new CliError(`${where} has incomplete metadata (its run config '${RUN}' is missing)`);
+  // The run config is checked as the command line's values are: a --resume builds what it says.
+  const config = checkTrainConfig(run, `${where}, run config`);
+  const step = decimal(meta[STEP] ?? '');
+  if (!Number.isSafeInteger(step) || step < 0 || step > config.steps)
+    throw new CliError(`${where}: its metadata '${STEP}' must be an integer in [0, ${config.steps}] (the run's steps), got ${JSON.stringify(meta[STEP])}`);
   const optim = json(meta, OPTIM, path) as { paramGroups: ebm.OptimizerStateDict['paramGroups']; numbers: Record<string, Record<string, number>> } | undefined;
-  if (!config || typeof config !== 'object' || config.version !== 1 || !Number.isInteger(step) || step < 0 || !optim)
-    throw new CliError(`checkpoint '${path}' has incomplete metadata (config, step or optimizer missing)`);
-  checkModelConfig(config.model, `checkpoint '${path}'`);
+  if (!optim || typeof optim !== 'object' || !Array.isArray(optim.paramGroups) || (optim.numbers !== undefined && (typeof optim.numbers !== 'object' || optim.numbers === null)))
+    throw new CliError(`${where}: its metadata '${OPTIM}' must be an object with paramGroups (a list) and numbers, got ${JSON.stringify(meta[OPTIM])?.slice(0, 60)}`);
   const trainer = (json(meta, TRAINER, path) ?? {}) as TrainerJson;
-  if (typeof trainer !== 'object') throw new CliError(`checkpoint '${path}': its metadata '${TRAINER}' is not an object`);
+  if (typeof trainer !== 'object' || trainer === null || Array.isArray(trainer)) throw new CliError(`checkpoint '${path}': its metadata '${TRAINER}' is not an object`);
   const { tensors } = await ebm.readSafetensors(bytes);
   const model = new Map<string, ebm.Tensor>();
   const state: ebm.OptimizerStateDict['state'] = {};

@@ -2,7 +2,7 @@
 // to config.json and into every checkpoint's metadata, and what `sample` and `--resume` rebuild
 // the model and sampler from. Plain JSON, so a run is reproducible from its folder alone.
 import * as ebm from '../index.js';
-import { UsageError } from './errors.js';
+import { CliError, UsageError } from './errors.js';
 
 export const MODELS = ['mlp', 'resnet'] as const;
 export const LOSSES = ['cd', 'pcd', 'dsm', 'ssm'] as const;
@@ -69,32 +69,81 @@ export interface TrainArgs {
 
 // ---- value parsing: every message names the option, the value and what is valid ----
 
+/**
+ * The ranges of the numbers a run config holds, one place for both the command line and the
+ * files (config.json, a checkpoint's metadata) read back: a range a flag rejects is one a file
+ * cannot smuggle in (a checkpoint saying kSteps 1e9 would record a billion sampler steps).
+ */
+export const RANGES = {
+  steps: [1, 1e9],
+  batchSize: [1, 1 << 20],
+  seed: [0, Number.MAX_SAFE_INTEGER],
+  kSteps: [1, 100_000],
+  sampleSteps: [1, 100_000],
+  nLeapfrogSteps: [1, 1000],
+  nProjections: [1, 1000],
+  logEvery: [1, 1e9],
+  checkpointEvery: [1, 1e9],
+  datasetSize: [1, 1e7],
+  bufferSize: [1, 1e7],
+  plotGrid: [2, 4096],
+  plotSamples: [1, 1e6],
+  hiddenWidth: [1, 1 << 16],
+  hiddenLayers: [1, 64],
+  nBlocks: [0, 256],
+  inputDim: [1, 1 << 16],
+  samples: [1, 1 << 24],
+} as const satisfies Record<string, readonly [number, number]>;
+
+/**
+ * Plain decimal numbers only ('1', '-0.5', '2e-3'): Number() also takes '0x10', '0b1', ' 1' and
+ * '' (as 0), which on a command line are typos, not numbers.
+ */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The number a flag's text spells, NaN unless it is plain decimal. */
+export function decimal(v: string): number {
+  return DECIMAL.test(v) ? Number(v) : NaN;
+}
+
+/** Why a text JavaScript reads as a number is refused anyway. */
+function notDecimal(v: string): string {
+  return !DECIMAL.test(v) && v.trim() !== '' && !Number.isNaN(Number(v)) ? ' (plain decimal only: no hex, binary, octal or spaces)' : '';
+}
+
 export function choice<T extends string>(name: string, v: string | undefined, valid: readonly T[], dflt: T): T {
   if (v === undefined) return dflt;
   if (!(valid as readonly string[]).includes(v)) throw new UsageError(`unknown ${name} '${v}' (valid: ${valid.join(', ')})`);
   return v as T;
 }
 
-export function posInt(name: string, v: string | undefined, dflt: number, min = 1): number {
+export function posInt(name: string, v: string | undefined, dflt: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return dflt;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
+  const n = decimal(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got '${v}'${notDecimal(v)}`);
   return n;
+}
+
+/** posInt over one of RANGES. */
+function ranged(name: string, v: string | undefined, dflt: number, range: readonly [number, number]): number {
+  return posInt(name, v, dflt, range[0], range[1]);
 }
 
 export function posNumber(name: string, v: string | undefined, dflt: number, allowZero = false): number {
   if (v === undefined) return dflt;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
-    throw new UsageError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got '${v}'`);
+  const n = decimal(v);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    throw new UsageError(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got '${v}'${notDecimal(v)}`);
   return n;
 }
 
 function intList(name: string, v: string | undefined, dflt: number[]): number[] {
   if (v === undefined) return dflt;
-  const parts = v.split(',').map((p) => Number(p.trim()));
-  if (parts.length === 0 || parts.some((n) => !Number.isSafeInteger(n) || n < 1))
-    throw new UsageError(`--${name} must be a comma-separated list of positive integers (e.g. 128,128), got '${v}'`);
+  const [lo, hi] = RANGES.hiddenWidth;
+  const parts = v.split(',').map((p) => decimal(p.trim()));
+  if (parts.length > RANGES.hiddenLayers[1] || parts.some((n) => !Number.isSafeInteger(n) || n < lo || n > hi))
+    throw new UsageError(`--${name} must be a comma-separated list of at most ${RANGES.hiddenLayers[1]} decimal integers in [${lo}, ${hi}] (e.g. 128,128), got '${v}'`);
   return parts;
 }
 
@@ -145,7 +194,7 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
   const lossType = choice('loss', a.loss, LOSSES, DEFAULTS.loss);
   const samplerType = choice('sampler', a.sampler, SAMPLERS, DEFAULTS.sampler);
   const activation = choice('activation', a.activation, ACTIVATIONS, DEFAULTS.activation as (typeof ACTIVATIONS)[number]);
-  const steps = posInt('steps', a.steps, DEFAULTS.steps);
+  const steps = ranged('steps', a.steps, DEFAULTS.steps, RANGES.steps);
   const hidden = intList('hidden', a.hidden, modelType === 'mlp' ? DEFAULTS.hidden : [128]);
   if (modelType === 'resnet' && hidden.some((w) => w !== hidden[0]))
     throw new UsageError(`--hidden for a resnet is its width, repeated once per residual block (e.g. 128,128 = two blocks of 128); got '${a.hidden}'`);
@@ -158,14 +207,14 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     samplerType === 'langevin'
       ? { type: 'langevin', stepSize, noiseScale: posNumber('noise-scale', a.noiseScale, DEFAULTS.noiseScale, true) }
       : { type: 'hmc', stepSize, nLeapfrogSteps: 5 };
-  const kSteps = posInt('k-steps', a.kSteps, samplerType === 'hmc' ? Math.max(1, Math.round(DEFAULTS.kSteps / 6)) : DEFAULTS.kSteps);
+  const kSteps = ranged('k-steps', a.kSteps, samplerType === 'hmc' ? Math.max(1, Math.round(DEFAULTS.kSteps / 6)) : DEFAULTS.kSteps, RANGES.kSteps);
   const loss: LossConfig =
     lossType === 'cd' || lossType === 'pcd'
       ? { type: lossType, kSteps: lossType === 'pcd' && a.kSteps === undefined ? Math.max(1, Math.round(kSteps / 3)) : kSteps, energyRegWeight: posNumber('energy-reg', a.energyReg, DEFAULTS.energyRegWeight, true), bufferSize: 8192, newSampleRatio: 0.05 }
       : lossType === 'dsm'
         ? { type: 'dsm', noiseScale: 0.1 }
         : { type: 'ssm', nProjections: 1 };
-  const logEvery = posInt('log-every', a.logEvery, Math.min(DEFAULTS.logEvery, steps));
+  const logEvery = ranged('log-every', a.logEvery, Math.min(DEFAULTS.logEvery, steps), RANGES.logEvery);
   return {
     version: 1,
     dataset,
@@ -175,18 +224,19 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     loss,
     optimizer: { type: 'adam', lr: posNumber('lr', a.lr, DEFAULTS.lr), betas: [0.9, 0.999] },
     steps,
-    batchSize: posInt('batch-size', a.batchSize, DEFAULTS.batchSize),
-    seed: posInt('seed', a.seed, DEFAULTS.seed, 0),
+    batchSize: ranged('batch-size', a.batchSize, DEFAULTS.batchSize, RANGES.batchSize),
+    seed: ranged('seed', a.seed, DEFAULTS.seed, RANGES.seed),
     mixedPrecision: a.mixedPrecision ?? false,
     logEvery,
-    checkpointEvery: posInt('checkpoint-every', a.checkpointEvery, Math.max(logEvery, Math.ceil(steps / 10 / logEvery) * logEvery)),
-    plot: { extent: DATASET_EXTENT[dataset], grid: 256, samples: 1000, sampleSteps: posInt('sample-steps', a.sampleSteps, Math.max(200, kSteps)) },
+    checkpointEvery: ranged('checkpoint-every', a.checkpointEvery, Math.max(logEvery, Math.ceil(steps / 10 / logEvery) * logEvery), RANGES.checkpointEvery),
+    plot: { extent: DATASET_EXTENT[dataset], grid: 256, samples: 1000, sampleSteps: ranged('sample-steps', a.sampleSteps, Math.max(200, kSteps), RANGES.sampleSteps) },
   };
 }
 
 // ---- rebuilding what a config describes ----
 
-export function buildModel(m: ModelConfig, seed?: number): ebm.BaseEnergyFunction {
+export function buildModel(m: ModelConfig, seed?: number, where = 'the model config'): ebm.BaseEnergyFunction {
+  checkModelFits(m, where, ebm.getDevice().device.limits);
   const activation = m.activation as ebm.MLPEnergyModelOptions['activation'];
   if (m.type === 'mlp') return new ebm.MLPEnergyModel({ inputDim: m.inputDim, hiddenDims: m.hiddenDims, activation, spectralNorm: m.spectralNorm, seed });
   return new ebm.ResNetEnergyModel({ inputDim: m.inputDim, hiddenDim: m.hiddenDim, nBlocks: m.nBlocks, activation, seed });
@@ -197,33 +247,161 @@ export function buildSampler(s: SamplerConfig, model: ebm.BaseEnergyFunction): e
   return new ebm.HamiltonianMonteCarlo(model, { stepSize: s.stepSize, nLeapfrogSteps: s.nLeapfrogSteps });
 }
 
-/** A model config read from JSON, checked field by field (a checkpoint's metadata is input). */
-export function checkModelConfig(v: unknown, where: string): ModelConfig {
-  const o = v as Record<string, unknown>;
-  const bad = (what: string) => new Error(`${where}: the model config ${what}`);
-  if (!o || typeof o !== 'object') throw bad('is missing');
-  const dims = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((d) => Number.isInteger(d) && d >= 1);
-  const int = (x: unknown) => Number.isInteger(x) && (x as number) >= 1;
-  if (!int(o.inputDim)) throw bad(`has no valid inputDim (got ${JSON.stringify(o.inputDim)})`);
-  if (typeof o.activation !== 'string') throw bad('has no activation');
-  if (o.type === 'mlp') {
-    if (!dims(o.hiddenDims)) throw bad(`has no valid hiddenDims (got ${JSON.stringify(o.hiddenDims)})`);
-    return { type: 'mlp', inputDim: o.inputDim as number, hiddenDims: o.hiddenDims as number[], activation: o.activation, spectralNorm: o.spectralNorm === true };
+// ---- configs read from files: config.json and a checkpoint's metadata are input ----
+
+const show = (x: unknown): string => {
+  const j = JSON.stringify(x);
+  return j === undefined ? String(x) : j.length > 60 ? `${j.slice(0, 57)}...` : j;
+};
+
+/**
+ * Reads one object of a config file field by field; each failure is one line naming the file,
+ * the field's path, its value and what is valid.
+ */
+class Fields {
+  readonly o: Record<string, unknown>;
+  constructor(
+    v: unknown,
+    readonly where: string,
+    readonly path: string,
+  ) {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CliError(`${where}: '${path}' must be an object, got ${show(v)}`);
+    this.o = v as Record<string, unknown>;
   }
-  if (o.type === 'resnet') {
-    if (!int(o.hiddenDim) || !(Number.isInteger(o.nBlocks) && (o.nBlocks as number) >= 0)) throw bad('has no valid hiddenDim / nBlocks');
-    return { type: 'resnet', inputDim: o.inputDim as number, hiddenDim: o.hiddenDim as number, nBlocks: o.nBlocks as number, activation: o.activation };
+  fail(key: string, want: string): never {
+    throw new CliError(`${this.where}: '${this.path ? `${this.path}.` : ''}${key}' must be ${want}, got ${show(this.o[key])}`);
   }
-  throw bad(`has an unknown type ${JSON.stringify(o.type)} (valid: ${MODELS.join(', ')})`);
+  sub(key: string): Fields {
+    return new Fields(this.o[key], this.where, this.path ? `${this.path}.${key}` : key);
+  }
+  int(key: string, [lo, hi]: readonly [number, number]): number {
+    const x = this.o[key];
+    if (!Number.isSafeInteger(x) || (x as number) < lo || (x as number) > hi) this.fail(key, `an integer in [${lo}, ${hi}]`);
+    return x as number;
+  }
+  /** A finite number >= lo (> lo when open), <= hi. */
+  num(key: string, lo: number, hi = Infinity, open = false): number {
+    const x = this.o[key];
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < lo || (open && x === lo) || x > hi)
+      this.fail(key, `a finite number ${open ? '>' : '>='} ${lo}${hi < Infinity ? ` and <= ${hi}` : ''}`);
+    return x;
+  }
+  oneOf<T extends string>(key: string, valid: readonly T[]): T {
+    const x = this.o[key];
+    if (!(valid as readonly unknown[]).includes(x)) this.fail(key, `one of ${valid.join(', ')}`);
+    return x as T;
+  }
+  bool(key: string): boolean {
+    if (typeof this.o[key] !== 'boolean') this.fail(key, 'true or false');
+    return this.o[key] as boolean;
+  }
 }
 
-export function checkSamplerConfig(v: unknown): SamplerConfig | null {
-  const o = v as Record<string, unknown> | null;
-  if (!o || typeof o !== 'object') return null;
-  const pos = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
-  if (o.type === 'langevin' && pos(o.stepSize) && typeof o.noiseScale === 'number') return { type: 'langevin', stepSize: o.stepSize as number, noiseScale: o.noiseScale };
-  if (o.type === 'hmc' && pos(o.stepSize) && Number.isInteger(o.nLeapfrogSteps)) return { type: 'hmc', stepSize: o.stepSize as number, nLeapfrogSteps: o.nLeapfrogSteps as number };
-  return null;
+/** An activation's spelling (a PyTorch-made file may use the library's name or an alias). */
+function activationOf(f: Fields): string {
+  if (ebm.activationFromSpelling(f.o.activation) === null) f.fail('activation', `one of ${ACTIVATIONS.join(', ')}`);
+  return f.o.activation as string;
+}
+
+/** A model config read from JSON, checked field by field (a checkpoint's metadata is input). */
+export function checkModelConfig(v: unknown, where: string, path = 'model'): ModelConfig {
+  if (v === undefined || v === null) throw new CliError(`${where}: the model config is missing`);
+  const f = new Fields(v, where, path);
+  const type = f.oneOf('type', MODELS);
+  const inputDim = f.int('inputDim', RANGES.inputDim);
+  const activation = activationOf(f);
+  if (type === 'mlp') {
+    const dims = f.o.hiddenDims;
+    const [lo, hi] = RANGES.hiddenWidth;
+    if (!Array.isArray(dims) || dims.length < 1 || dims.length > RANGES.hiddenLayers[1] || !dims.every((d) => Number.isSafeInteger(d) && d >= lo && d <= hi))
+      f.fail('hiddenDims', `a list of 1 to ${RANGES.hiddenLayers[1]} integers in [${lo}, ${hi}]`);
+    return { type, inputDim, hiddenDims: dims as number[], activation, spectralNorm: f.o.spectralNorm === true };
+  }
+  return { type, inputDim, hiddenDim: f.int('hiddenDim', RANGES.hiddenWidth), nBlocks: f.int('nBlocks', RANGES.nBlocks), activation };
+}
+
+/** A sampler config read from JSON: null when absent, an error naming the field when present but wrong. */
+export function checkSamplerConfig(v: unknown, where: string, path = 'sampler'): SamplerConfig | null {
+  if (v === undefined || v === null) return null;
+  const f = new Fields(v, where, path);
+  const type = f.oneOf('type', SAMPLERS);
+  const stepSize = f.num('stepSize', 0, Infinity, true);
+  if (type === 'langevin') return { type, stepSize, noiseScale: f.num('noiseScale', 0) };
+  return { type, stepSize, nLeapfrogSteps: f.int('nLeapfrogSteps', RANGES.nLeapfrogSteps) };
+}
+
+/**
+ * A whole run config read from JSON (config.json, a checkpoint's run metadata), checked against
+ * the same ranges the command line is: what --resume and sample build from it is then a run the
+ * command line could have asked for.
+ */
+export function checkTrainConfig(v: unknown, where: string): TrainConfig {
+  const f = new Fields(v, where, '');
+  if (f.o.version !== 1) f.fail('version', '1 (the only run config format there is)');
+  const dataset = f.oneOf('dataset', ebm.DATASETS);
+  const model = checkModelConfig(f.o.model, where);
+  if (model.inputDim !== 2) f.sub('model').fail('inputDim', '2 (the datasets are 2-D)');
+  const sampler = checkSamplerConfig(f.o.sampler, where) ?? f.fail('sampler', 'a sampler config ({"type": "langevin" or "hmc", ...})');
+  const l = f.sub('loss');
+  const lossType = l.oneOf('type', LOSSES);
+  const loss: LossConfig =
+    lossType === 'cd' || lossType === 'pcd'
+      ? { type: lossType, kSteps: l.int('kSteps', RANGES.kSteps), energyRegWeight: l.num('energyRegWeight', 0), bufferSize: l.int('bufferSize', RANGES.bufferSize), newSampleRatio: l.num('newSampleRatio', 0, 1) }
+      : lossType === 'dsm'
+        ? { type: 'dsm', noiseScale: l.num('noiseScale', 0, Infinity, true) }
+        : { type: 'ssm', nProjections: l.int('nProjections', RANGES.nProjections) };
+  const opt = f.sub('optimizer');
+  opt.oneOf('type', ['adam'] as const);
+  const betas = opt.o.betas;
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) opt.fail('betas', 'two numbers in [0, 1)');
+  const optimizer = { type: 'adam' as const, lr: opt.num('lr', 0, Infinity, true), betas: betas as [number, number] };
+  const p = f.sub('plot');
+  const plot = { extent: p.num('extent', 0, 1e6, true), grid: p.int('grid', RANGES.plotGrid), samples: p.int('samples', RANGES.plotSamples), sampleSteps: p.int('sampleSteps', RANGES.sampleSteps) };
+  return {
+    version: 1,
+    dataset,
+    datasetSize: f.int('datasetSize', RANGES.datasetSize),
+    model,
+    sampler,
+    loss,
+    optimizer,
+    steps: f.int('steps', RANGES.steps),
+    batchSize: f.int('batchSize', RANGES.batchSize),
+    seed: f.int('seed', RANGES.seed),
+    mixedPrecision: f.bool('mixedPrecision'),
+    logEvery: f.int('logEvery', RANGES.logEvery),
+    checkpointEvery: f.int('checkpointEvery', RANGES.checkpointEvery),
+    plot,
+  };
+}
+
+/** The model's tensors as [name, rows, cols] (cols 1 for a bias): what its parameters take. */
+function modelTensors(m: ModelConfig): [string, number, number][] {
+  const t: [string, number, number][] = [];
+  const linear = (name: string, i: number, o: number) => t.push([name, o, i], [`${name} bias`, o, 1]);
+  if (m.type === 'mlp') {
+    const dims = [m.inputDim, ...m.hiddenDims, 1];
+    for (let k = 0; k + 1 < dims.length; k++) linear(`layer ${k} (${dims[k]}x${dims[k + 1]})`, dims[k]!, dims[k + 1]!);
+  } else {
+    linear(`input_proj (${m.inputDim}x${m.hiddenDim})`, m.inputDim, m.hiddenDim);
+    for (let b = 0; b < m.nBlocks; b++) for (const k of [0, 1]) linear(`block ${b} linear ${k} (${m.hiddenDim}x${m.hiddenDim})`, m.hiddenDim, m.hiddenDim);
+    linear(`output_proj (${m.hiddenDim}x1)`, m.hiddenDim, 1);
+  }
+  return t;
+}
+
+/**
+ * Refuses a model whose tensors do not fit the device before any is made: each f32 tensor must
+ * fit one storage binding (a matmul binds a weight whole), so a file asking for hiddenDims
+ * [1e5, 1e5] fails here, naming the layer, instead of in the middle of building the model.
+ */
+export function checkModelFits(m: ModelConfig, where: string, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  for (const [name, r, c] of modelTensors(m)) {
+    const bytes = r * c * 4;
+    if (bytes > limit)
+      throw new CliError(`${where}: the model's ${name} weight takes ${bytes} bytes, over this device's largest buffer binding (${limit} bytes); it cannot be built here`);
+  }
 }
 
 /** A one-line description of a config, for the log. */

@@ -41,6 +41,7 @@ commands:
              --log-every N        read back, log and record metrics every N steps (${DEFAULTS.logEvery})
              --checkpoint-every N (steps/10, rounded to --log-every)
              --quiet              plain log lines instead of the progress bar
+             --force              train into a folder that holds an earlier run, replacing its files
   sample   draw samples from a trained model
              --checkpoint PATH    model.safetensors or checkpoint.safetensors (required)
              --n N (1000)  --steps N (200)  --seed N (0)  --sampler ${SAMPLERS.join('|')}  --step-size X
@@ -71,6 +72,7 @@ const TRAIN_OPTIONS = {
   'log-every': { type: 'string' },
   'checkpoint-every': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
+  force: { type: 'boolean' },
 } as const;
 
 const SAMPLE_OPTIONS = {

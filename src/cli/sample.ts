@@ -1,7 +1,7 @@
 // `webgpu-ebm sample`: loads a model (model.safetensors or a training checkpoint; its config from
 // the file's metadata, a config.json beside it, or its tensor names), runs the sampler's chains
 // on the GPU and writes the samples as .npy, .csv, or a .png of them over the energy landscape.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import * as ebm from '../index.js';
 import { loadModel } from './checkpoint.js';
@@ -10,6 +10,7 @@ import { CliError, UsageError } from './errors.js';
 import { encodeCsv, encodeNpy } from './formats.js';
 import { gridPoints } from './grid.js';
 import { landscapeFigure } from './plot/plots.js';
+import { makeFolder } from './run-folder.js';
 import type { Output } from './progress.js';
 
 export const SAMPLE_FORMATS = ['.npy', '.csv', '.png'] as const;
@@ -53,8 +54,17 @@ export async function runSample(o: SampleCliOptions, out: Output, deviceOptions?
   const e = ebm.keep(ebm.noGrad(() => loaded.model.forward(x).mean()));
   const [data, meanEnergy] = await Promise.all([x.data(), e.item()]);
   e.dispose();
+  // NaN samples (from NaN weights, or chains that blew up) are no samples: say so, write nothing.
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (!data.subarray(i * dim, (i + 1) * dim).every(Number.isFinite)) bad++;
+  if (bad) {
+    x.dispose();
+    throw new CliError(
+      `${bad} of ${n} samples are not finite (NaN or inf): the chains diverged or the model's weights are not finite (mean energy ${meanEnergy}); nothing written to '${path}' (try a smaller --step-size, or check the checkpoint)`,
+    );
+  }
   try {
-    if (dirname(path) !== '.') mkdirSync(dirname(path), { recursive: true });
+    if (dirname(path) !== '.') makeFolder(dirname(path), '--out folder');
     if (format === '.npy') writeFileSync(path, encodeNpy(data, [n, dim]));
     else if (format === '.csv') writeFileSync(path, encodeCsv(data, dim));
     else {

@@ -11,10 +11,11 @@
 // on logged steps); this file is configuration, files and plots around it. A resumed run loads
 // the trainer's stateDict() from the checkpoint and takes exactly the steps the uninterrupted
 // run would have.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ebm from '../index.js';
-import { readCheckpoint, saveCheckpoint, saveModel, type ResumeState } from './checkpoint.js';
+import { checkpointPathOf, readCheckpoint, saveCheckpoint, saveModel, type ResumeState } from './checkpoint.js';
+import { lockFolder, makeFolder } from './run-folder.js';
 import { configFromArgs, describeConfig, type TrainArgs, type TrainConfig } from './config.js';
 import { createEngine, seedFor, streamSeed, type Engine } from './engine.js';
 import { CliError, oneLine, UsageError } from './errors.js';
@@ -27,6 +28,8 @@ export interface TrainCliOptions extends TrainArgs {
   out?: string;
   resume?: string;
   quiet?: boolean;
+  /** Train into a folder that holds an earlier run, replacing its files. */
+  force?: boolean;
 }
 
 export interface TrainResult {
@@ -59,9 +62,14 @@ export interface FinalMetrics {
 }
 
 /** Options a --resume may change; any other training option must match the checkpoint's. */
-const RESUMABLE = new Set(['steps', 'logEvery', 'checkpointEvery', 'sampleSteps', 'out', 'resume', 'quiet']);
+const RESUMABLE = new Set(['steps', 'logEvery', 'checkpointEvery', 'sampleSteps', 'out', 'resume', 'quiet', 'force']);
+
+/** Where a run that stopped on a NaN or inf loss keeps its state (the parameters from before the bad step). */
+export const NONFINITE_CHECKPOINT = 'checkpoint-nonfinite.safetensors';
 
 const FILES = ['metrics.jsonl', 'model.safetensors', 'checkpoint.safetensors', 'samples.npy', 'landscape.png', 'loss.png', 'config.json'];
+/** The files that show a folder holds a run (a second run into it needs --resume or --force). */
+const RUN_FILES = ['config.json', 'checkpoint.safetensors', 'metrics.jsonl', 'model.safetensors', NONFINITE_CHECKPOINT];
 
 function timestamp(): string {
   const d = new Date();
@@ -190,16 +198,28 @@ function legacyDataOrder(config: TrainConfig, rows: number, step: number): ebm.D
 
 export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Output, deviceOptions?: ebm.DeviceOptions): Promise<TrainResult> {
   const started = performance.now();
-  configFromArgs(o); // a bad command line fails before any device is made
+  const args = configFromArgs(o); // a bad command line fails before any device is made
+  // The folder is made, written and locked before the device: a folder that cannot be written,
+  // or that another run is using, fails at once.
+  const outDir = o.out ?? (o.resume ? dirname(checkpointPathOf(o.resume)) : join('runs', `${args.dataset}-${args.loss.type}-${timestamp()}`));
+  makeFolder(outDir, 'the run folder');
+  const release = lockFolder(outDir);
+  try {
+    if (!o.resume) {
+      const held = RUN_FILES.filter((f) => existsSync(join(outDir, f)));
+      if (held.length && !o.force)
+        throw new UsageError(`the run folder '${outDir}' already holds a run (${held.join(', ')}); continue it with --resume ${outDir}, choose another --out, or replace it with --force`);
+      if (held.length) out.write(`--force: replacing the run in ${outDir}/ (${held.join(', ')})`);
+    }
+    return await trainIn(o, given, out, outDir, started, deviceOptions);
+  } finally {
+    release();
+  }
+}
+
+async function trainIn(o: TrainCliOptions, given: Set<string>, out: Output, outDir: string, started: number, deviceOptions?: ebm.DeviceOptions): Promise<TrainResult> {
   const rt = await ebm.init(deviceOptions);
   const { config, resume } = await settle(o, given);
-  const outDir = o.out ?? (resume ? dirname(resume.path) : join('runs', `${config.dataset}-${config.loss.type}-${timestamp()}`));
-  try {
-    mkdirSync(outDir, { recursive: true });
-  } catch (e) {
-    resume?.dispose();
-    throw new CliError(`cannot create the run folder '${outDir}': ${(e as Error).message}`);
-  }
   const startStep = resume?.step ?? 0;
   out.write(`device: ${rt.info.description}${rt.info.isSoftware ? ' (software)' : ''}`);
   out.write(`run: ${describeConfig(config)}`);
@@ -223,7 +243,7 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
   const metricsPath = join(outDir, 'metrics.jsonl');
   // A resumed run keeps the lines up to its checkpoint (a killed run may have logged past it).
   const kept = resume ? readMetrics(metricsPath).filter((m) => m.phase === undefined && m.step <= startStep) : [];
-  if (!resume) for (const f of FILES) rmSync(join(outDir, f), { force: true }); // an earlier run's files
+  if (!resume) for (const f of [...FILES, NONFINITE_CHECKPOINT]) rmSync(join(outDir, f), { force: true }); // an earlier run's files (--force)
   writeFileSync(metricsPath, kept.map((m) => `${JSON.stringify(m)}\n`).join(''));
   writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
@@ -273,10 +293,13 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
     const step = trainer.steps;
     if (stop.signal.aborted && step % config.checkpointEvery !== 0 && step !== config.steps) await checkpoint();
   } catch (e) {
-    engine.dispose();
-    data.dispose();
-    if (e instanceof ebm.NonFiniteLossError) throw new CliError(`training failed at step ${trainer.steps}: ${oneLine(e)} The last checkpoint is ${checkpointPath}.`);
-    throw e;
+    try {
+      if (e instanceof ebm.NonFiniteLossError) throw new CliError(`training failed at step ${e.step}: ${oneLine(e)} ${await keepNonFinite(trainer, config, outDir, checkpointPath)}`);
+      throw e;
+    } finally {
+      engine.dispose();
+      data.dispose();
+    }
   } finally {
     progress.stop();
     process.removeListener('SIGINT', onSignal);
@@ -298,6 +321,28 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
   out.write(`done in ${final.seconds.toFixed(1)} s: loss ${fmt(final.loss)}, E(data) ${fmt(final.energy_data)}, E(samples) ${fmt(final.energy_samples)}${cov}`);
   out.write(`wrote ${FILES.map((f) => join(outDir, f)).join(', ')}`);
   return { outDir, config, step, final, seconds: final.seconds, interrupted: false };
+}
+
+/**
+ * A run stopped by a NaN or inf loss: the bad updates were skipped on the GPU, so the trainer
+ * still holds the parameters and optimizer state from before the bad step. They go to their own
+ * file (the periodic checkpoint.safetensors, if any, stays as it was); the returned sentence names
+ * what exists.
+ */
+async function keepNonFinite(trainer: ebm.EBMTrainer, config: TrainConfig, outDir: string, checkpointPath: string): Promise<string> {
+  const path = join(outDir, NONFINITE_CHECKPOINT);
+  const last = existsSync(checkpointPath) ? ` The last periodic checkpoint is ${checkpointPath}.` : '';
+  try {
+    const state = await trainer.stateDict();
+    try {
+      await saveCheckpoint(path, { config, state });
+    } finally {
+      ebm.disposeTrainerState(state);
+    }
+    return `The parameters and optimizer state from before the bad step are saved in ${path}.${last}`;
+  } catch (e) {
+    return `Saving the parameters to ${path} failed too (${oneLine(e)}).${last || ' No checkpoint was written.'}`;
+  }
 }
 
 async function evaluate(

@@ -11,6 +11,8 @@ export interface FileIO {
   rename(from: string, to: string): Promise<void>;
   /** Removes `path` if it exists. */
   remove(path: string): Promise<void>;
+  /** The names of the files in folder `dir` (for finding an interrupted save's leftovers). */
+  list?(dir: string): Promise<string[]>;
 }
 
 type NodeFs = typeof import('node:fs/promises');
@@ -36,7 +38,51 @@ export async function nodeFileIO(): Promise<FileIO> {
     },
     rename: (from, to) => fs.rename(from, to),
     remove: (path) => fs.rm(path, { force: true }),
+    list: (dir) => fs.readdir(dir),
   };
+}
+
+/** The temporary names of this process's saves in progress (never stale, whatever their age). */
+const inFlight = new Set<string>();
+
+function split(path: string): { dir: string; base: string } {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return cut < 0 ? { dir: '.', base: path } : { dir: path.slice(0, cut) || '/', base: path.slice(cut + 1) };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but is another user's.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what an interrupted save of `path` left behind: its `<name>.<pid>.<random>.tmp` files
+ * whose process is gone or, for this process, whose save is not in progress (and the older
+ * `<name>.<random>.tmp`, which named no process). A save of another live process is left alone.
+ */
+async function removeStale(path: string, fio: FileIO): Promise<void> {
+  if (!fio.list) return;
+  const { dir, base } = split(path);
+  const pattern = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(?:(\\d+)\\.)?[a-z0-9]+\\.tmp$`);
+  let names: string[];
+  try {
+    names = await fio.list(dir);
+  } catch {
+    return; // the write itself will report an unreadable folder
+  }
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (!m) continue;
+    const full = dir === '.' ? name : `${dir}/${name}`;
+    const pid = m[1] === undefined ? null : Number(m[1]);
+    const stale = pid === null || (pid === process.pid ? !inFlight.has(full) : !alive(pid));
+    if (stale) await fio.remove(full).catch(() => {});
+  }
 }
 
 /**
@@ -47,13 +93,19 @@ export async function nodeFileIO(): Promise<FileIO> {
 export async function writeFileAtomic(path: string, bytes: Uint8Array, io?: FileIO): Promise<void> {
   const fio = io ?? (await nodeFileIO());
   // Not ending in .safetensors, so nothing that globs for checkpoints picks up a partial one.
-  const tmp = `${path}.${Math.random().toString(36).slice(2, 12)}.tmp`;
+  // The pid says whose save it is, so the next save can tell an interrupted one from a running one.
+  const pid = typeof process !== 'undefined' && typeof process.pid === 'number' ? `${process.pid}.` : '';
+  const tmp = `${path}.${pid}${Math.random().toString(36).slice(2, 12) || '0'}.tmp`;
+  if (pid) await removeStale(path, fio);
+  inFlight.add(tmp);
   try {
     await fio.writeNew(tmp, bytes);
     await fio.rename(tmp, path);
   } catch (e) {
     await fio.remove(tmp).catch(() => {});
     throw new Error(`saveSafetensors: could not write '${path}': ${(e as Error).message}`, { cause: e });
+  } finally {
+    inFlight.delete(tmp);
   }
 }
 

@@ -6,6 +6,7 @@
 // reference implementation's rules; serializing writes the bytes the reference writes.
 import { fmt } from '../tensor/shape.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, fromLittleEndian, littleEndianBytes } from './float-bits.js';
+import { parseJson } from './json.js';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
 
@@ -53,7 +54,7 @@ export function parseSafetensors(file: Uint8Array): ParsedSafetensors {
   }
   let header: unknown;
   try {
-    header = JSON.parse(text);
+    header = parseJson(text);
   } catch (e) {
     fail(`header is not valid JSON: ${(e as Error).message}`);
   }
