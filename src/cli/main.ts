@@ -71,8 +71,8 @@ const TRAIN_OPTIONS = {
   resume: { type: 'string' },
   'log-every': { type: 'string' },
   'checkpoint-every': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
   force: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
 } as const;
 
 const SAMPLE_OPTIONS = {
