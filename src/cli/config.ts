@@ -121,7 +121,7 @@ export function posInt(name: string, v: string | undefined, dflt: number, min = 
   if (v === undefined) return dflt;
   const n = decimal(v);
   if (!Number.isSafeInteger(n) || n < min || n > max)
-    throw new UsageError(`--${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got '${v}'${notDecimal(v)}`);
+    throw new UsageError(`--${name} must be an integer ${Number.isSafeInteger(n) && n > max ? `<= ${max}` : `>= ${min}`}, got '${v}'${notDecimal(v)}`);
   return n;
 }
 
