@@ -17,6 +17,10 @@ const ACT_softplus = 8u;
 // they take one parameter at run time, beta.
 const SOFTPLUS_THRESHOLD = 20.0;
 
+// WGSL lets compilers assume floats are never NaN, so `v != v` may fold to false (lavapipe
+// does fold it); NaN is tested on the bits instead: exponent all ones, mantissa non-zero.
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+
 // NaN and infinity cannot be WGSL constants; bit patterns in private vars are evaluated at run time.
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
@@ -105,7 +109,8 @@ fn softplus(v: f32, beta: f32, threshold: f32) -> f32 {
 /** The activation `act` of the pre-activation z; p is its first parameter (leakyRelu's negative slope, elu's alpha, softplus's beta). */
 fn activate(z: f32, act: u32, p: f32) -> f32 {
   switch act {
-    case ACT_relu: { return max(z, 0.0); }
+    // relu(NaN) is NaN, as in PyTorch (max(NaN, 0) may give 0).
+    case ACT_relu: { return select(max(z, 0.0), z, is_nan(z)); }
     case ACT_leakyRelu: { return leaky_relu(z, p); }
     case ACT_silu: { return z * sigmoid(z); }
     case ACT_tanh: { return tanh_(z); }

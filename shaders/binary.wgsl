@@ -42,6 +42,9 @@ var<private> NAN_BITS: u32 = 0x7fc00000u;
 var<private> INF_BITS: u32 = 0x7f800000u;
 fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
 fn inf() -> f32 { return bitcast<f32>(INF_BITS); }
+// WGSL lets compilers assume floats are never NaN, so `x != x` may fold to false (lavapipe
+// does fold it, and may rewrite comparisons); NaN is tested on the bits.
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
 // pow with PyTorch's semantics: a negative base is defined for integral exponents. Small
 // integral and half exponents take exact paths instead of exp2(e * log2(x)).
@@ -67,8 +70,17 @@ fn apply(x: f32, y: f32) -> f32 {
     case OP_div: { return x / y; }
     case OP_pow: { return pow_(x, y); }
     // NaN-propagating, like torch.maximum.
-    case OP_maximum: { if (x != x || y != y) { return nan(); } return max(x, y); }
-    case OP_minimum: { if (x != x || y != y) { return nan(); } return min(x, y); }
+    case OP_maximum: { if (is_nan(x) || is_nan(y)) { return nan(); } return max(x, y); }
+    case OP_minimum: { if (is_nan(x) || is_nan(y)) { return nan(); } return min(x, y); }
+    default: { return nan(); }
+  }
+}
+
+// Comparisons are IEEE's: with a NaN operand only ne is true. Tested explicitly, since a
+// compiler assuming no NaN may rewrite x < y as !(x >= y).
+fn compare(x: f32, y: f32) -> f32 {
+  if (is_nan(x) || is_nan(y)) { return select(0.0, 1.0, OP == OP_ne); }
+  switch OP {
     case OP_eq: { return select(0.0, 1.0, x == y); }
     case OP_ne: { return select(0.0, 1.0, x != y); }
     case OP_lt: { return select(0.0, 1.0, x < y); }
@@ -101,5 +113,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var y = params.scalar;
   if (SCALAR != 1u) { x = a[ai]; }
   if (SCALAR != 2u) { y = b[bi]; }
-  out[i] = apply(x, y);
+  if (OP >= OP_eq) { out[i] = compare(x, y); } else { out[i] = apply(x, y); }
 }

@@ -40,6 +40,9 @@ var<private> INF_BITS: u32 = 0x7f800000u;
 var<private> NAN_BITS: u32 = 0x7fc00000u;
 fn inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
+// WGSL lets compilers assume floats are never NaN, so `v != v` may fold to false (lavapipe
+// does fold it); NaN is tested on the bits, so a NaN anywhere in a slice makes its max/min NaN.
+fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
 fn base_offset(o: u32) -> u32 {
   var off = 0u;
@@ -75,8 +78,8 @@ fn identity() -> f32 {
 // The combining step of the first pass (for logsumexp: the running maximum).
 fn combine(acc: f32, v: f32) -> f32 {
   switch OP {
-    case OP_max, OP_logsumexp: { if (v != v || acc != acc) { return nan(); } return max(acc, v); }
-    case OP_min: { if (v != v || acc != acc) { return nan(); } return min(acc, v); }
+    case OP_max, OP_logsumexp: { if (is_nan(v) || is_nan(acc)) { return nan(); } return max(acc, v); }
+    case OP_min: { if (is_nan(v) || is_nan(acc)) { return nan(); } return min(acc, v); }
     default: { return acc + v; }
   }
 }

@@ -58,17 +58,20 @@ fn apply(v: f32) -> f32 {
     case OP_cos: { return cos(v); }
     case OP_tanh: { return tanh_(v); }
     case OP_sigmoid: { return sigmoid(v); }
-    case OP_relu: { return max(v, 0.0); }
+    // relu(NaN) is NaN, as in PyTorch (max(NaN, 0) may give 0).
+    case OP_relu: { return select(max(v, 0.0), v, is_nan(v)); }
     case OP_leakyRelu: { return leaky_relu(v, p0); }
     case OP_elu: { return elu(v, p0); }
     case OP_gelu: { return gelu(v); }
     case OP_silu: { return v * sigmoid(v); }
     case OP_softplus: { return softplus(v, p0, p1); }
-    // NaN bounds mean "no bound on this side".
+    // NaN bounds mean "no bound on this side". A NaN input stays NaN, as in torch.clamp
+    // (WGSL's max/min may return the other operand).
     case OP_clamp: {
+      if (is_nan(v)) { return v; }
       var r = v;
-      if (p0 == p0) { r = max(r, p0); }
-      if (p1 == p1) { r = min(r, p1); }
+      if (!is_nan(p0)) { r = max(r, p0); }
+      if (!is_nan(p1)) { r = min(r, p1); }
       return r;
     }
     case OP_erf: { return erf_(v); }

@@ -13,6 +13,7 @@ const EXPECTED: [file: string, key: string, field: 'id' | 'name', ids: string[]]
   ['conv2d.safetensors', 'double', 'id', ids('d', 2, 2)],
   ['linear.safetensors', 'cases', 'id', ids('c', 30, 1)],
   ['f16.safetensors', 'cases', 'id', ids('c', 7, 1)],
+  ['nan.safetensors', 'cases', 'id', ids('c', 27, 2)],
   ['spectral-norm.safetensors', 'cases', 'name', ['linear_33x17', 'linear_128x2', 'linear_64x96', 'conv_8x3x3x3', 'conv_16x5x5x5']],
   ['nn-spectral-norm.safetensors', 'cases', 'name', ['linear', 'linear_nobias_n3', 'conv', 'mlp']],
 ];

@@ -31,15 +31,10 @@ const RULES = {
     b === 0 ? g.mul(0) : g.mul(b).mul(pow(a, typeof b === 'number' ? b - 1 : b.sub(1))),
     typeof a === 'number' ? g.mul(y).mul(Math.log(a)) : g.mul(y).mul(a.log()),
   ],
-  // Like torch.maximum: the gradient goes to the larger side, half to each on a tie.
-  maximum: (a, b, _y, g) => {
-    const toA = gt(a, b).add(eq(a, b).mul(0.5));
-    return [g.mul(toA), g.mul(sub(1, toA))];
-  },
-  minimum: (a, b, _y, g) => {
-    const toA = lt(a, b).add(eq(a, b).mul(0.5));
-    return [g.mul(toA), g.mul(sub(1, toA))];
-  },
+  // Like torch.maximum: the gradient goes to the larger side, half to each on a tie, and all of
+  // it to both sides where either is NaN (the output is NaN; every comparison is then false).
+  maximum: (a, b, _y, g) => extremeSides(gt(a, b), lt(a, b), eq(a, b), g),
+  minimum: (a, b, _y, g) => extremeSides(lt(a, b), gt(a, b), eq(a, b), g),
   eq: null,
   ne: null,
   lt: null,
@@ -47,6 +42,13 @@ const RULES = {
   gt: null,
   ge: null,
 } satisfies Record<string, GradRule | null>;
+
+/** maximum/minimum's gradients from the masks where a wins, where b wins, and where they tie. */
+function extremeSides(aWins: Tensor, bWins: Tensor, tie: Tensor, g: Tensor): Grads {
+  const half = tie.mul(0.5);
+  const unordered = sub(1, aWins.add(bWins).add(tie));
+  return [g.mul(aWins.add(half).add(unordered)), g.mul(bWins.add(half).add(unordered))];
+}
 
 /** A binary op's name: a key of RULES, so a misspelt op does not compile. */
 export type BinaryOpName = keyof typeof RULES;

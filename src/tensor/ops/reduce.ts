@@ -10,6 +10,8 @@ export type Axes = number | readonly number[] | null | undefined;
 interface ReduceAttrs {
   axes: number[];
   keepdim: boolean;
+  /** No axis was given (x.max()): torch.max()'s gradient rule rather than torch.amax's. */
+  all: boolean;
 }
 
 /** The input's shape with the reduced axes set to 1 (the keepdim shape). */
@@ -26,23 +28,31 @@ function reducedCount(shape: Shape, axes: readonly number[]): number {
   return axes.reduce((n, a) => n * shape[a]!, 1);
 }
 
-type GradRule = (x: Tensor, y: Tensor, g: Tensor, axes: number[]) => Tensor;
+type GradRule = (x: Tensor, y: Tensor, g: Tensor, axes: number[], all: boolean) => Tensor;
 
 const RULES = {
   sum: (x, _y, g, axes) => spread(g, x, axes),
   mean: (x, _y, g, axes) => spread(g.div(reducedCount(x.shape, axes)), x, axes),
   // Like torch.amax/amin: the gradient is split evenly among tied extremes.
-  max: (x, y, g, axes) => extremeGrad(x, y, g, axes),
-  min: (x, y, g, axes) => extremeGrad(x, y, g, axes),
+  max: (x, y, g, axes, all) => extremeGrad(x, y, g, axes, all),
+  min: (x, y, g, axes, all) => extremeGrad(x, y, g, axes, all),
   logsumexp: (x, y, g, axes) => spread(g, x, axes).mul(x.sub(y.reshape(keptShape(x.shape, axes))).exp()),
 } satisfies Record<string, GradRule>;
 
 /** A reduction's name: a key of RULES, so a misspelt op does not compile. */
 export type ReduceOpName = keyof typeof RULES;
 
-function extremeGrad(x: Tensor, y: Tensor, g: Tensor, axes: number[]): Tensor {
+/**
+ * The gradient split evenly among the positions equal to the extreme. At a NaN result the two
+ * torch rules differ and both are kept: torch.max() (no axis) splits it among the NaN inputs;
+ * torch.amax(dim) finds no position equal to NaN and gives NaN over the slice (g / 0 * 0).
+ */
+function extremeGrad(x: Tensor, y: Tensor, g: Tensor, axes: number[], all: boolean): Tensor {
   const kept = keptShape(x.shape, axes);
-  const mask = x.eq(y.reshape(kept));
+  const yk = y.reshape(kept);
+  let mask = x.eq(yk);
+  // ne is the only comparison true at NaN, so t.ne(t) is isnan(t).
+  if (all) mask = mask.add(x.ne(x).mul(yk.ne(yk)));
   const count = mask.sum(axes, true);
   return spread(g, x, axes).mul(mask).div(count);
 }
@@ -52,7 +62,7 @@ const KERNEL_OP: Record<ReduceOpName, ReduceOp> = { sum: 'sum', mean: 'sum', max
 
 const DEFS = new Map<ReduceOpName, OpDef<ReduceAttrs>>();
 for (const [name, rule] of Object.entries(RULES) as [ReduceOpName, GradRule][])
-  DEFS.set(name, defineOp<ReduceAttrs>({ name, backward: ({ inputs, output, attrs }, g) => [rule(inputs[0]!, output, g, attrs.axes)] }));
+  DEFS.set(name, defineOp<ReduceAttrs>({ name, backward: ({ inputs, output, attrs }, g) => [rule(inputs[0]!, output, g, attrs.axes, attrs.all)] }));
 
 function reduce(name: ReduceOpName, x: Tensor, axis: Axes, keepdim: boolean): Tensor {
   if (!(x instanceof Tensor)) throw new Error(`${name}: expected a Tensor, got ${typeof x}`);
@@ -60,7 +70,7 @@ function reduce(name: ReduceOpName, x: Tensor, axis: Axes, keepdim: boolean): Te
   const axes = normAxes(name, axis, x.shape);
   if (x.size === 0 && name !== 'sum' && name !== 'mean' && reducedCount(x.shape, axes) === 0)
     throw new Error(`${name}: cannot reduce over an empty dimension of shape [${x.shape.join(', ')}]`);
-  return runOp(DEFS.get(name)!, [x], { axes, keepdim }, (rt) => {
+  return runOp(DEFS.get(name)!, [x], { axes, keepdim, all: axis === undefined || axis === null }, (rt) => {
     const shape = keepdim ? keptShape(x.shape, axes) : x.shape.filter((_, i) => !axes.includes(i));
     const out = Tensor.empty(rt, shape, name);
     const n = reducedCount(x.shape, axes);

@@ -1,0 +1,80 @@
+// PyTorch's NaN semantics (issue 10, item 6): max/min reductions, maximum/minimum, clamp, relu,
+// leakyRelu, logsumexp and the comparisons on inputs holding NaN, forward and gradient, against
+// scripts/make_nan_fixtures.py. A NaN in the expected tensor must be NaN here, at the same place;
+// every other element is held to ops.fixtures.test.ts's bound (1e-5 of the tensor's scale).
+import { beforeAll, describe, expect, test } from 'vitest';
+import { device, ebm, expectClose, loadFixture } from './helpers.js';
+
+interface TensorArg {
+  tensor: string;
+  grad: boolean;
+}
+type Arg = TensorArg | number | boolean | null | number[];
+interface Case {
+  id: string;
+  name: string;
+  op: string;
+  call: 'method' | 'function';
+  args: Arg[];
+}
+
+const fx = loadFixture('nan.safetensors');
+const cases: Case[] = JSON.parse(fx.metadata.cases!);
+const TOL = 1e-5;
+
+const isTensorArg = (a: Arg): a is TensorArg => typeof a === 'object' && a !== null && 'tensor' in a;
+
+/** NaN exactly where expected is NaN, the rest close. */
+function expectNaNClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  const nanAt = (a: Float32Array) => [...a.keys()].filter((i) => Number.isNaN(a[i]));
+  expect(nanAt(actual), `${what}: NaN positions`).toEqual(nanAt(expected));
+  const keep = [...expected.keys()].filter((i) => !Number.isNaN(expected[i]));
+  expectClose(keep.map((i) => actual[i]!), keep.map((i) => expected[i]!), TOL, what);
+}
+
+beforeAll(async () => {
+  await device();
+});
+
+describe('NaN semantics against PyTorch', () => {
+  test('every case but the control (no NaN) holds a NaN input', () => {
+    expect(cases.length).toBe(27);
+    for (const c of cases) if (!c.name.includes('no NaN')) expect(c.args.filter(isTensorArg).some((a) => fx.values(a.tensor).some(Number.isNaN)), c.name).toBe(true);
+  });
+
+  test.each(cases.map((c) => [`${c.id} ${c.name}`, c] as const))('%s', async (_name, c) => {
+    const inputs: [string, ebm.Tensor][] = [];
+    const args = c.args.map((a) => {
+      if (!isTensorArg(a)) return a;
+      const t = fx.get(a.tensor);
+      if (a.grad) t.requiresGrad = true;
+      inputs.push([a.tensor, t]);
+      return t;
+    });
+    const fn =
+      c.call === 'method'
+        ? (args[0] as unknown as Record<string, (...x: unknown[]) => ebm.Tensor>)[c.op]!.bind(args[0])
+        : (ebm as unknown as Record<string, (...x: unknown[]) => ebm.Tensor>)[c.op]!;
+    const out = c.call === 'method' ? fn(...args.slice(1)) : fn(...args);
+    expect(out.shape).toEqual(fx.shape(`${c.id}/out`));
+    expectNaNClose(await out.data(), fx.values(`${c.id}/out`), `${c.id} ${c.name} forward`);
+    if (fx.has(`${c.id}/gout`)) {
+      out.backward(fx.get(`${c.id}/gout`));
+      for (const [key, t] of inputs) {
+        if (!fx.has(`${key}/grad`)) continue;
+        expect(t.grad, `${key} has a gradient`).not.toBeNull();
+        expectNaNClose(await t.grad!.data(), fx.values(`${key}/grad`), `${c.id} ${c.name} grad of ${key}`);
+      }
+    }
+  });
+
+  // The issue's cases, spelt out.
+  test('max([1, NaN, 3]) is NaN, maximum(NaN, 2) is NaN, clamp(NaN, 0, 2) is NaN', async () => {
+    expect((await ebm.tensor([1, NaN, 3]).max().data())[0]).toBeNaN();
+    expect((await ebm.tensor([1, NaN, 3]).min().data())[0]).toBeNaN();
+    expect((await ebm.maximum(ebm.tensor([NaN]), 2).data())[0]).toBeNaN();
+    expect((await ebm.minimum(ebm.tensor([NaN]), 2).data())[0]).toBeNaN();
+    expect((await ebm.tensor([NaN]).clamp(0, 2).data())[0]).toBeNaN();
+  });
+});
