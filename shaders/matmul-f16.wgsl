@@ -21,6 +21,10 @@ struct Params {
   batch_shape: vec4u,
   a_batch_strides: vec4u,
   b_batch_strides: vec4u,
+  // The first output row and batch of this dispatch: a grid over the per-dimension workgroup
+  // limit is split into several dispatches (src/kernels/matmul.ts).
+  row_start: u32,
+  batch_start: u32,
 }
 
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
@@ -44,13 +48,13 @@ fn load_b(i: u32) -> f32 { return load4_b(i / 4u)[i % 4u]; }
 // Any shape and layout: one output per invocation, element loads through the strides.
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn strided(@builtin(global_invocation_id) gid: vec3u) {
-  let row = gid.y;
+  let row = params.row_start + gid.y;
   let col = gid.x;
   if (row >= params.m || col >= params.n) { return; }
-  let bases = batch_bases(gid.z);
+  let bases = batch_bases(params.batch_start + gid.z);
   var acc = 0.0;
   for (var kk = 0u; kk < params.k; kk++) {
     acc += load_a(bases.x + row * params.a_row_stride + kk * params.a_col_stride) * load_b(bases.y + kk * params.b_row_stride + col * params.b_col_stride);
   }
-  c[gid.z * params.m * params.n + row * params.n + col] = acc;
+  c[(params.batch_start + gid.z) * params.m * params.n + row * params.n + col] = acc;
 }

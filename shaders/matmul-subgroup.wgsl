@@ -39,9 +39,9 @@ fn nn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   let m = params.m;
   let n4 = params.n / 4u;
   let k4 = params.k / 4u;
-  let row0 = wid.y * 8u;
+  let row0 = params.row_start + wid.y * 8u;
   let col4 = wid.x * WG + lid;
-  let bases = batch_bases(wid.z);
+  let bases = batch_bases(params.batch_start + wid.z);
   let b_col = bases.y + min(col4, n4 - 1u);
   let a_row = bases.x + min(row0 + lane % 8u, m - 1u) * k4;
   var acc: array<vec4f, 8>;
@@ -49,7 +49,7 @@ fn nn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
     let b_row = kk * 4u * n4;
     fma_rows(&acc, load4_a(a_row + kk), load4_b(b_col + b_row), load4_b(b_col + b_row + n4), load4_b(b_col + b_row + 2u * n4), load4_b(b_col + b_row + 3u * n4));
   }
-  store(&acc, wid.z, row0, col4);
+  store(&acc, params.batch_start + wid.z, row0, col4);
 }
 
 @compute @workgroup_size(WG, 1, 1)
@@ -57,9 +57,9 @@ fn nt(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   let m = params.m;
   let n4 = params.n / 4u;
   let k4 = params.k / 4u;
-  let row0 = wid.y * 8u;
+  let row0 = params.row_start + wid.y * 8u;
   let col4 = wid.x * WG + lid;
-  let bases = batch_bases(wid.z);
+  let bases = batch_bases(params.batch_start + wid.z);
   // This lane's four columns of C are four rows of B, each read along k.
   let b_row = bases.y + min(col4, n4 - 1u) * 4u * k4;
   let a_row = bases.x + min(row0 + lane % 8u, m - 1u) * k4;
@@ -75,7 +75,7 @@ fn nt(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
       acc[r] += vec4f(dot(ar, b0), dot(ar, b1), dot(ar, b2), dot(ar, b3));
     }
   }
-  store(&acc, wid.z, row0, col4);
+  store(&acc, params.batch_start + wid.z, row0, col4);
 }
 
 @compute @workgroup_size(WG, 1, 1)
@@ -83,9 +83,9 @@ fn tn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
   let m4 = params.m / 4u;
   let n4 = params.n / 4u;
   let k = params.k;
-  let row0 = wid.y * 8u;
+  let row0 = params.row_start + wid.y * 8u;
   let col4 = wid.x * WG + lid;
-  let bases = batch_bases(wid.z);
+  let bases = batch_bases(params.batch_start + wid.z);
   let b_col = bases.y + min(col4, n4 - 1u);
   // Lanes 2j and 2j+1 load A's rows row0..row0+3 and row0+4..row0+7 at k = k0 + j.
   let a_group = min(row0 / 4u + lane % 2u, m4 - 1u);
@@ -122,5 +122,5 @@ fn tn(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u
     acc[6] += hi.z * bv;
     acc[7] += hi.w * bv;
   }
-  store(&acc, wid.z, row0, col4);
+  store(&acc, params.batch_start + wid.z, row0, col4);
 }

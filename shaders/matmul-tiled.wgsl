@@ -20,6 +20,10 @@ struct Params {
   batch_shape: vec4u,
   a_batch_strides: vec4u,
   b_batch_strides: vec4u,
+  // The first output row and batch of this dispatch: a grid over the per-dimension workgroup
+  // limit is split into several dispatches (src/kernels/matmul.ts).
+  row_start: u32,
+  batch_start: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -34,7 +38,8 @@ var<workgroup> b_tile: array<f32, 1024>; // [BK][BN]
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   var a_base = 0u;
   var b_base = 0u;
-  var rem = wid.z;
+  let batch = params.batch_start + wid.z;
+  var rem = batch;
   for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
     let size = params.batch_shape[d];
     let i = rem % size;
@@ -45,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let m = params.m;
   let n = params.n;
   let k = params.k;
-  let row_base = wid.y * BM;
+  let row_base = params.row_start + wid.y * BM;
   let col_base = wid.x * BN;
   let tid = lid.y * 16u + lid.x;
   var acc: array<vec4f, 4>;
@@ -81,7 +86,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
   }
-  let out_base = wid.z * m * n;
+  let out_base = batch * m * n;
   for (var r = 0u; r < 4u; r++) {
     let row = row_base + lid.y * 4u + r;
     if (row >= m) { break; }

@@ -9,6 +9,10 @@ struct Params {
   batch_shape: vec4u,
   a_batch_strides: vec4u,
   b_batch_strides: vec4u,
+  // The first output row and batch of this dispatch: a grid over the per-dimension workgroup
+  // limit is split into several dispatches (src/kernels/matmul.ts).
+  row_start: u32,
+  batch_start: u32,
 }
 
 // A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32

@@ -37,10 +37,10 @@ fn nn(@builtin(global_invocation_id) gid: vec3u) {
   let m = params.m;
   let n4 = params.n / 4u;
   let k4 = params.k / 4u;
-  let row0 = gid.y * TM;
+  let row0 = params.row_start + gid.y * TM;
   let col40 = gid.x * TN4;
   if (row0 >= m || col40 >= n4) { return; }
-  let bases = batch_bases(gid.z);
+  let bases = batch_bases(params.batch_start + gid.z);
   var acc: array<vec4f, 16>;
   var a_rows: array<u32, MAX_TM>;
   for (var r = 0u; r < TM; r++) { a_rows[r] = bases.x + min(row0 + r, m - 1u) * k4; }
@@ -57,7 +57,7 @@ fn nn(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  store(&acc, gid.z, row0, col40);
+  store(&acc, params.batch_start + gid.z, row0, col40);
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
@@ -66,10 +66,10 @@ fn nt(@builtin(global_invocation_id) gid: vec3u) {
   let n = params.n;
   let n4 = n / 4u;
   let k4 = params.k / 4u;
-  let row0 = gid.y * TM;
+  let row0 = params.row_start + gid.y * TM;
   let col40 = gid.x * TN4;
   if (row0 >= m || col40 >= n4) { return; }
-  let bases = batch_bases(gid.z);
+  let bases = batch_bases(params.batch_start + gid.z);
   var acc: array<vec4f, 16>;
   var a_rows: array<u32, MAX_TM>;
   for (var r = 0u; r < TM; r++) { a_rows[r] = bases.x + min(row0 + r, m - 1u) * k4; }
@@ -88,7 +88,7 @@ fn nt(@builtin(global_invocation_id) gid: vec3u) {
       }
     }
   }
-  store(&acc, gid.z, row0, col40);
+  store(&acc, params.batch_start + gid.z, row0, col40);
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
@@ -97,10 +97,10 @@ fn tn(@builtin(global_invocation_id) gid: vec3u) {
   let n4 = params.n / 4u;
   let k = params.k;
   // Here TM counts rows in vec4 groups of A's row axis: TM / 4 loads per k.
-  let row0 = gid.y * TM;
+  let row0 = params.row_start + gid.y * TM;
   let col40 = gid.x * TN4;
   if (row0 >= params.m || col40 >= n4) { return; }
-  let bases = batch_bases(gid.z);
+  let bases = batch_bases(params.batch_start + gid.z);
   var acc: array<vec4f, 16>;
   for (var kk = 0u; kk < k; kk++) {
     var av: array<vec4f, 2>;
@@ -110,5 +110,5 @@ fn tn(@builtin(global_invocation_id) gid: vec3u) {
       for (var r = 0u; r < TM; r++) { acc[r * MAX_TN4 + cg] += av[r / 4u][r % 4u] * bv; }
     }
   }
-  store(&acc, gid.z, row0, col40);
+  store(&acc, params.batch_start + gid.z, row0, col40);
 }

@@ -18,6 +18,10 @@ struct Params {
   batch_shape: vec4u,
   a_batch_strides: vec4u,
   b_batch_strides: vec4u,
+  // The first output row and batch of this dispatch: a grid over the per-dimension workgroup
+  // limit is split into several dispatches (src/kernels/matmul.ts).
+  row_start: u32,
+  batch_start: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -27,7 +31,7 @@ struct Params {
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let batch = gid.z;
+  let batch = params.batch_start + gid.z;
   var a_base = 0u;
   var b_base = 0u;
   var rem = batch;
@@ -40,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   }
   let m = params.m;
   let n = params.n;
-  let row0 = gid.y * 4u;
+  let row0 = params.row_start + gid.y * 4u;
   let col0 = gid.x * 4u;
   if (row0 >= m || col0 >= n) { return; }
   // Rows and columns past the edge re-read the last valid one; their results are not stored.

@@ -3,7 +3,7 @@
 // recorded and memory() unchanged, so earlier finished work still reads back. Dispatch grids
 // above maxComputeWorkgroupsPerDimension are split.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm } from './helpers.js';
+import { device, ebm, LONG } from './helpers.js';
 
 let rt: ebm.Runtime;
 
@@ -80,4 +80,99 @@ describe('allocation limits', () => {
     expect(caught(() => rt.allocate(-4, 'scratch')).message).toMatch(/^scratch: cannot allocate -4 bytes/);
     expect(caught(() => rt.allocate(Number.NaN, 'scratch')).message).toMatch(/^scratch: cannot allocate NaN bytes/);
   });
+});
+
+/** Host [m, k] x [k, n] for the given rows of a (row-major), in float64. */
+function hostRows(a: Float32Array, b: Float32Array, rows: number[], k: number, n: number): number[] {
+  const out: number[] = [];
+  for (const r of rows) for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let t = 0; t < k; t++) s += a[r * k + t]! * b[t * n + j]!;
+    out.push(s);
+  }
+  return out;
+}
+
+function expectRows(got: Float32Array, want: number[], rows: number[], n: number, what: string): void {
+  rows.forEach((r, i) => {
+    for (let j = 0; j < n; j++) {
+      const g = got[r * n + j]!;
+      const w = want[i * n + j]!;
+      if (!(Math.abs(g - w) <= 1e-5 * Math.max(1, Math.abs(w)))) expect.fail(`${what}: row ${r} col ${j} is ${g}, expected ${w}`);
+    }
+  });
+}
+
+/** Rows on both sides of every split point, the first and the last, and a few between. */
+function sampleRows(m: number, chunk: number): number[] {
+  const rows = new Set([0, 1, m - 2, m - 1]);
+  for (let c = chunk; c < m; c += chunk) for (const d of [-2, -1, 0, 1]) rows.add(c + d);
+  for (let i = 0; i < 16; i++) rows.add(Math.floor(((i + 0.5) / 16) * m));
+  return [...rows].filter((r) => r >= 0 && r < m).sort((p, q) => p - q);
+}
+
+describe('dispatch grids over maxComputeWorkgroupsPerDimension are split', () => {
+  it('randn([600000, 4]).matmul(randn([4, 4])): every row right (the rows need 75,000 workgroups on the subgroup schedule)', async () => {
+    const x = ebm.randn([600000, 4]);
+    const w = ebm.randn([4, 4]);
+    const y = x.matmul(w);
+    const [xv, wv, yv] = await Promise.all([x.data(), w.data(), y.data()]);
+    const rows = sampleRows(600000, 8 * rt.maxWorkgroupsPerDimension);
+    expectRows(yv, hostRows(xv, wv, rows, 4, 4), rows, 4, 'matmul');
+    // No row was skipped: the first and last of every 64-row stretch are non-zero somewhere.
+    let zeroRows = 0;
+    for (let r = 0; r < 600000; r++) if (yv[r * 4] === 0 && yv[r * 4 + 1] === 0 && yv[r * 4 + 2] === 0 && yv[r * 4 + 3] === 0) zeroRows++;
+    expect(zeroRows).toBe(0);
+    for (const t of [x, w, y]) t.dispose();
+  });
+
+  // 'tiled' runs 256 threads per workgroup: 70,000 of them take half a minute on lavapipe.
+  for (const schedule of LONG ? (['auto', 'subgroup', 'register', 'tiled', 'scalar'] as const) : (['auto', 'subgroup', 'register', 'scalar'] as const)) {
+    it(`a batched [70000, 1, 4] x [70000, 4, 4] matmul (70,000 batches in z), schedule ${schedule}`, async () => {
+      rt.tuning.matmul = schedule;
+      try {
+        const batch = 70000;
+        const x = ebm.randn([batch, 1, 4]);
+        const w = ebm.randn([batch, 4, 4]);
+        const y = x.matmul(w);
+        expect(y.shape).toEqual([batch, 1, 4]);
+        const [xv, wv, yv] = await Promise.all([x.data(), w.data(), y.data()]);
+        const max = rt.maxWorkgroupsPerDimension;
+        for (const bi of [0, 1, max - 1, max, max + 1, batch - 1, 12345, 54321]) {
+          const want = hostRows(xv.subarray(bi * 4, bi * 4 + 4), wv.subarray(bi * 16, bi * 16 + 16), [0], 4, 4);
+          expectRows(yv.subarray(bi * 4, bi * 4 + 4), want, [0], 4, `batch ${bi}`);
+        }
+        for (const t of [x, w, y]) t.dispose();
+      } finally {
+        delete rt.tuning.matmul;
+      }
+    });
+  }
+});
+
+describe('the unfused Langevin sampler on many chains', () => {
+  // vec4-aligned widths put the MLP's matmuls on the vec4 schedules (8 rows a workgroup on
+  // lavapipe's subgroup one): 600,000 chains need 75,000 workgroups of rows, 1M (LONG) 125,000.
+  const n = LONG ? 1_000_000 : 600_000;
+  it(`${n} chains run; the first and last 1,000 equal the same sampler run on those chains alone (which needs no split)`, async () => {
+    const energy = new ebm.MLPEnergyModel({ inputDim: 4, hiddenDims: [4], seed: 3 });
+    // Without noise each chain's path depends only on its own start, so any chains can be rerun alone.
+    const sampler = new ebm.LangevinDynamics(energy, { stepSize: 0.01, noiseScale: 0, fused: false });
+    const x0 = ebm.randn([n, 4], { seed: 4 });
+    const big = sampler.sample({ x: x0, nSteps: 2, seed: 5 });
+    const bv = await big.data();
+    expect(bv.length).toBe(n * 4);
+    for (const start of [0, n - 1000]) {
+      const part = x0.slice(0, start, start + 1000);
+      const small = sampler.sample({ x: part, nSteps: 2, seed: 5 });
+      const [sv, pv] = await Promise.all([small.data(), part.data()]);
+      expect([...bv.subarray(start * 4, start * 4 + 4000)], `chains ${start}..${start + 999}`).toEqual([...sv]);
+      // The step did something (a gradient step moves every chain).
+      expect(sv.some((v, i) => v !== pv[i])).toBe(true);
+      part.dispose();
+      small.dispose();
+    }
+    x0.dispose();
+    big.dispose();
+  }, 60_000);
 });

@@ -12,8 +12,8 @@
 // bias + activation epilogue.
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import { product } from './layout.js';
-import type { KernelSpec } from './pipeline-cache.js';
-import type { PooledBuffer, Runtime } from './runtime.js';
+import type { KernelSpec, Overrides } from './pipeline-cache.js';
+import type { KernelArg, PooledBuffer, Runtime } from './runtime.js';
 
 const bindings = [
   { name: 'a', kind: 'read-only-storage' },
@@ -149,13 +149,11 @@ export function matmulKernel(
     if (schedule === 'subgroup') {
       // Narrow outputs get narrower workgroups, but never narrower than a subgroup.
       const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
-      rt.dispatch(spec, [...args, params, ...extra], { overrides: { WG: wg, ...fused }, workgroups: [Math.ceil(n / 4 / wg), Math.ceil(m / 8), batch] });
+      dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }, ...extra], { WG: wg, ...fused }, Math.ceil(n / 4 / wg), 8, m, n, batch);
     } else {
       const { tm, tn4 } = REGISTER_TILE[dtype][layout];
-      rt.dispatch(spec, [...args, params, ...extra], {
-        overrides: { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fused },
-        workgroups: [Math.ceil(n / 4 / tn4 / REGISTER_WG), Math.ceil(m / tm / REGISTER_WG), batch],
-      });
+      const overrides = { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fused };
+      dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }, ...extra], overrides, Math.ceil(n / 4 / tn4 / REGISTER_WG), tm * REGISTER_WG, m, n, batch);
     }
     return schedule;
   }
@@ -177,11 +175,40 @@ export function matmulKernel(
     if (epilogue.bias || epilogue.z || (epilogue.activation ?? 'none') !== 'none')
       throw new Error('matmul: the fused epilogue takes f16 operands only in vec4-aligned shapes; cast to f32 or use separate ops');
     const spec: KernelSpec = { shader: 'matmul-f16.wgsl', entry: 'strided', bindings, preamble: operandPreamble(rt, 'f16') };
-    rt.dispatch(spec, [...args, params], { workgroups: [Math.ceil(n / REGISTER_WG), Math.ceil(m / REGISTER_WG), batch] });
+    dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }], {}, Math.ceil(n / REGISTER_WG), REGISTER_WG, m, n, batch);
     return schedule;
   }
   const tile = schedule === 'tiled' ? 64 : 32;
   const spec: KernelSpec = { shader: schedule === 'tiled' ? 'matmul-tiled.wgsl' : 'matmul.wgsl', entry: 'main', bindings: epilogueBindings, preamble: EPILOGUE };
-  rt.dispatch(spec, [...args, params, ...extra], { overrides: fused, workgroups: [Math.ceil(n / tile), Math.ceil(m / tile), batch] });
+  dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }, ...extra], fused, Math.ceil(n / tile), tile, m, n, batch);
   return schedule;
+}
+
+/**
+ * Dispatches a matmul grid (x: column tiles, y: row tiles of `rowsPerGroup` rows, z: batches),
+ * as several dispatches where rows or batches need more workgroups than the device allows in
+ * one dimension (65535 on most): each one's first row and batch go in its uniform
+ * (row_start, batch_start), so [600000, 4] x [4, 4] or a batch of 70000 just work.
+ */
+function dispatchSplit(
+  rt: Runtime,
+  spec: KernelSpec,
+  argsFor: (offsets: { row_start: number; batch_start: number }) => KernelArg[],
+  overrides: Overrides,
+  groupsX: number,
+  rowsPerGroup: number,
+  m: number,
+  n: number,
+  batch: number,
+): void {
+  const max = rt.maxWorkgroupsPerDimension;
+  if (groupsX > max)
+    throw new Error(`matmul: an output ${n} columns wide needs ${groupsX} workgroups across, over this device's maxComputeWorkgroupsPerDimension of ${max}; transpose the product (compute (B^T A^T)^T) so the long side is the rows`);
+  const rowGroups = Math.ceil(m / rowsPerGroup);
+  for (let b0 = 0; b0 < batch; b0 += max) {
+    for (let g0 = 0; g0 < rowGroups; g0 += max) {
+      const workgroups = [groupsX, Math.min(max, rowGroups - g0), Math.min(max, batch - b0)] as const;
+      rt.dispatch(spec, argsFor({ row_start: g0 * rowsPerGroup, batch_start: b0 }), { overrides, workgroups });
+    }
+  }
 }

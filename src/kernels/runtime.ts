@@ -210,6 +210,11 @@ export class Runtime {
     if (++this.pendingDispatches >= this.batchSize) this.flush();
   }
 
+  /** The most workgroups one dispatch may have in each dimension. */
+  get maxWorkgroupsPerDimension(): number {
+    return this.maxWorkgroups;
+  }
+
   /** Splits a 1-D workgroup count over x and y so it fits the per-dimension limit. */
   grid(workgroups: number): [number, number] {
     if (workgroups <= this.maxWorkgroups) return [workgroups, 1];
