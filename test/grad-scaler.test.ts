@@ -3,7 +3,7 @@
 // the scale and resets the growth counter; growthInterval good steps double it; a scaled
 // step equals the unscaled one; and scale / step / update never read back.
 import { beforeAll, describe, expect, test, vi } from 'vitest';
-import { device, ebm, expectClose, loadFixture } from './helpers.js';
+import { device, ebm, expectClose, loadFixture, settleGarbage } from './helpers.js';
 
 const fx = loadFixture('optim.safetensors');
 const D = 22;
@@ -282,13 +282,15 @@ test('memory stays flat over many scaled steps', async () => {
   const opt = new ebm.AdamW([pb.w1, pb.w2], { lr: 0.01 });
   const scaler = new ebm.GradScaler({ growthInterval: 3 });
   scaledStep(pb, opt, scaler);
+  // Garbage other tests dropped is finalized first, so the counts are exact.
+  await settleGarbage();
   const m0 = ebm.memory(rt);
   for (let k = 0; k < 40; k++) scaledStep(pb, opt, scaler, k % 7 === 0 ? () => inject(pb.w1, 1, Infinity) : undefined);
   await rt.sync();
+  await settleGarbage();
   const m1 = ebm.memory(rt);
-  // Not above (the GC's safety net may free another test's dropped tensor meanwhile).
-  expect(m1.liveTensors).toBeLessThanOrEqual(m0.liveTensors);
-  expect(m1.liveBytes).toBeLessThanOrEqual(m0.liveBytes);
+  expect(m1.liveTensors).toBe(m0.liveTensors);
+  expect(m1.liveBytes).toBe(m0.liveBytes);
   opt.dispose();
   scaler.dispose();
   pb.dispose();

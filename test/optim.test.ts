@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
-import { device, ebm, expectClose, loadFixture } from './helpers.js';
+import { device, ebm, expectClose, loadFixture, settleGarbage } from './helpers.js';
 import { parseSafetensors } from '../src/nn/safetensors-format.js';
 
 const fx = loadFixture('optim.safetensors');
@@ -218,13 +218,15 @@ test('zeroGrad disposes every grad and sets it to null; memory stays flat over m
     opt.step();
   };
   step();
+  // Garbage other tests dropped is finalized first, so the counts are exact.
+  await settleGarbage();
   const m0 = ebm.memory(rt);
   for (let k = 0; k < 50; k++) step();
   await rt.sync();
+  await settleGarbage();
   const m1 = ebm.memory(rt);
-  // Not above (the GC's safety net may free another test's dropped tensor meanwhile).
-  expect(m1.liveTensors).toBeLessThanOrEqual(m0.liveTensors);
-  expect(m1.liveBytes).toBeLessThanOrEqual(m0.liveBytes);
+  expect(m1.liveTensors).toBe(m0.liveTensors);
+  expect(m1.liveBytes).toBe(m0.liveBytes);
   opt.dispose();
   pb.dispose();
 });
