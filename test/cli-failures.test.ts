@@ -216,4 +216,12 @@ describe('CLI failure paths keep the work', () => {
     await fails(['sample', '--checkpoint', path, '--n', '8', '--steps', '2', '--out', out], 1, /8 of 8 samples are not finite \(NaN or inf\).*nothing written to '.*nan\.npy'/);
     expect(existsSync(out)).toBe(false);
   });
+
+  test('sample exits non-zero when the samples are finite but their energy is not (an output bias of +inf)', async () => {
+    // The bias does not enter the energy's gradient, so the chains stay finite; the energies do not.
+    const path = await edited('model.safetensors', 'infbias', (m) => m, (t) => new Map([...t].map(([k, v]) => [k, v.shape.length === 1 && v.shape[0] === 1 ? ebm.full([1], Infinity) : v])));
+    const out = join(root, 'inf.npy');
+    await fails(['sample', '--checkpoint', path, '--n', '8', '--steps', '2', '--out', out], 1, /the model's mean energy over the 8 samples is Infinity, not finite.*nothing written to '.*inf\.npy'/);
+    expect(existsSync(out)).toBe(false);
+  });
 });

@@ -57,8 +57,12 @@ export async function runSample(o: SampleCliOptions, out: Output, deviceOptions?
   // NaN samples (from NaN weights, or chains that blew up) are no samples: say so, write nothing.
   let bad = 0;
   for (let i = 0; i < n; i++) if (!data.subarray(i * dim, (i + 1) * dim).every(Number.isFinite)) bad++;
-  if (bad) {
+  // Finite samples whose energy is not (weights so large that E overflows) come from a broken
+  // model just the same.
+  if (bad || !Number.isFinite(meanEnergy)) {
     x.dispose();
+    if (!bad)
+      throw new CliError(`the model's mean energy over the ${n} samples is ${meanEnergy}, not finite: its weights overflow (a run that diverged?); nothing written to '${path}' (check the checkpoint)`);
     throw new CliError(
       `${bad} of ${n} samples are not finite (NaN or inf): the chains diverged or the model's weights are not finite (mean energy ${meanEnergy}); nothing written to '${path}' (try a smaller --step-size, or check the checkpoint)`,
     );
