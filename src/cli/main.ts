@@ -35,7 +35,8 @@ commands:
              --lr X               Adam's learning rate (${DEFAULTS.lr})
              --mixed-precision    f16 matmuls with f32 master weights and loss scaling
              --seed N             (${DEFAULTS.seed})
-             --out DIR            the run folder (runs/<dataset>-<loss>-<time>)
+             --out DIR            the run folder (runs/<dataset>-<loss>-<time>); locked while a run
+                                  uses it, and one that holds a run needs --resume or --force
              --resume CHECKPOINT  continue a run from its checkpoint.safetensors (or run folder),
                                   exactly as the uninterrupted run would have gone on
              --log-every N        read back, log and record metrics every N steps (${DEFAULTS.logEvery})

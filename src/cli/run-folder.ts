@@ -61,7 +61,7 @@ export function lockFolder(dir: string): () => void {
         // removed in between: try again
       }
       if (Number.isSafeInteger(pid) && pid > 0 && alive(pid) && attempt < 3)
-        throw new CliError(`the run folder '${dir}' is in use by another run (process ${pid}, lock file ${path}); wait for it to end or choose another --out`);
+        throw new CliError(`the run folder '${dir}' is in use by another run (process ${pid}, lock file ${path}); wait for it to end or choose another --out (if no such run is alive, remove the lock file)`);
       if (attempt >= 3) throw new CliError(`cannot take the lock ${path} of the run folder '${dir}'`);
       rmSync(path, { force: true }); // a dead run's lock
     }
