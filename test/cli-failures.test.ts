@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { run, type RunIO } from '../src/cli/main.js';
 import { LOCK_FILE } from '../src/cli/run-folder.js';
-import { NONFINITE_CHECKPOINT } from '../src/cli/train.js';
+import { NONFINITE_CHECKPOINT, runTrain } from '../src/cli/train.js';
 import { duplicateJsonKey, parseJson } from '../src/nn/json.js';
 import * as ebm from '../src/index.js';
 
@@ -186,6 +186,22 @@ describe('CLI failure paths keep the work', () => {
     expect(code).toBe(0);
     expect(seen).toBe(`${process.pid}\n`); // held by this run while it ran
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false); // and released at its end
+  }, 120_000);
+
+  test('two runs into one --out at once: the second refuses while the first holds the folder', async () => {
+    const dir = join(root, 'concurrent');
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const first = run(['train', '--steps', '4', '--out', dir, ...TINY], { write: (l) => l.startsWith('writing to') && started(), error: () => {} });
+    await running;
+    // runTrain, not run(): run() releases the process's one device at its end, which in one process
+    // would pull it from under the first run (two processes each have their own).
+    const second = runTrain({ steps: '4', seed: '3', out: dir, quiet: true }, new Set(['steps', 'seed', 'out', 'quiet']), { write: () => {} });
+    await expect(second).rejects.toThrow(new RegExp(`^the run folder '.*concurrent' is in use by another run \\(process ${process.pid}, lock file`));
+    expect(await first).toBe(0);
+    // The folder holds the first run alone: its config, and its metrics (steps 2, 4 and the final line).
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).seed).toBe(0);
+    expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
   }, 120_000);
 
   test('a NaN stop saves the intact parameters and optimizer state to a named file that exists', async () => {
