@@ -91,6 +91,10 @@ describe('checkpoint metadata and run configs are checked before use', () => {
     const wide = await edited('model.safetensors', 'wide', (m) => ({ ...m, 'webgpu-ebm.config': JSON.stringify({ ...JSON.parse(m['webgpu-ebm.config']!), hiddenDims: [60000, 60000] }) }));
     await fails(['sample', '--checkpoint', wide, '--n', '4', '--steps', '1', '--out', join(root, 'wide.npy')], 1, /the model's layer 1 \(60000x60000\) weight takes 14400000000 bytes, over this device's largest buffer binding \(\d+ bytes\)/);
     expect(existsSync(join(root, 'wide.npy'))).toBe(false);
+    // The same check for a command line's --hidden, before the run folder gets any file.
+    const dir = join(root, 'wide-run');
+    await fails(['train', '--hidden', '60000,60000', '--steps', '1', '--out', dir, '--quiet'], 1, /the model's layer 1 \(60000x60000\) weight takes 14400000000 bytes, over this device's largest buffer binding/);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   test('duplicate JSON keys are refused: in a metadata value, in config.json, in a safetensors header', async () => {
