@@ -84,6 +84,8 @@ export class Runtime {
   readonly maxBindingSize: number;
   private deviceError: Error | null = null;
   private destroyed = false;
+  /** Why the device was lost (set once, for good: every later call says so). */
+  private lostInfo: string | null = null;
 
   constructor(private readonly acquired: AcquiredDevice) {
     this.device = acquired.device;
@@ -101,7 +103,7 @@ export class Runtime {
       this.deviceError ??= new Error(`webgpu-ebm: GPU error: ${err.message}`);
     });
     void this.device.lost.then((info) => {
-      if (!this.destroyed) this.deviceError ??= new Error(`webgpu-ebm: the GPU device was lost (${info.reason}): ${info.message}`);
+      if (!this.destroyed) this.lostInfo = `${info.reason}${info.message ? `: ${info.message}` : ''}`;
     });
   }
 
@@ -159,6 +161,7 @@ export class Runtime {
 
   /** Records a buffer-to-buffer copy into the pending encoder. */
   copy(src: PooledBuffer, srcOffset: number, dst: PooledBuffer, dstOffset: number, bytes: number): void {
+    this.assertUsable();
     if (src === dst) throw new Error('webgpu-ebm: copy source and destination are the same buffer');
     const enc = this.commandEncoder();
     this.endPass();
@@ -250,6 +253,9 @@ export class Runtime {
     try {
       await staging.buffer.mapAsync(MapMode.READ, 0, size);
     } catch (e) {
+      // A lost device rejects the map with a bare AbortError, possibly before `lost` has
+      // resolved: give it a moment so the error can say what happened.
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
       this.assertUsable();
       throw e;
     }
@@ -262,14 +268,21 @@ export class Runtime {
 
   /** Waits until every submitted dispatch has finished on the GPU. */
   async sync(): Promise<void> {
+    this.assertUsable();
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    try {
+      await this.device.queue.onSubmittedWorkDone();
+    } catch (e) {
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
+      this.assertUsable();
+      throw e;
+    }
     this.assertUsable();
   }
 
   destroy(): void {
     if (this.destroyed) return;
-    this.flush();
+    if (!this.isLost) this.flush();
     this.destroyed = true;
     this.acquired.destroy();
   }
@@ -278,8 +291,18 @@ export class Runtime {
     return this.destroyed;
   }
 
+  /** True once the GPU device has been lost (driver reset, device.destroy() by someone else). */
+  get isLost(): boolean {
+    return this.lostInfo !== null;
+  }
+
   private assertUsable(): void {
-    if (this.destroyed) throw new Error('webgpu-ebm: this device has been destroyed');
+    if (this.lostInfo !== null)
+      throw new Error(
+        `webgpu-ebm: the GPU device #${this.id} was lost (${this.lostInfo}); it and every tensor on it are gone. ` +
+          'Call `await ebm.init()` for a fresh device and recreate the tensors (load the model from a checkpoint).',
+      );
+    if (this.destroyed) throw new Error(`webgpu-ebm: device #${this.id} has been destroyed; its tensors cannot be used`);
     if (this.deviceError) {
       const e = this.deviceError;
       this.deviceError = null;

@@ -20,9 +20,15 @@ export async function createDevice(opts: DeviceOptions = {}): Promise<Runtime> {
   return rt;
 }
 
-/** Finds a WebGPU device and makes it the default. Safe to call more than once. */
+/**
+ * Finds a WebGPU device and makes it the default. Safe to call more than once; after the
+ * default device was lost it makes a fresh one (the lost one's tensors stay unusable).
+ */
 export async function init(opts: DeviceOptions = {}): Promise<Runtime> {
-  if (defaultRuntime && !defaultRuntime.isDestroyed) return defaultRuntime;
+  if (defaultRuntime && !defaultRuntime.isDestroyed && !defaultRuntime.isLost) return defaultRuntime;
+  // Release the lost device's GPU instance (Node would not exit while it lives); its tensors
+  // keep saying it was lost.
+  if (defaultRuntime?.isLost) defaultRuntime.destroy();
   pending ??= createDevice(opts).then(
     (rt) => ((defaultRuntime = rt), (pending = null), rt),
     (e) => {
@@ -34,6 +40,8 @@ export async function init(opts: DeviceOptions = {}): Promise<Runtime> {
 }
 
 export function getDevice(): Runtime {
+  if (defaultRuntime?.isLost)
+    throw new Error('webgpu-ebm: the default GPU device was lost; `await ebm.init()` makes a fresh one (then recreate the tensors and model, e.g. from a checkpoint)');
   if (!defaultRuntime || defaultRuntime.isDestroyed)
     throw new Error('webgpu-ebm: no WebGPU device yet; `await ebm.init()` before creating tensors');
   return defaultRuntime;
