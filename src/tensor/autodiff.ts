@@ -2,7 +2,7 @@
 // node's backward rule and accumulating gradients per tensor. Without createGraph the walk
 // records nothing and frees each intermediate gradient as soon as it has been passed on; with
 // it, the rules run with grad mode on, so the gradients carry a graph of their own.
-import { fmt, sameShape } from './shape.js';
+import { checkOptions, describeValue, fmt, sameShape } from './shape.js';
 import { sumToShape } from './ops/reduce.js';
 import { keep, tidy } from './scope.js';
 import { withGradMode } from './tape.js';
@@ -139,10 +139,24 @@ export function runBackward(root: Tensor, seed: Tensor | undefined, opts: Backwa
   return [];
 }
 
-/** x.backward(gradient?, { createGraph }) */
-export function backward(root: Tensor, gradient?: Tensor, opts: BackwardOptions = {}): void {
-  runBackward(root, gradient, opts);
+/**
+ * x.backward(gradient?, { createGraph }), or x.backward({ createGraph }): PyTorch users pass
+ * keyword arguments, which in JavaScript arrive as an options object in the first position.
+ */
+export function backward(root: Tensor, gradient?: Tensor | BackwardOptions | null, opts?: BackwardOptions): void {
+  if (!(root instanceof Tensor)) throw new Error(`backward: expected a Tensor, got ${describeValue(root)}`);
+  if (gradient !== undefined && gradient !== null && !(gradient instanceof Tensor)) {
+    if (typeof gradient !== 'object' || Array.isArray(gradient) || opts !== undefined)
+      throw new Error(`backward: gradient must be a Tensor of shape ${fmt(root.shape)} (or omitted for a scalar; options go in { createGraph }), got ${describeValue(gradient)}`);
+    [gradient, opts] = [undefined, gradient];
+  }
+  checkOptions('backward', opts, BACKWARD_KEYS);
+  if (opts?.createGraph !== undefined && typeof opts.createGraph !== 'boolean')
+    throw new Error(`backward: createGraph must be a boolean, got ${describeValue(opts.createGraph)}`);
+  runBackward(root, gradient ?? undefined, opts ?? {});
 }
+
+const BACKWARD_KEYS = ['createGraph'] as const;
 
 export interface GradOptions extends BackwardOptions {
   /** Which positional arguments to differentiate with respect to (default 0). */
@@ -156,6 +170,11 @@ export interface GradOptions extends BackwardOptions {
 export function valueAndGrad<A extends unknown[]>(f: (...args: A) => Tensor, opts?: GradOptions & { argnums?: number }): (...args: A) => [Tensor, Tensor];
 export function valueAndGrad<A extends unknown[]>(f: (...args: A) => Tensor, opts: GradOptions & { argnums: readonly number[] }): (...args: A) => [Tensor, Tensor[]];
 export function valueAndGrad<A extends unknown[]>(f: (...args: A) => Tensor, opts: GradOptions = {}) {
+  if (typeof f !== 'function') throw new Error(`grad: f must be a function returning a scalar Tensor, got ${describeValue(f)}`);
+  checkOptions('grad', opts, [...BACKWARD_KEYS, 'argnums']);
+  const argnumsOk = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
+  if (opts.argnums !== undefined && !(argnumsOk(opts.argnums) || (Array.isArray(opts.argnums) && opts.argnums.every(argnumsOk))))
+    throw new Error(`grad: argnums must be a non-negative integer or an array of them, got ${describeValue(opts.argnums)}`);
   return (...args: A): [Tensor, Tensor | Tensor[]] => {
     const argnums = opts.argnums ?? 0;
     const list = typeof argnums === 'number' ? [argnums] : [...argnums];

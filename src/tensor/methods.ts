@@ -76,7 +76,8 @@ declare module './tensor.js' {
     indexSelect(indices: Indices): Tensor;
     matmul(other: Tensor): Tensor;
 
-    backward(gradient?: Tensor, opts?: BackwardOptions): void;
+    /** backward(), backward(gradient), backward(gradient, { createGraph }) or backward({ createGraph }). */
+    backward(gradient?: Tensor | BackwardOptions | null, opts?: BackwardOptions): void;
     /** A tensor over the same data that is cut from the tape (like torch's detach). */
     detach(): Tensor;
     /** Sets requiresGrad (on a leaf) and returns this. */
@@ -126,7 +127,7 @@ Object.assign(proto, {
   slice(this: Tensor, d: number, s?: number, e?: number | null, st?: number) { return shp.slice(this, d, s, e, st); },
   indexSelect(this: Tensor, i: Indices) { return shp.indexSelect(this, i); },
   matmul(this: Tensor, o: Tensor) { return matmul(this, o); },
-  backward(this: Tensor, g?: Tensor, o?: BackwardOptions) { backward(this, g, o); },
+  backward(this: Tensor, g?: Tensor | BackwardOptions | null, o?: BackwardOptions) { backward(this, g, o); },
   detach(this: Tensor) {
     this.assertAlive('detach');
     return this.share(this.shape);

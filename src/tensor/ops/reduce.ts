@@ -1,7 +1,7 @@
 // Reductions over any axes with keepdim: sum, mean, max, min, logsumexp (kernels), var
 // (composed), and sumToShape, which folds a broadcast gradient back onto its input's shape.
 import { reduceKernel, type ReduceOp } from '../../kernels/reduce.js';
-import { normAxes, sameShape, sizeOf, type Shape } from '../shape.js';
+import { describeValue, normAxes, sameShape, sizeOf, type Shape } from '../shape.js';
 import { composite, defineOp, runOp, type OpDef } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
@@ -65,9 +65,10 @@ for (const [name, rule] of Object.entries(RULES) as [ReduceOpName, GradRule][])
   DEFS.set(name, defineOp<ReduceAttrs>({ name, backward: ({ inputs, output, attrs }, g) => [rule(inputs[0]!, output, g, attrs.axes, attrs.all)] }));
 
 function reduce(name: ReduceOpName, x: Tensor, axis: Axes, keepdim: boolean): Tensor {
-  if (!(x instanceof Tensor)) throw new Error(`${name}: expected a Tensor, got ${typeof x}`);
+  if (!(x instanceof Tensor)) throw new Error(`${name}: expected a Tensor, got ${describeValue(x)}`);
   x.assertAlive(name);
   const axes = normAxes(name, axis, x.shape);
+  if (typeof keepdim !== 'boolean') throw new Error(`${name}: keepdim must be a boolean, got ${describeValue(keepdim)}`);
   if (x.size === 0 && name !== 'sum' && name !== 'mean' && reducedCount(x.shape, axes) === 0)
     throw new Error(`${name}: cannot reduce over an empty dimension of shape [${x.shape.join(', ')}]`);
   return runOp(DEFS.get(name)!, [x], { axes, keepdim, all: axis === undefined || axis === null }, (rt) => {
@@ -89,6 +90,8 @@ export const logsumexp = (x: Tensor, axis?: Axes, keepdim = false): Tensor => re
 export function variance(x: Tensor, axis?: Axes, keepdim = false, correction = 1): Tensor {
   x.assertAlive('var');
   const axes = normAxes('var', axis, x.shape);
+  if (typeof keepdim !== 'boolean') throw new Error(`var: keepdim must be a boolean, got ${describeValue(keepdim)}`);
+  if (typeof correction !== 'number' || !Number.isFinite(correction)) throw new Error(`var: correction must be a finite number, got ${describeValue(correction)}`);
   const n = reducedCount(x.shape, axes);
   return composite([x], () => x.sub(x.mean(axes, true)).square().sum(axes, keepdim).div(Math.max(0, n - correction)));
 }

@@ -3,12 +3,12 @@
 import { gatherKernel, padSliceKernel } from '../../kernels/copy.js';
 import { addRowsKernel, selectRowsKernel } from '../../kernels/index-rows.js';
 import type { Runtime } from '../../kernels/runtime.js';
-import { checkRank, fmt, normAxis, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { checkRank, describeValue, fmt, shown, normAxis, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { defineOp, runOp } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
 function checkTensor(op: string, x: unknown): asserts x is Tensor {
-  if (!(x instanceof Tensor)) throw new Error(`${op}: expected a Tensor, got ${x === null ? 'null' : typeof x}`);
+  if (!(x instanceof Tensor)) throw new Error(`${op}: expected a Tensor, got ${describeValue(x)}`);
 }
 
 // ---- reshape (a view) ----
@@ -18,10 +18,13 @@ const reshapeDef = defineOp<{ from: number[] }>({ name: 'reshape', dtypes: ['f32
 
 /** Resolves one -1 and checks the element count. */
 function resolveShape(op: string, x: Tensor, shape: readonly number[]): number[] {
-  if (!Array.isArray(shape)) throw new Error(`${op}: shape must be an array of integers, got ${typeof shape}`);
+  if (!Array.isArray(shape))
+    throw new Error(`${op}: shape must be an array of integers (-1 for one inferred dim)${typeof shape === 'number' ? ` (write [${String(shape)}] for one dim)` : ''}, got ${describeValue(shape)}`);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1) throw new Error(`${op}: only one dim may be -1, got ${fmt(shape)}`);
-  for (const d of shape) if (!Number.isInteger(d) || d < -1) throw new Error(`${op}: invalid dim ${d} in ${fmt(shape)}`);
+  shape.forEach((d, i) => {
+    if (!Number.isInteger(d) || d < -1) throw new Error(`${op}: invalid dim ${typeof d === 'number' ? d : describeValue(d)} in ${fmt(shape)} (position ${i}; dims are non-negative integers, or -1 once)`);
+  });
   const known = shape.reduce((n, d) => (d === -1 ? n : n * d), 1);
   const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : x.size / known) : d));
   if (sizeOf(out) !== x.size || out.some((d) => !Number.isInteger(d)))
@@ -83,7 +86,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   checkTensor('permute', x);
   x.assertAlive('permute');
   if (!Array.isArray(dims) || dims.length !== x.rank)
-    throw new Error(`permute: dims ${JSON.stringify(dims)} must list each of the ${x.rank} dims of shape ${fmt(x.shape)} once`);
+    throw new Error(`permute: dims ${Array.isArray(dims) ? fmt(dims) : `(${describeValue(dims)})`} must list each of the ${x.rank} dims of shape ${fmt(x.shape)} once, as an array`);
   const norm = dims.map((d) => normAxis('permute', d, x.rank, x.shape));
   if (new Set(norm).size !== norm.length) throw new Error(`permute: dims ${fmt(dims)} repeat a dim of shape ${fmt(x.shape)}`);
   return runOp(permuteDef, [x], { dims: norm }, (rt) => {
@@ -109,6 +112,8 @@ const expandDef = defineOp({ name: 'expand', backward: (_ctx, g) => [g] });
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('expand', x);
   x.assertAlive('expand');
+  if (!Array.isArray(shape))
+    throw new Error(`expand: shape must be an array of non-negative integers (-1 keeps a dim), got ${describeValue(shape)}`);
   const lead = shape.length - x.rank;
   if (lead < 0) throw new Error(`expand: cannot expand ${fmt(x.shape)} to ${fmt(shape)}, which has fewer dims`);
   const to = shape.map((d, i) => {
@@ -117,7 +122,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
       if (from === undefined) throw new Error(`expand: -1 is not allowed for the new leading dim ${i} in ${fmt(shape)}`);
       return from;
     }
-    if (!Number.isInteger(d) || d < 0) throw new Error(`expand: invalid dim ${d} in ${fmt(shape)}`);
+    if (!Number.isInteger(d) || d < 0) throw new Error(`expand: invalid dim ${typeof d === 'number' ? d : describeValue(d)} in ${fmt(shape)} (position ${i}; dims are non-negative integers, or -1 to keep one)`);
     if (from !== undefined && from !== 1 && from !== d)
       throw new Error(`expand: cannot expand ${fmt(x.shape)} to ${fmt(shape)} (dim ${i} is ${from}, not 1 or ${d})`);
     return d;
@@ -151,9 +156,9 @@ export function slice(x: Tensor, dim: number, start = 0, end?: number | null, st
   x.assertAlive('slice');
   if (x.rank === 0) throw new Error('slice: cannot slice a 0-d tensor');
   const d = normAxis('slice', dim, x.rank, x.shape);
-  if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${step}`);
+  if (!Number.isInteger(step) || step < 1) throw new Error(`slice: step must be a positive integer, got ${shown(step)}`);
   for (const [name, v] of [['start', start], ['end', end]] as const)
-    if (v !== undefined && v !== null && !Number.isInteger(v)) throw new Error(`slice: ${name} must be an integer, got ${v}`);
+    if (v !== undefined && v !== null && !Number.isInteger(v)) throw new Error(`slice: ${name} must be an integer${name === 'end' ? ' or null (to the end)' : ''}, got ${shown(v)}`);
   const size = x.shape[d]!;
   const clampIdx = (i: number) => Math.min(Math.max(i < 0 ? i + size : i, 0), size);
   const s = clampIdx(start);
@@ -189,7 +194,7 @@ const concatDef = defineOp<{ dim: number; sizes: number[] }>({
 });
 
 export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new Error('concat: expected a non-empty array of tensors');
+  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new Error(`concat: expected a non-empty array of tensors, got ${describeValue(tensors)}`);
   tensors.forEach((t, i) => checkTensor(`concat (tensor ${i})`, t));
   const first = tensors[0]!;
   first.assertAlive('concat');
@@ -213,7 +218,7 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new Error('stack: expected a non-empty array of tensors');
+  if (!Array.isArray(tensors as unknown) || tensors.length === 0) throw new Error(`stack: expected a non-empty array of tensors, got ${describeValue(tensors)}`);
   tensors.forEach((t, i) => checkTensor(`stack (tensor ${i})`, t));
   const first = tensors[0]!;
   for (const t of tensors)
@@ -252,9 +257,13 @@ export function indexSelect(x: Tensor, indices: Indices): Tensor {
   x.assertAlive('indexSelect');
   if (x.rank === 0) throw new Error('indexSelect: cannot index a 0-d tensor');
   const rows = x.shape[0]!;
+  // Uint32Array.from(5) or from('01') would quietly give no rows or the wrong ones.
+  if (!Array.isArray(indices) && !(indices instanceof Int32Array) && !(indices instanceof Uint32Array))
+    throw new Error(`indexSelect: indices must be an array, Int32Array or Uint32Array of integers, got ${describeValue(indices)}`);
   const idx = Uint32Array.from(indices as ArrayLike<number>, (v, i) => {
+    if (typeof v !== 'number') throw new Error(`indexSelect: indices must hold integers, got ${describeValue(v)} at position ${i}`);
     if (!Number.isInteger(v) || v < -rows || v >= rows)
-      throw new Error(`indexSelect: index ${v} (position ${i}) is out of range for dim 0 of shape ${fmt(x.shape)}`);
+      throw new Error(`indexSelect: index ${v} (position ${i}) is out of range for dim 0 of shape ${fmt(x.shape)} (valid: ${-rows} to ${rows - 1})`);
     return v < 0 ? v + rows : v;
   });
   return runOp(indexSelectDef, [x], { indices: idx, rows }, (rt) => {
