@@ -4,7 +4,7 @@ import type { PooledBuffer, Runtime } from '../kernels/runtime.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import type { TapeNode } from './tape.js';
 import { castKernel, f16Bytes } from '../kernels/cast.js';
-import { trackInScope } from './scope.js';
+import { currentScope, trackInScope } from './scope.js';
 
 /**
  * Element types. f16 is a storage type: casts, matmul (f32 accumulation) and views take it;
@@ -36,10 +36,41 @@ export function liveTensorCount(rt: Runtime): number {
   return liveCounts.get(rt) ?? 0;
 }
 
+/**
+ * Live tensors made outside any tidy() scope, per device, and their bytes (views count their
+ * shape's bytes): what a loop written without tidy/dispose piles up.
+ */
+const untracked = new Map<Runtime, { tensors: number; bytes: number }>();
+const warnedGrowth = new WeakSet<Runtime>();
+/** Past this many live tensors made outside tidy, or this many bytes held by over GROWTH_MIN_TENSORS of them, warn once. */
+export const GROWTH_TENSORS = 10_000;
+export const GROWTH_BYTES = 256 * 2 ** 20;
+const GROWTH_MIN_TENSORS = 1_000;
+
+function countUntracked(rt: Runtime, tensors: number, bytes: number): void {
+  let u = untracked.get(rt);
+  if (!u) untracked.set(rt, (u = { tensors: 0, bytes: 0 }));
+  u.tensors += tensors;
+  u.bytes += bytes;
+  if (tensors <= 0 || warnedGrowth.has(rt)) return;
+  if (u.tensors > GROWTH_TENSORS || (u.bytes > GROWTH_BYTES && u.tensors > GROWTH_MIN_TENSORS)) {
+    // The FinalizationRegistry below only runs between event-loop tasks, so a synchronous
+    // loop that drops tensors without disposing them holds all of them until it ends: say so
+    // once, while there is still memory to spare, rather than fail later with an out-of-memory.
+    warnedGrowth.add(rt);
+    console.warn(
+      `webgpu-ebm: ${u.tensors} tensors (${(u.bytes / 2 ** 20).toFixed(1)} MiB) made outside tidy() are alive on device #${rt.id} and still growing. ` +
+        'A loop that makes tensors without disposing them leaks GPU memory (the garbage collector frees them only between event-loop tasks): ' +
+        'wrap each step in `ebm.tidy(() => ...)`, or call `t.dispose()` on tensors you no longer need. (This warning is shown once.)',
+    );
+  }
+}
+
 // A safety net for tensors dropped without dispose(): their buffers return to the pool when
 // the tensor is garbage-collected. dispose() and tidy() remain the plan.
-const finalizer = new FinalizationRegistry<{ storage: Storage; rt: Runtime }>(({ storage, rt }) => {
+const finalizer = new FinalizationRegistry<{ storage: Storage; rt: Runtime; untrackedBytes: number | null }>(({ storage, rt, untrackedBytes }) => {
   liveCounts.set(rt, liveTensorCount(rt) - 1);
+  if (untrackedBytes !== null) countUntracked(rt, -1, -untrackedBytes);
   storage.release();
 });
 
@@ -61,6 +92,8 @@ export class Tensor {
   node: TapeNode | null = null;
   private storageRef: Storage | null;
   readonly device: Runtime;
+  /** Bytes counted in `untracked` when this tensor was made outside tidy (null inside). */
+  private untrackedBytes: number | null = null;
 
   constructor(storage: Storage, shape: Shape, dtype: DType = 'f32') {
     this.storageRef = storage;
@@ -68,7 +101,11 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.device = storage.rt;
     liveCounts.set(storage.rt, liveTensorCount(storage.rt) + 1);
-    finalizer.register(this, { storage, rt: storage.rt }, this);
+    if (currentScope() === null) {
+      this.untrackedBytes = this.byteLength;
+      countUntracked(storage.rt, 1, this.untrackedBytes);
+    }
+    finalizer.register(this, { storage, rt: storage.rt, untrackedBytes: this.untrackedBytes }, this);
     trackInScope(this);
   }
 
@@ -126,6 +163,7 @@ export class Tensor {
     if (!this.storageRef) return;
     finalizer.unregister(this);
     liveCounts.set(this.device, liveTensorCount(this.device) - 1);
+    if (this.untrackedBytes !== null) countUntracked(this.device, -1, -this.untrackedBytes);
     this.storageRef.release();
     this.storageRef = null;
     // What the node saved for its backward (linear's pre-activation) goes with it.
