@@ -155,6 +155,12 @@ const SWEEP: [string, () => unknown, RegExp][] = [
   ['logsumexp: a boolean axis', () => x23().logsumexp(true as never), /^logsumexp: axis must be an integer, an array of integers, or null\/undefined for every axis, got the boolean true$/],
   ['var: correction a string', () => x23().var(0, false, '1' as never), /^var: correction must be a finite number, got the string "1"$/],
   ['sum (function): not a tensor', () => js(ebm.sum)([1, 2]), /^sum: expected a Tensor, got the array \[1, 2\]$/],
+  // operands and parameters
+  ['matmul: an array', () => x23().matmul([1, 2] as never), /^matmul: b must be a Tensor, got the array \[1, 2\]$/],
+  ['where: cond a number', () => ebm.where(1 as never, x23(), 0), /^where: cond must be a Tensor, got the number 1$/],
+  ['clamp: min a string', () => x23().clamp('0' as never), /^clamp: min must be a number, got the string "0"$/],
+  ['leakyRelu: slope a string', () => x23().leakyRelu('0.1' as never), /^leakyRelu: negativeSlope must be a number, got the string "0.1"$/],
+  ['step: threshold a string', () => x23().step('a' as never), /^step: threshold must be a number, got the string "a"$/],
   // dtypes
   ['to: a torch dtype', () => x23().to('float16' as never), /^to: unknown dtype 'float16' \(valid: f32, f16\)$/],
   // options objects

@@ -1,7 +1,7 @@
 // Elementwise binary ops with broadcasting, comparisons and where. Either operand of a binary
 // op may be a plain number; it then travels in the kernel's uniform block, not in a buffer.
 import { binaryKernel, whereKernel, type BinaryOperand } from '../../kernels/elementwise.js';
-import { broadcastShapes, broadcastStrides, checkRank, sameShape } from '../shape.js';
+import { broadcastShapes, broadcastStrides, checkRank, describeValue, sameShape } from '../shape.js';
 import { checkInputs, defineOp, runOp, type BackwardContext, type OpDef } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import { full } from './create.js';
@@ -126,7 +126,7 @@ const whereDef = defineOp<{ cond: Tensor }>({
 
 /** Elementwise `cond != 0 ? a : b`, all three broadcast together; a or b may be numbers. */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
-  if (!(cond instanceof Tensor)) throw new Error(`where: cond must be a Tensor, got ${cond === null ? 'null' : typeof cond}`);
+  if (!(cond instanceof Tensor)) throw new Error(`where: cond must be a Tensor, got ${describeValue(cond)}`);
   checkOperand('where', 'a', a);
   checkOperand('where', 'b', b);
   const tensors = [cond, a, b].filter((v): v is Tensor => v instanceof Tensor);

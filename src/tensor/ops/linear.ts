@@ -7,7 +7,7 @@ import { activationGradKernel } from '../../kernels/elementwise.js';
 import { matmulKernel } from '../../kernels/matmul.js';
 import { ACTIVATION_NAMES, ACTIVATION_OPS, activationParams, applyActivation, resolveActivationParam, type Activation, type ActivationParamOptions } from '../activations.js';
 import { autocastDtype, autocastOperand } from '../autocast.js';
-import { fmt, sizeOf } from '../shape.js';
+import { describeValue, fmt, sizeOf } from '../shape.js';
 import { defineOp, isGradEnabled, runOp, willRecord } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import { matmulT } from './matmul.js';
@@ -73,7 +73,7 @@ function derivativeFromOutput(act: Activation, param: number): boolean {
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: LinearOptions = {}): Tensor {
   for (const [name, t] of [['x', x], ['weight', weight]] as const)
-    if (!(t instanceof Tensor)) throw new Error(`linear: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    if (!(t instanceof Tensor)) throw new Error(`linear: ${name} must be a Tensor, got ${describeValue(t)}`);
   const activation = opts.activation ?? 'none';
   if (!ACTIVATIONS.includes(activation)) throw new Error(`linear: unknown activation '${String(activation)}' (valid: ${ACTIVATIONS.join(', ')})`);
   const param = resolveActivationParam('linear', activation, opts);

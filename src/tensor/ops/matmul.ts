@@ -5,7 +5,7 @@ import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
 import { autocastDtype, autocastOperand } from '../autocast.js';
 import { cast } from './cast.js';
 import { sumToShape } from './reduce.js';
-import { broadcastShapes, fmt, stridesOf } from '../shape.js';
+import { broadcastShapes, describeValue, fmt, stridesOf } from '../shape.js';
 import { checkInputs, defineOp, runOp } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
@@ -70,7 +70,7 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   for (const [name, t] of [['a', a], ['b', b]] as const)
-    if (!(t instanceof Tensor)) throw new Error(`matmul: ${name} must be a Tensor, got ${t === null ? 'null' : typeof t}`);
+    if (!(t instanceof Tensor)) throw new Error(`matmul: ${name} must be a Tensor, got ${describeValue(t)}`);
   checkInputs('matmul', [a, b], ['f32', 'f16']);
   const policy = autocastDtype('matmul');
   if (policy) {

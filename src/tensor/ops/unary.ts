@@ -5,6 +5,7 @@ import { unaryKernel } from '../../kernels/elementwise.js';
 import { ACTIVATION_TABLE, NONLINEAR_ACTIVATIONS, type NonlinearActivation } from '../../kernels/activation-table.js';
 import { ACTIVATION_OPS } from '../activations.js';
 import { defineOp, runOp, type OpDef } from '../tape.js';
+import { shown } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { div } from './binary.js';
 
@@ -74,7 +75,7 @@ export function unary(name: UnaryOpName, x: Tensor, p0 = 0, p1 = 0): Tensor {
 }
 
 function checkNumber(op: string, arg: string, v: number): void {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${op}: ${arg} must be a number, got ${String(v)}`);
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${op}: ${arg} must be a number, got ${shown(v)}`);
 }
 
 // The parameters' defaults are PyTorch's, as the activation table records them.
@@ -109,6 +110,7 @@ export function clamp(x: Tensor, min: number | null = null, max: number | null =
 
 /** 1 where x > threshold, else 0 (no gradient). */
 export function step(x: Tensor, threshold = 0): Tensor {
+  checkNumber('step', 'threshold', threshold);
   return unary('step', x, threshold);
 }
 
