@@ -93,7 +93,7 @@ case('minimum, number first', 'minimum', 'function', [(2.0, False), (t([NAN, 1, 
 case('clamp both bounds', 'clamp', 'method', [(t([NAN, 1, 3, -1]), True)], [0, 2], lambda x, lo, hi: torch.clamp(x, lo, hi))
 case('clamp min only', 'clamp', 'method', [(t([NAN, 1, 3, -1]), True)], [0], lambda x, lo: torch.clamp(x, min=lo))
 case('clamp max only', 'clamp', 'method', [(t([NAN, 1, 3, -1]), True)], [None, 2], lambda x, lo, hi: torch.clamp(x, max=hi))
-case('relu', 'relu', 'method', [(t([NAN, 1, -3, 0.5]), False)], [], torch.relu)
+case('relu', 'relu', 'method', [(t([NAN, 1, -3, 0, 0.5]), True)], [], torch.relu)
 case('leakyRelu', 'leakyRelu', 'method', [(t([NAN, 1, -3, 0.5]), True)], [0.1], lambda x, s: F.leaky_relu(x, s))
 case('logsumexp axis 1', 'logsumexp', 'method', [(t([[NAN, 1, 2], [0, 1, 2]]), True)], [1], lambda x, a: torch.logsumexp(x, a))
 for op, fn in [('eq', torch.eq), ('ne', torch.ne), ('lt', torch.lt), ('le', torch.le), ('gt', torch.gt), ('ge', torch.ge)]:

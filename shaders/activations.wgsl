@@ -125,7 +125,8 @@ fn activate(z: f32, act: u32, p: f32) -> f32 {
 /** d activate(z) / dz, from z (the pre-activation). */
 fn activate_grad(z: f32, act: u32, p: f32) -> f32 {
   switch act {
-    case ACT_relu: { return select(0.0, 1.0, z > 0.0); }
+    // 1 at NaN, as torch's relu backward (it zeroes where z <= 0 only).
+    case ACT_relu: { return select(select(0.0, 1.0, z > 0.0), 1.0, is_nan(z)); }
     case ACT_leakyRelu: { return select(p, 1.0, z > 0.0); }
     case ACT_silu: { let s = sigmoid(z); return s * (1.0 + z * (1.0 - s)); }
     case ACT_tanh: { let t = tanh_(z); return 1.0 - t * t; }

@@ -29,8 +29,9 @@ export const ACTIVATION_OPS = {
   },
   relu: {
     forward: (x) => x.relu(),
-    // PyTorch's convention at the kink: relu'(0) = 0.
-    derivative: (x) => x.step(0),
+    // PyTorch's conventions: relu'(0) = 0, and relu'(NaN) = 1 (torch masks out x <= 0, which
+    // NaN is not), hence 1 - [x <= 0] rather than [x > 0].
+    derivative: (x) => x.le(0).neg().add(1),
   },
   leakyRelu: {
     forward: (x, [slope]) => x.leakyRelu(slope),
