@@ -44,7 +44,15 @@ export interface RuntimeStats {
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const MAX_UNIFORM_CACHE = 4096;
-const MAX_BIND_GROUP_CACHE = 2048;
+const MAX_BIND_GROUP_CACHE = 8192;
+/** Binding slots remembered, and buffers each may own, for uniforms that change per call. */
+const MAX_UNIFORM_SLOTS = 4096;
+const MAX_SLOT_BUFFERS = 4;
+
+interface UniformSlot {
+  last: string;
+  owned: PooledBuffer[];
+}
 let nextRuntimeId = 1;
 
 export class Runtime {
@@ -74,6 +82,8 @@ export class Runtime {
   private pendingDispatches = 0;
   private submitted = 0;
   private readonly uniforms = new Map<string, PooledBuffer>();
+  /** Per binding slot: the contents it last held and the buffers it owns (see uniformAt). */
+  private readonly uniformSlots = new Map<string, UniformSlot>();
   /** Bind groups by (pipeline, buffers): a training loop rebinds the same pooled buffers. */
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly objectIds = new WeakMap<object, number>();
@@ -181,12 +191,14 @@ export class Runtime {
     this.stats.pipelines = this.pipelines.compiled;
     const written = new Set<GPUBuffer>();
     const used: PooledBuffer[] = [];
+    // This dispatch's site: the pipeline and the storage buffers it binds (see uniformAt).
+    const site = `${this.idOf(cached)}:${args.map((a) => (isBuffer(a) ? this.idOf(a) : 'u')).join(',')}`;
     const entries: GPUBindGroupEntry[] = args.map((a, i) => {
       const binding = spec.bindings[i]!;
       if (binding.kind === 'uniform') {
         if (isBuffer(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a uniform block; pass its fields by name`);
         // checkBindings made sure the shader declares a uniform here, so it has a layout.
-        const u = this.uniform(cached.uniforms[i]!.write(a));
+        const u = this.uniformAt(`${site}#${i}`, cached.uniforms[i]!.write(a));
         used.push(u);
         return { binding: i, resource: { buffer: u.buffer } };
       }
@@ -328,6 +340,50 @@ export class Runtime {
     }
     this.bindGroups.set(key, group);
     return group;
+  }
+
+  /**
+   * The uniform buffer for binding slot `slot` (pipeline, storage buffers, binding) holding
+   * `bytes`. Contents that repeat (shapes) share one immutable buffer from the content cache.
+   * A slot whose contents change from call to call (a step counter, a scalar operand) gets
+   * buffers of its own, rewritten in place once the work that read them has been submitted:
+   * a fresh buffer per value would need a fresh bind group per dispatch, and Dawn frees those
+   * only between event-loop tasks (Node runs the wrappers' finalizers there), so a long
+   * synchronous recording crashed natively after ~65,000 of them. Reusing the slot's buffers
+   * keeps the bind-group key stable, so the cache hits.
+   */
+  private uniformAt(slot: string, bytes: Uint8Array): PooledBuffer {
+    const key = toKey(bytes);
+    const s = this.uniformSlots.get(slot);
+    if (s) {
+      // Refresh its place in the LRU order.
+      this.uniformSlots.delete(slot);
+      this.uniformSlots.set(slot, s);
+    }
+    if (!s || s.last === key || this.uniforms.has(key)) {
+      if (!s) {
+        this.uniformSlots.set(slot, { last: key, owned: [] });
+        if (this.uniformSlots.size > MAX_UNIFORM_SLOTS) {
+          const [oldSlot, old] = this.uniformSlots.entries().next().value as [string, UniformSlot];
+          this.uniformSlots.delete(oldSlot);
+          for (const b of old.owned) this.pool.release(b);
+        }
+      } else s.last = key;
+      return this.uniform(bytes);
+    }
+    s.last = key;
+    let b = s.owned.find((o) => o.lastUse < this.pendingIndex);
+    if (!b) {
+      if (s.owned.length < MAX_SLOT_BUFFERS) s.owned.push((b = this.pool.acquire(bytes.byteLength, BufferUsage.UNIFORM | BufferUsage.COPY_DST, 'uniform')));
+      else {
+        // Every one is read by the open encoder: submit it so the first can be rewritten.
+        this.flush();
+        b = s.owned[0]!;
+      }
+    }
+    this.device.queue.writeBuffer(b.buffer, 0, bytes.slice().buffer);
+    this.stats.uniformUploads++;
+    return b;
   }
 
   /** The uniform buffer holding `bytes` (a layout's scratch block, so it is copied, never kept). */
