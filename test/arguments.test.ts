@@ -169,6 +169,7 @@ const SWEEP: [string, () => unknown, RegExp][] = [
   ['grad: unknown option', () => ebm.grad((t: ebm.Tensor) => t.sum(), { argnum: 1 } as never), /^grad: unknown option 'argnum' in options \(valid: createGraph, argnums\)$/],
   ['grad: argnums a string', () => ebm.grad((t: ebm.Tensor) => t.sum(), { argnums: '0' } as never), /^grad: argnums must be a non-negative integer or an array of them, got the string "0"$/],
   ['grad: not a function', () => js(ebm.grad)(x23()), /^grad: f must be a function returning a scalar Tensor, got a Tensor$/],
+  ['keep: an array', () => js(ebm.keep)([x23()]), /^keep: expected a Tensor \(keep each tensor of a container\), got an array of length 1$/],
   ['tidy: not a function', () => js(ebm.tidy)(x23()), /^tidy: expected a function, got a Tensor$/],
 ];
 

@@ -11,6 +11,8 @@ export function trackInScope(t: Tensor): void {
 
 /** Exempts a tensor from disposal by the enclosing tidy scopes. */
 export function keep<T extends Tensor>(t: T): T {
+  // keep('x') or keep([a, b]) would otherwise return quietly and leave the tensors to tidy.
+  if (!(t instanceof Tensor)) throw new Error(`keep: expected a Tensor (keep each tensor of a container), got ${describeValue(t)}`);
   for (const s of scopes) s.delete(t);
   return t;
 }
