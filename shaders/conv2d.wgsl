@@ -81,7 +81,9 @@ struct Params {
   pack_left: u32,
   pack_hp: u32,
   pack_wp: u32,
-  _pad0: u32,
+  // The first workgroup along x of this dispatch: a grid over the per-dimension workgroup
+  // limit is split into several dispatches (src/kernels/conv2d.ts).
+  wg_x0: u32,
 }
 
 // NCHW source (x, or dy in dgrad) for gemm_tiled and pack_image.
@@ -261,7 +263,7 @@ fn conv_packed(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
   let hw = grid_h * grid_w;
   let n_pix = params.batch * hw;
   // Each invocation takes TP consecutive pixels: one division to find the first, then carries.
-  let p0 = (wid.x * WG + lid) * TP;
+  let p0 = ((params.wg_x0 + wid.x) * WG + lid) * TP;
   var n = p0 / hw;
   var i = (p0 - n * hw) / grid_w;
   var j = p0 - n * hw - i * grid_w;
@@ -559,7 +561,7 @@ fn store_c(g: Gemm, z: u32, m: u32, col: u32, v: f32) {
 fn gemm_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) tid: u32) {
   let g = gemm_of(wid.z);
   let m0 = wid.y * TILE;
-  let n0 = wid.x * TILE;
+  let n0 = (params.wg_x0 + wid.x) * TILE;
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);

@@ -176,3 +176,28 @@ describe('the unfused Langevin sampler on many chains', () => {
     big.dispose();
   }, 60_000);
 });
+
+describe('conv2d at the limits', () => {
+  // About a minute on lavapipe (262,144 tiled workgroups), so EBM_TEST_LONG=1 only; test/conv2d.test.ts covers the wg_x0 offsets at small sizes.
+  it.runIf(LONG)('conv2d on a [1, 1, 4096, 4096] input (its 268 MB packed image is over the binding limit): the tiled path runs, its grid split; pixels checked against the host', async () => {
+    if (rt.maxBindingSize >= 4098 * 4098 * 16) return;
+    const H = 4096;
+    const x = ebm.randn([1, 1, H, H], { seed: 1 });
+    const w = ebm.randn([1, 1, 3, 3], { seed: 2 });
+    const y = ebm.conv2d(x, w, null, { padding: 1 });
+    expect(y.shape).toEqual([1, 1, H, H]);
+    const [xv, wv, yv] = await Promise.all([x.data(), w.data(), y.data()]);
+    const at = (i: number, j: number) => (i < 0 || j < 0 || i >= H || j >= H ? 0 : xv[i * H + j]!);
+    // Pixels in every one of the split dispatches (64 pixels a workgroup, 65535 workgroups each).
+    const pixels = [0, 1, H - 1, H * H - 1];
+    for (let s = 1; s * 65535 * 64 < H * H; s++) for (const d of [-1, 0, 1]) pixels.push(s * 65535 * 64 + d);
+    for (const p of pixels) {
+      const i = Math.floor(p / H);
+      const j = p % H;
+      let want = 0;
+      for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) want += wv[a * 3 + b]! * at(i + a - 1, j + b - 1);
+      expect(Math.abs(yv[p]! - want), `pixel ${p}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+    }
+    for (const t of [x, w, y]) t.dispose();
+  }, 120_000);
+});

@@ -2,7 +2,7 @@
 // The geometry travels in one uniform block, so a pipeline serves every size. Two schedules
 // (see the shader's header): register blocking over repacked operands for CPU adapters, where
 // workgroup memory is slower than storage reads, and workgroup-memory tiles for GPUs.
-import type { KernelSpec } from './pipeline-cache.js';
+import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import type { KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
 
 const SHADER = 'conv2d.wgsl';
@@ -125,7 +125,32 @@ function params(g: ConvGeometry, e: Extra = {}): UniformValues {
     pack_left: pk.left,
     pack_hp: pk.hp,
     pack_wp: pk.wp,
+    wg_x0: 0,
   };
+}
+
+/**
+ * Dispatches a conv grid as several dispatches where x (pixel or column tiles) needs more
+ * workgroups than the device allows in one dimension, each told its first x workgroup
+ * (wg_x0). Its uniform is args[4].
+ */
+function dispatchSplitX(rt: Runtime, spec: KernelSpec, args: KernelArg[], overrides: Overrides, workgroups: readonly [number, number, number], g: ConvGeometry): void {
+  const [gx, gy, gz] = workgroups;
+  const max = rt.maxWorkgroupsPerDimension;
+  if (gy > max || gz > max)
+    throw new Error(
+      `conv2d: input [${g.batch}, ${g.inC}, ${g.inH}, ${g.inW}] with ${g.outC} output channels needs a ${gx} x ${gy} x ${gz} workgroup grid, over this device's maxComputeWorkgroupsPerDimension of ${max}`,
+    );
+  for (let x0 = 0; x0 < gx; x0 += max) {
+    const a = [...args];
+    a[4] = { ...(args[4] as UniformValues), wg_x0: x0 };
+    rt.dispatch(spec, a, { overrides, workgroups: [Math.min(max, gx - x0), gy, gz] });
+  }
+}
+
+/** Whether a packed copy of `pixels` pixels of `channels` channels fits one binding (else the scratch-free tiled path runs). */
+function packFits(rt: Runtime, pixels: number, channels: number): boolean {
+  return pixels * ceilDiv(channels, 4) * 16 <= rt.maxBindingSize;
 }
 
 function mode(rt: Runtime, name: 'fwd' | 'dgrad' | 'wgrad'): number {
@@ -168,21 +193,16 @@ function xPacking(g: ConvGeometry): Packing {
 export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffer, bias: PooledBuffer | null, y: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
   const ph = rt.placeholder;
   const pixels = g.batch * g.outH * g.outW;
-  if (tiling === 'workgroup') {
-    rt.dispatch(TILED, [x, w, bias ?? ph, y, params(g, { hasBias: bias !== null }), ph, ph], {
-      overrides: { MODE: mode(rt, 'fwd') },
-      workgroups: [ceilDiv(pixels, TILE), ceilDiv(g.outC, TILE)],
-    });
+  const pk = xPacking(g);
+  // A packed image over the binding limit (a 4096 x 4096 input) would fail: tile instead.
+  if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
+    dispatchSplitX(rt, TILED, [x, w, bias ?? ph, y, params(g, { hasBias: bias !== null }), ph, ph], { MODE: mode(rt, 'fwd') }, [ceilDiv(pixels, TILE), ceilDiv(g.outC, TILE), 1], g);
     return;
   }
-  const pk = xPacking(g);
   const p = params(g, { hasBias: bias !== null, packing: pk });
   const xp = packImage(rt, x, g.batch, pk, p);
   const wp = packWeight(rt, w, 1, g.outC, g.kH * g.kW, g.inC, 'fwd', p);
-  rt.dispatch(CONV_PACKED, [ph, ph, bias ?? ph, y, p, xp, wp], {
-    overrides: { MODE: mode(rt, 'fwd'), WG, TM: TM_CONV, TP: TP_CONV },
-    workgroups: [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.outC, TM_CONV)],
-  });
+  dispatchSplitX(rt, CONV_PACKED, [ph, ph, bias ?? ph, y, p, xp, wp], { MODE: mode(rt, 'fwd'), WG, TM: TM_CONV, TP: TP_CONV }, [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.outC, TM_CONV), 1], g);
   // The pool keeps both until the submission that reads them has completed.
   rt.free(xp);
   rt.free(wp);
@@ -194,13 +214,6 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
   const [sh, sw] = g.stride;
   const phases = sh * sw;
   const pixels = g.batch * ceilDiv(g.inH, sh) * ceilDiv(g.inW, sw);
-  if (tiling === 'workgroup') {
-    rt.dispatch(TILED, [dy, w, ph, dx, params(g), ph, ph], {
-      overrides: { MODE: mode(rt, 'dgrad') },
-      workgroups: [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases],
-    });
-    return;
-  }
   // dy is padded so that every tap of every phase lands inside it: the output rows reached
   // are (ih + pad - kh * dil) / stride for ih < ceil(H / stride) * stride.
   const span = (k: number, s: number, p: number, d: number, inSize: number, outSize: number): [number, number] => {
@@ -212,13 +225,15 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
   const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
   const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
+  // A packed dy over the binding limit would fail: tile instead.
+  if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
+    dispatchSplitX(rt, TILED, [dy, w, ph, dx, params(g), ph, ph], { MODE: mode(rt, 'dgrad') }, [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases], g);
+    return;
+  }
   const p = params(g, { packing: pk, tapMax });
   const dyp = packImage(rt, dy, g.batch, pk, p);
   const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
-  rt.dispatch(CONV_PACKED, [ph, ph, ph, dx, p, dyp, wp], {
-    overrides: { MODE: mode(rt, 'dgrad'), WG, TM: TM_CONV, TP: TP_CONV },
-    workgroups: [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.inC, TM_CONV), phases],
-  });
+  dispatchSplitX(rt, CONV_PACKED, [ph, ph, ph, dx, p, dyp, wp], { MODE: mode(rt, 'dgrad'), WG, TM: TM_CONV, TP: TP_CONV }, [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.inC, TM_CONV), phases], g);
   rt.free(dyp);
   rt.free(wp);
 }
@@ -245,14 +260,12 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
     perElement(rt, SUM_CHUNKS, [target, ph, ph, dw, params(g, { chunks }), ph, ph], g.outC * cols);
     rt.free(target);
   };
-  if (tiling === 'workgroup') {
+  // Packed copies of x or dy over the binding limit would fail: tile instead.
+  if (tiling === 'workgroup' || !packFits(rt, g.batch * xPacking(g).hp * xPacking(g).wp, g.inC) || !packFits(rt, rows * g.outW, g.outC)) {
     const blocks = ceilDiv(cols, TILE) * ceilDiv(g.outC, TILE);
     const { rowsPerChunk, chunks } = chunking(rows, g.outW, blocks, TILED_WGRAD_TARGET_WORKGROUPS, 256);
     const target = chunks > 1 ? rt.allocate(chunks * g.outC * cols * 4, 'conv2d wgrad partials') : dw;
-    rt.dispatch(TILED, [x, dy, ph, target, params(g, { rowsPerChunk, chunks }), ph, ph], {
-      overrides: { MODE: mode(rt, 'wgrad') },
-      workgroups: [ceilDiv(cols, TILE), ceilDiv(g.outC, TILE), chunks],
-    });
+    dispatchSplitX(rt, TILED, [x, dy, ph, target, params(g, { rowsPerChunk, chunks }), ph, ph], { MODE: mode(rt, 'wgrad') }, [ceilDiv(cols, TILE), ceilDiv(g.outC, TILE), chunks], g);
     finish(target, chunks);
     return;
   }
