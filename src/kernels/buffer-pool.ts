@@ -7,6 +7,10 @@
 // never reuse a buffer and the pool would grow without bound. Only work still in the open
 // command encoder holds a buffer back; the runtime submits that encoder before any queue write
 // to a buffer it uses. (Mapped readback buffers are released only after their map completes.)
+// Storage buffers freed through the runtime skip even that wait (releaseInOrder): every later
+// use of theirs is recorded in order after the pending work, host writes included (the runtime
+// copies an upload into a buffer that pending work uses through a staging buffer, in encoder
+// order). Uniform and staging buffers, written with queue.writeBuffer directly, keep the rule.
 
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
@@ -63,6 +67,18 @@ export class BufferPool {
     this.pooledBytes += b.size;
     if (b.lastUse <= this.submitted) this.toFree(b);
     else this.waiting.push(b);
+  }
+
+  /**
+   * Releases a buffer for reuse at once, even by work recorded into the same open encoder.
+   * Only for a caller whose every later use of it is ordered after the pending work: dispatches
+   * and copies in one encoder run in order, and the runtime submits the encoder before a queue
+   * write to a buffer it uses (runtime.ts write()). A long recording then reuses the same
+   * buffers step after step, so its bind groups repeat instead of piling up (see runtime.ts).
+   */
+  releaseInOrder(b: PooledBuffer): void {
+    this.pooledBytes += b.size;
+    this.toFree(b);
   }
 
   /** Called when submission `index` (and every one before it) has been submitted to the queue. */

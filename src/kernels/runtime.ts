@@ -44,10 +44,10 @@ export interface RuntimeStats {
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
 const MAX_UNIFORM_CACHE = 4096;
-const MAX_BIND_GROUP_CACHE = 8192;
+const MAX_BIND_GROUP_CACHE = 2048;
 /** Binding slots remembered, and buffers each may own, for uniforms that change per call. */
 const MAX_UNIFORM_SLOTS = 4096;
-const MAX_SLOT_BUFFERS = 4;
+const MAX_SLOT_BUFFERS = 16;
 
 interface UniformSlot {
   last: string;
@@ -155,17 +155,32 @@ export class Runtime {
 
   free(b: PooledBuffer): void {
     this.liveBytes -= b.size;
-    if (!this.destroyed) this.pool.release(b);
+    // Storage buffers are only used by this encoder's dispatches and copies (in order) and by
+    // write(), which copies in encoder order into a buffer pending work uses: safe to reuse at
+    // once. Reusing them at once keeps a loop's buffers, and so its bind groups, the same step
+    // after step (Dawn frees bind groups only between event-loop tasks).
+    if (!this.destroyed) this.pool.releaseInOrder(b);
   }
 
   /** Uploads host data into a buffer, in order with the work already recorded. */
   write(b: PooledBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.assertUsable();
-    // queue.writeBuffer runs before the pending encoder when that is submitted: if pending
-    // work reads this buffer, submit it first so the write cannot overtake it.
-    if (b.lastUse === this.pendingIndex && this.encoder) this.flush();
     // Dawn's Node binding rejects views of SharedArrayBuffers, so copy those.
     const src = data.buffer instanceof ArrayBuffer ? data : new Uint8Array(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    // queue.writeBuffer runs before the pending encoder is submitted. If pending work uses
+    // this buffer (the pool hands a freed buffer on at once, see free()), the write must not
+    // overtake it: upload into a fresh staging buffer and copy from it in encoder order,
+    // which needs no submit.
+    if (b.lastUse === this.pendingIndex && this.encoder && src.byteLength > 0) {
+      const staging = this.pool.acquire(src.byteLength, BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'upload');
+      this.device.queue.writeBuffer(staging.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
+      const enc = this.commandEncoder();
+      this.endPass();
+      enc.copyBufferToBuffer(staging.buffer, 0, b.buffer, byteOffset, src.byteLength);
+      staging.lastUse = b.lastUse = this.pendingIndex;
+      this.pool.release(staging);
+      return;
+    }
     this.device.queue.writeBuffer(b.buffer, byteOffset, src.buffer, src.byteOffset, src.byteLength);
   }
 
