@@ -179,6 +179,7 @@ describe('the unfused Langevin sampler on many chains', () => {
 
 describe('conv2d at the limits', () => {
   // About a minute on lavapipe (262,144 tiled workgroups), so EBM_TEST_LONG=1 only; test/conv2d.test.ts covers the wg_x0 offsets at small sizes.
+  if (!LONG) console.log('conv2d on a [1, 1, 4096, 4096] input: skipped in npm test (about a minute on lavapipe); it runs under npm run test:long');
   it.runIf(LONG)('conv2d on a [1, 1, 4096, 4096] input (its 268 MB packed image is over the binding limit): the tiled path runs, its grid split; pixels checked against the host', async () => {
     if (rt.maxBindingSize >= 4098 * 4098 * 16) return;
     const H = 4096;
