@@ -1,27 +1,7 @@
 // Issue 10, item 7: after device loss every call says the device was lost and how to recover,
 // init() makes a fresh device, and the old tensors say they belong to the lost one.
 import { expect, it } from 'vitest';
-import { ebm } from './helpers.js';
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    return e as Error;
-  }
-  return expect.fail('expected the call to throw');
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    return e as Error;
-  }
-  return expect.fail('expected the promise to reject');
-}
+import { caught, ebm, rejection } from './helpers.js';
 
 const LOST = /GPU device #\d+ was lost \(destroyed.*\).*await ebm\.init\(\)/;
 

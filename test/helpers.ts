@@ -114,3 +114,29 @@ export function fusedIt(name: string, fn: () => Promise<void> | void): void {
     await fn();
   });
 }
+
+/** The Error fn throws (fails the test when it returns, or throws something else). */
+export function caught(fn: () => unknown): Error {
+  let err: unknown;
+  let threw = false;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+    threw = true;
+  }
+  expect(threw, 'expected the call to throw').toBe(true);
+  expect(err).toBeInstanceOf(Error);
+  return err as Error;
+}
+
+/** The Error p rejects with (fails the test when it resolves, or rejects with something else). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(Error);
+    return e as Error;
+  }
+  return expect.fail('expected the promise to reject');
+}

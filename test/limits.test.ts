@@ -3,23 +3,13 @@
 // recorded and memory() unchanged, so earlier finished work still reads back. Dispatch grids
 // above maxComputeWorkgroupsPerDimension are split.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm, LONG } from './helpers.js';
+import { caught, device, ebm, LONG } from './helpers.js';
 
 let rt: ebm.Runtime;
 
 beforeAll(async () => {
   rt = await device();
 });
-
-function caught(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    return e as Error;
-  }
-  return expect.fail('expected the call to throw');
-}
 
 /** Runs `fn`, which must throw matching `message`, and checks that it left no trace. */
 async function failsCleanly(fn: () => unknown, message: RegExp): Promise<Error> {

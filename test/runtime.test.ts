@@ -7,7 +7,7 @@ import { BufferPool, sizeClass } from '../src/kernels/buffer-pool.js';
 import { BufferUsage } from '../src/kernels/gpu-flags.js';
 import { PipelineCache, type KernelSpec } from '../src/kernels/pipeline-cache.js';
 import { WANTED_FEATURES } from '../src/kernels/device.js';
-import { device, ebm, expectClose } from './helpers.js';
+import { caught, device, ebm, expectClose, rejection } from './helpers.js';
 
 let rt: ebm.Runtime;
 
@@ -28,30 +28,6 @@ const UNARY: KernelSpec = {
 };
 
 const unaryParams = (n: number, p0 = 0, p1 = 0) => ({ n, p0, p1 });
-
-function caught(fn: () => unknown): Error {
-  let err: unknown;
-  let threw = false;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-    threw = true;
-  }
-  expect(threw, 'expected the call to throw').toBe(true);
-  expect(err).toBeInstanceOf(Error);
-  return err as Error;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    return e as Error;
-  }
-  return expect.fail('expected the promise to reject');
-}
 
 describe('device', () => {
   it('init() returns one runtime and exposes the features it got', async () => {
