@@ -263,8 +263,9 @@ fn update(chain: u32, t: u32, h: f32, sigma: f32) {
       eps = philox_normal4(vec4u(group, t, STREAM_LANGEVIN, 0u), key);
     }
     var v = xs[i] - h * gx[i] + sigma * eps[e & 3u];
-    if ((params.clamp & 1u) != 0u) { v = max(v, params.lo); }
-    if ((params.clamp & 2u) != 0u) { v = min(v, params.hi); }
+    // A NaN chain stays NaN, as torch.clamp keeps NaN (WGSL's max/min may return the bound).
+    if ((params.clamp & 1u) != 0u && !is_nan(v)) { v = max(v, params.lo); }
+    if ((params.clamp & 2u) != 0u && !is_nan(v)) { v = min(v, params.hi); }
     xs[i] = v;
   }
 }

@@ -1,4 +1,4 @@
-// preambles: philox.wgsl
+// preambles: philox.wgsl+activations.wgsl
 // One Langevin step, fused: x <- clamp(x - h * grad + sigma * eps), with sigma =
 // noise_scale * sqrt(2h) (TorchEBM's update) and eps drawn here from Philox, so a step is the
 // energy's gradient dispatches plus this one. x is updated in place (one read_write binding).
@@ -39,8 +39,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     let i = i0 + j;
     if (i >= params.n) { break; }
     var v = x[i] - params.h * grad[i] + params.sigma * eps[j];
-    if (CLAMP_MIN) { v = max(v, params.lo); }
-    if (CLAMP_MAX) { v = min(v, params.hi); }
+    // A NaN chain stays NaN, as torch.clamp keeps NaN (WGSL's max/min may return the bound).
+    if (CLAMP_MIN && !is_nan(v)) { v = max(v, params.lo); }
+    if (CLAMP_MAX && !is_nan(v)) { v = min(v, params.hi); }
     x[i] = v;
   }
 }

@@ -142,7 +142,10 @@ fn adam(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var v_hat = v;
   if (AMSGRAD) {
     let rx = region(2u, q);
-    v_hat = max(state[rx], v);
+    // torch.maximum propagates NaN; WGSL's max may drop it.
+    let prev = state[rx];
+    let lane_nan = vec4<bool>(is_nan(v.x) || is_nan(prev.x), is_nan(v.y) || is_nan(prev.y), is_nan(v.z) || is_nan(prev.z), is_nan(v.w) || is_nan(prev.w));
+    v_hat = select(max(prev, v), vec4f(nan()), lane_nan);
     state[rx] = v_hat;
   }
   let bias_correction1 = -expm1(t * params.log_beta1);

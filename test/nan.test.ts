@@ -77,4 +77,37 @@ describe('NaN semantics against PyTorch', () => {
     expect((await ebm.minimum(ebm.tensor([NaN]), 2).data())[0]).toBeNaN();
     expect((await ebm.tensor([NaN]).clamp(0, 2).data())[0]).toBeNaN();
   });
+
+  // The fused steps that clamp or take a running max follow the same rule.
+  test.each([
+    ['general', { fused: false as const }],
+    ['fused', {}],
+  ])("Langevin's clamp keeps a NaN chain NaN (%s path) and clamps the others", async (path, opt) => {
+    const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [8], activation: 'silu', seed: 2 });
+    const sampler = new ebm.LangevinDynamics(model, { stepSize: 0.5, noiseScale: 1, clamp: { min: -0.25, max: 0.25 }, ...opt });
+    const start = new Float32Array(16 * 2).map((_, i) => (i % 2 ? 3 : -3));
+    start[4] = NaN; // chain 2
+    const x = ebm.tensor(start, [16, 2]);
+    const before = ebm.getDevice().stats.dispatches;
+    const y = await sampler.sample({ x, nSteps: 3, seed: 1 }).data();
+    const dispatches = ebm.getDevice().stats.dispatches - before;
+    if (path === 'fused' && ebm.fused.langevinMlpUsable(ebm.getDevice())) expect(dispatches, 'the fused kernel ran').toBeLessThan(4);
+    // Chain 2's gradient is NaN, so both its coordinates become NaN; torch.clamp keeps NaN.
+    expect(Number.isNaN(y[4]!) && Number.isNaN(y[5]!), `chain 2: ${y[4]}, ${y[5]}`).toBe(true);
+    for (let i = 0; i < y.length; i++) if (i !== 4 && i !== 5) expect(Math.abs(y[i]!), `element ${i}`).toBeLessThanOrEqual(0.25);
+  });
+
+  test("AMSGrad's running max of v propagates NaN, as torch.maximum does", async () => {
+    const w = ebm.tensor([1, 2, 3], { requiresGrad: true });
+    const opt = new ebm.Adam([w], { lr: 0.1, amsgrad: true });
+    w.grad = ebm.tensor([0.5, NaN, -0.5]);
+    opt.step();
+    const sd = await opt.stateDict();
+    const maxV = await (sd.state[0]!.max_exp_avg_sq as ebm.Tensor).data();
+    expect(Number.isNaN(maxV[1]!)).toBe(true);
+    // The others: (1 - beta2) g^2 = 0.001 * 0.25.
+    expect(maxV[0]).toBeCloseTo(0.00025, 9);
+    expect(maxV[2]).toBeCloseTo(0.00025, 9);
+    opt.dispose();
+  });
 });

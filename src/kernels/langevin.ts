@@ -4,7 +4,7 @@ import type { PooledBuffer, Runtime } from './runtime.js';
 
 const LANGEVIN: KernelSpec = {
   shader: 'langevin.wgsl',
-  preamble: 'philox.wgsl',
+  preamble: 'philox.wgsl+activations.wgsl',
   entry: 'main',
   bindings: [
     { name: 'x', kind: 'storage' },
