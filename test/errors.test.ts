@@ -2,7 +2,7 @@
 // values involved; and a failed call leaves nothing behind: no tensor, no bytes, nothing
 // half-recorded on the tape.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm, expectClose } from './helpers.js';
+import { caught, device, ebm, expectClose } from './helpers.js';
 
 let rt: ebm.Runtime;
 let rt2: ebm.Runtime;
@@ -20,20 +20,6 @@ afterAll(() => {
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Matches `tensor #<id> of shape [<dims>]`, the way messages describe a tensor. */
 const desc = (t: ebm.Tensor): RegExp => new RegExp(esc(t.describe()));
-
-function caught(fn: () => unknown): Error {
-  let err: unknown;
-  let threw = false;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-    threw = true;
-  }
-  expect(threw, 'expected the call to throw').toBe(true);
-  expect(err).toBeInstanceOf(Error);
-  return err as Error;
-}
 
 /**
  * Asserts fn throws synchronously with a message matching every pattern, and that the failed

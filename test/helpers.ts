@@ -140,3 +140,26 @@ export async function rejection(p: Promise<unknown>): Promise<Error> {
   }
   return expect.fail('expected the promise to reject');
 }
+
+/** An op fixture's tensor argument (scripts/make_fixtures.py, make_nan_fixtures.py): a tensor key, and whether its gradient is checked. */
+export interface FixtureTensorArg {
+  tensor: string;
+  grad: boolean;
+}
+/** An op fixture's argument: a tensor, a list of tensors, or a value passed as is. */
+export type FixtureArg = FixtureTensorArg | { list: FixtureTensorArg[] } | number | boolean | null | number[];
+/** One case of an op fixture: `call` says whether `op` is a method of args[0] or a function of ebm. */
+export interface FixtureOpCase {
+  id: string;
+  name: string;
+  op: string;
+  call: 'method' | 'function';
+  args: FixtureArg[];
+  tol?: number;
+  /** A relative tolerance for each element against itself (values spanning many decades). */
+  elementwise?: number;
+}
+
+export function isFixtureTensorArg(a: FixtureArg): a is FixtureTensorArg {
+  return typeof a === 'object' && a !== null && 'tensor' in a;
+}

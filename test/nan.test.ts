@@ -3,26 +3,15 @@
 // scripts/make_nan_fixtures.py. A NaN in the expected tensor must be NaN here, at the same place;
 // every other element is held to ops.fixtures.test.ts's bound (1e-5 of the tensor's scale).
 import { beforeAll, describe, expect, test } from 'vitest';
-import { device, ebm, expectClose, loadFixture } from './helpers.js';
+import { device, ebm, expectClose, isFixtureTensorArg, loadFixture, type FixtureOpCase } from './helpers.js';
 
-interface TensorArg {
-  tensor: string;
-  grad: boolean;
-}
-type Arg = TensorArg | number | boolean | null | number[];
-interface Case {
-  id: string;
-  name: string;
-  op: string;
-  call: 'method' | 'function';
-  args: Arg[];
-}
+type Case = FixtureOpCase;
 
 const fx = loadFixture('nan.safetensors');
 const cases: Case[] = JSON.parse(fx.metadata.cases!);
 const TOL = 1e-5;
 
-const isTensorArg = (a: Arg): a is TensorArg => typeof a === 'object' && a !== null && 'tensor' in a;
+const isTensorArg = isFixtureTensorArg;
 
 /** NaN exactly where expected is NaN, the rest close. */
 function expectNaNClose(actual: Float32Array, expected: Float32Array, what: string): void {

@@ -2,23 +2,10 @@
 // sided broadcasting, odd sizes, ranks 0-4) and their float64 oracle results come from
 // scripts/make_fixtures.py; see that script for how each op maps to torch.
 import { beforeAll, describe, expect, test } from 'vitest';
-import { device, ebm, expectClose, expectElementwiseClose, loadFixture } from './helpers.js';
+import { device, ebm, expectClose, expectElementwiseClose, isFixtureTensorArg, loadFixture, type FixtureOpCase, type FixtureTensorArg } from './helpers.js';
 
-interface TensorArg {
-  tensor: string;
-  grad: boolean;
-}
-type Arg = TensorArg | { list: TensorArg[] } | number | boolean | null | number[];
-interface Case {
-  id: string;
-  name: string;
-  op: string;
-  call: 'method' | 'function';
-  args: Arg[];
-  tol?: number;
-  /** A relative tolerance for each element against itself (values spanning many decades). */
-  elementwise?: number;
-}
+type TensorArg = FixtureTensorArg;
+type Case = FixtureOpCase;
 
 const fx = loadFixture('ops.safetensors');
 const cases: Case[] = JSON.parse(fx.metadata.cases!);
@@ -30,9 +17,7 @@ const cases: Case[] = JSON.parse(fx.metadata.cases!);
  */
 const TOL = 1e-5;
 
-function isTensorArg(a: Arg): a is TensorArg {
-  return typeof a === 'object' && a !== null && 'tensor' in a;
-}
+const isTensorArg = isFixtureTensorArg;
 
 beforeAll(async () => {
   await device();
