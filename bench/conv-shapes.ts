@@ -19,6 +19,14 @@ export interface ConvShape {
 export const CONV_SHAPES: readonly ConvShape[] = [
   { batch: 16, inChannels: 3, outChannels: 32, size: 32, kernel: 3, stride: 1, padding: 1 },
   { batch: 16, inChannels: 32, outChannels: 64, size: 16, kernel: 3, stride: 2, padding: 1 },
+  // Issue 12's table: an MNIST image EBM's layers (a Cin = 1 first layer, then stride-2
+  // downsampling) at a Langevin batch of 128, and two small stride-1 layers.
+  { batch: 128, inChannels: 1, outChannels: 32, size: 28, kernel: 3, stride: 2, padding: 1 },
+  { batch: 128, inChannels: 32, outChannels: 64, size: 14, kernel: 3, stride: 2, padding: 1 },
+  { batch: 128, inChannels: 64, outChannels: 128, size: 7, kernel: 3, stride: 2, padding: 1 },
+  { batch: 64, inChannels: 16, outChannels: 32, size: 16, kernel: 3, stride: 1, padding: 1 },
+  { batch: 32, inChannels: 16, outChannels: 32, size: 24, kernel: 3, stride: 1, padding: 1 },
+  { batch: 8, inChannels: 64, outChannels: 64, size: 12, kernel: 3, stride: 1, padding: 1 },
 ];
 
 export const convOutSize = (s: ConvShape): number => Math.floor((s.size + 2 * s.padding - s.kernel) / s.stride) + 1;
