@@ -6,6 +6,8 @@ export * from './optim/lr-scheduler.js';
 export * from './schedulers.js';
 export * from './grad-scaler.js';
 export * from './samplers/index.js';
+export * from './integrators/index.js';
+export * from './interpolants/index.js';
 export * from './datasets.js';
 export * from './data-loader.js';
 export * from './losses/index.js';
