@@ -1,148 +1,6 @@
-// conv2d (NCHW input, weight [out, in, kh, kw], groups = 1) and its two gradients, each as an
-// implicit GEMM: no im2col matrix is materialised; the GEMM reads the image through (stride,
-// padding, dilation) as it goes.
-//
-//   pass    GEMM rows (M)   GEMM columns (N)                    reduction (K)
-//   fwd     out channel o   output pixel (n, oh, ow)            (kh, kw, c)
-//   dgrad   in channel c    input pixel (n, ih, iw) of a phase  (valid kh, kw, o)
-//   wgrad   out channel o   weight column (c, kh, kw)           output pixel (n, oh, ow), a chunk
-//
-// dgrad works one stride phase at a time (workgroup_id.z = rh * stride_w + rw covers the input
-// pixels with ih % stride_h == rh, iw % stride_w == rw): within a phase only every step-th
-// kernel tap reaches a whole output pixel, so those taps are enumerated directly rather than
-// testing divisibility per element, which would spend (stride_h * stride_w - 1) of every
-// stride_h * stride_w multiply-adds on zeros. wgrad's reduction is long and its output small,
-// so it is split into chunks of output rows, each writing a partial [o, c, kh, kw] block that
-// the wrapper sums afterwards.
-//
-// Two schedules share these bindings:
-//  - Register blocking (CPU adapters: lavapipe, SwiftShader), no workgroup memory. There a
-//    storage load costs a few ns per lane whatever its address (a load whose address is the
-//    same in every lane is not broadcast), and a vec4 load about twice a scalar one, so the
-//    schedule maximises multiply-adds per load. pack_image first rewrites the image operand
-//    channels-last in groups of four with its zero padding written out ([N, Hp, Wp, C/4] of
-//    vec4), and pack_weight the weight likewise, so that both GEMM operands are read as vec4
-//    along the reduction with no bounds tests; each invocation then keeps a block of TM rows x
-//    TP pixels (conv_packed) or TM rows x 4 TP columns (wgrad_packed) of accumulators. The
-//    packing costs a dispatch or two, which is far less than the bounds tests and scalar loads
-//    it saves.
-//  - gemm_tiled (GPUs): the classic 64 x 64 x 16 tiles staged through workgroup memory, reading
-//    the NCHW tensors directly; the pass is the override MODE.
-const MODE_fwd = 0u;
-const MODE_dgrad = 1u;
-const MODE_wgrad = 2u;
-const NONE = 0xffffffffu;
-
-override MODE: u32 = 0u;
-// Lanes per workgroup of the register schedule.
-override WG: u32 = 64u;
-// Register block: GEMM rows per invocation (a multiple of 4, at most 16)...
-override TM: u32 = 8u;
-// ...by pixels (conv_packed: at most 16, and TM / 4 * TP <= 16) or by vec4 groups of weight
-// columns (wgrad_packed: at most 4, and TM * TP <= 16). The private arrays are sized for these
-// bounds; the wrapper picks the blocks.
-override TP: u32 = 8u;
-
-struct Params {
-  batch: u32,
-  in_c: u32,
-  in_h: u32,
-  in_w: u32,
-  out_c: u32,
-  out_h: u32,
-  out_w: u32,
-  has_bias: u32,
-  k_h: u32,
-  k_w: u32,
-  stride_h: u32,
-  stride_w: u32,
-  pad_h: u32,
-  pad_w: u32,
-  dil_h: u32,
-  dil_w: u32,
-  // dgrad: the phase sub-grid's size (ceil(in / stride)) and the tap step within a phase
-  // (stride / gcd(stride, dilation)).
-  sub_h: u32,
-  sub_w: u32,
-  tap_step_h: u32,
-  tap_step_w: u32,
-  // wgrad: output rows (n, oh) per reduction chunk, and the number of chunks.
-  rows_per_chunk: u32,
-  chunks: u32,
-  // The packed weight's taps per row: (k_h, k_w) for fwd, the most any phase has for dgrad.
-  tap_max_h: u32,
-  tap_max_w: u32,
-  // The packed image: source [batch, pack_c, pack_h, pack_w] placed at (pack_top, pack_left)
-  // of a zero canvas [pack_hp, pack_wp], channels last in vec4 groups.
-  pack_c: u32,
-  pack_h: u32,
-  pack_w: u32,
-  pack_top: u32,
-  pack_left: u32,
-  pack_hp: u32,
-  pack_wp: u32,
-  // The first workgroup along x of this dispatch: a grid over the per-dimension workgroup
-  // limit is split into several dispatches (src/kernels/conv2d.ts).
-  wg_x0: u32,
-}
-
-// NCHW source (x, or dy in dgrad) for gemm_tiled and pack_image.
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-// The weight (fwd, dgrad; pack_weight) or dy (gemm_tiled's wgrad).
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-// The packed image (register schedule).
-@group(0) @binding(5) var<storage, read> a4: array<vec4f>;
-// The packed weight (conv_packed) or packed dy (wgrad_packed).
-@group(0) @binding(6) var<storage, read> b4: array<vec4f>;
-
-// ---------------------------------------------------------------------------------------------
-// Shared helpers
-
-/** The kernel taps along one axis that reach an output pixel from input phase r. */
-struct Taps {
-  first: u32,
-  count: u32,
-  // Output offset (o = i + off) of the first tap, and how much it drops per further tap.
-  off0: i32,
-  off_step: i32,
-}
-
-fn phase_taps(r: u32, pad: u32, dil: u32, stride: u32, ksize: u32, step: u32) -> Taps {
-  // Tap k reaches output (i * stride + r + pad - k * dil) / stride: it must divide exactly.
-  var t = Taps(ksize, 0u, 0, 0);
-  for (var k = 0u; k < min(step, ksize); k++) {
-    let num = i32(r + pad) - i32(k * dil);
-    if (num % i32(stride) == 0) {
-      t.first = k;
-      t.off0 = num / i32(stride);
-      break;
-    }
-  }
-  if (t.first < ksize) { t.count = (ksize - t.first + step - 1u) / step; }
-  t.off_step = i32(step * dil / stride);
-  return t;
-}
-
-fn phase_taps_h(rh: u32) -> Taps {
-  return phase_taps(rh, params.pad_h, params.dil_h, params.stride_h, params.k_h, params.tap_step_h);
-}
-
-fn phase_taps_w(rw: u32) -> Taps {
-  return phase_taps(rw, params.pad_w, params.dil_w, params.stride_w, params.k_w, params.tap_step_w);
-}
-
-fn bias_at(o: u32) -> f32 {
-  return select(0.0, bias[o], params.has_bias != 0u);
-}
-
-/** A flat invocation index over a 2-D grid of workgroups (large dispatches wrap into y). */
-fn flat_index(gid: vec3u, nwg: vec3u) -> u32 {
-  return gid.x + gid.y * nwg.x * WG;
-}
-
+// preambles: activations.wgsl+conv2d-common.wgsl
+// The register-blocked schedule (CPU adapters) and the workgroup-tiled one (GPUs); see
+// conv2d-common.wgsl for the GEMMs and the schedules.
 // ---------------------------------------------------------------------------------------------
 // Register schedule, step 1: repacking
 
@@ -229,87 +87,27 @@ fn pack_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
  */
 @compute @workgroup_size(WG)
 fn conv_packed(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  var rows = params.out_c;
-  var grid_h = params.out_h;
-  var grid_w = params.out_w;
-  var step_h = params.stride_h;
-  var step_w = params.stride_w;
-  var base_h = 0;
-  var base_w = 0;
-  var taps_h = params.k_h;
-  var taps_w = params.k_w;
-  var tap_dil_h = params.dil_h;
-  var tap_dil_w = params.dil_w;
-  let rh = wid.z / params.stride_w;
-  let rw = wid.z % params.stride_w;
-  if (MODE == MODE_dgrad) {
-    let th = phase_taps_h(rh);
-    let tw = phase_taps_w(rw);
-    rows = params.in_c;
-    grid_h = params.sub_h;
-    grid_w = params.sub_w;
-    step_h = 1u;
-    step_w = 1u;
-    // The packed taps run last to first: the first one read is the lowest output row.
-    base_h = th.off0 - (i32(th.count) - 1) * th.off_step + i32(params.pack_top);
-    base_w = tw.off0 - (i32(tw.count) - 1) * tw.off_step + i32(params.pack_left);
-    taps_h = th.count;
-    taps_w = tw.count;
-    tap_dil_h = u32(th.off_step);
-    tap_dil_w = u32(tw.off_step);
-  }
+  let g = pass_grid(wid.z);
   let c4 = (params.pack_c + 3u) / 4u;
   let wp = params.pack_wp;
-  let hw = grid_h * grid_w;
-  let n_pix = params.batch * hw;
-  // Each invocation takes TP consecutive pixels: one division to find the first, then carries.
-  let p0 = ((params.wg_x0 + wid.x) * WG + lid) * TP;
-  var n = p0 / hw;
-  var i = (p0 - n * hw) / grid_w;
-  var j = p0 - n * hw - i * grid_w;
-  let plane = select(params.in_h * params.in_w, hw, MODE == MODE_fwd);
-  var xoff: array<u32, 16>;
-  // Where each pixel's result goes in channel 0 of the output; NONE: not stored.
-  var yoff: array<u32, 16>;
-  for (var k = 0u; k < TP; k++) {
-    let live = p0 + k < n_pix;
-    let y = i32(i * step_h) + base_h;
-    let x = i32(j * step_w) + base_w;
-    xoff[k] = select(0u, ((n * params.pack_hp + u32(y)) * wp + u32(x)) * c4, live);
-    if (MODE == MODE_fwd) {
-      yoff[k] = select(NONE, n * rows * plane + i * grid_w + j, live);
-    } else {
-      let ih = rh + i * params.stride_h;
-      let iw = rw + j * params.stride_w;
-      yoff[k] = select(NONE, n * rows * plane + ih * params.in_w + iw, live && ih < params.in_h && iw < params.in_w);
-    }
-    j++;
-    if (j == grid_w) {
-      j = 0u;
-      i++;
-      if (i == grid_h) {
-        i = 0u;
-        n++;
-      }
-    }
-  }
+  var pb = pixel_block(g, ((params.wg_x0 + wid.x) * WG + lid) * TP);
   let groups = TM / 4u;
   let m0 = wid.y * TM;
   let row_len = params.tap_max_h * params.tap_max_w * c4 * 4u;
-  let last_group = (rows + 3u) / 4u - 1u;
+  let last_group = (g.rows + 3u) / 4u - 1u;
   var wrow: array<u32, 4>;
   for (var q = 0u; q < groups; q++) {
     wrow[q] = (wid.z * (last_group + 1u) + min(m0 / 4u + q, last_group)) * row_len;
   }
 
   var acc: array<vec4f, 16>;
-  for (var th = 0u; th < taps_h; th++) {
-    for (var tw = 0u; tw < taps_w; tw++) {
-      let xt = (th * tap_dil_h * wp + tw * tap_dil_w) * c4;
+  for (var th = 0u; th < g.taps_h; th++) {
+    for (var tw = 0u; tw < g.taps_w; tw++) {
+      let xt = (th * g.tap_dil_h * wp + tw * g.tap_dil_w) * c4;
       let wt = (th * params.tap_max_w + tw) * c4 * 4u;
       for (var c = 0u; c < c4; c++) {
         var xv: array<vec4f, 16>;
-        for (var k = 0u; k < TP; k++) { xv[k] = a4[xoff[k] + xt + c]; }
+        for (var k = 0u; k < TP; k++) { xv[k] = a4[pb.xoff[k] + xt + c]; }
         for (var q = 0u; q < groups; q++) {
           let wb = wrow[q] + wt + 4u * c;
           let w0 = b4[wb];
@@ -323,24 +121,7 @@ fn conv_packed(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
       }
     }
   }
-
-  var bias_v: array<vec4f, 4>;
-  if (MODE == MODE_fwd) {
-    for (var q = 0u; q < groups; q++) {
-      let r = m0 + 4u * q;
-      bias_v[q] = vec4f(bias_at(min(r, rows - 1u)), bias_at(min(r + 1u, rows - 1u)), bias_at(min(r + 2u, rows - 1u)), bias_at(min(r + 3u, rows - 1u)));
-    }
-  }
-  for (var k = 0u; k < TP; k++) {
-    if (yoff[k] == NONE) { continue; }
-    for (var q = 0u; q < groups; q++) {
-      let v = acc[k * groups + q] + bias_v[q];
-      for (var l = 0u; l < 4u; l++) {
-        let r = m0 + 4u * q + l;
-        if (r < rows) { out[yoff[k] + r * plane] = v[l]; }
-      }
-    }
-  }
+  store_block(g, &pb, &acc, m0);
 }
 
 /**
@@ -543,7 +324,8 @@ fn store_c(g: Gemm, z: u32, m: u32, col: u32, v: f32) {
   if (m >= g.m || col >= g.n) { return; }
   if (MODE == MODE_fwd) {
     let ohw = params.out_h * params.out_w;
-    out[((col / ohw) * params.out_c + m) * ohw + col % ohw] = v + bias_at(m);
+    let index = ((col / ohw) * params.out_c + m) * ohw + col % ohw;
+    out[index] = finish(v, m, index);
   } else if (MODE == MODE_dgrad) {
     let sub = params.sub_h * params.sub_w;
     let r = col % sub;

@@ -20,7 +20,7 @@ interface Case {
 const fx = loadFixture('conv2d.safetensors');
 const cases: Case[] = JSON.parse(fx.metadata.cases!);
 const doubles: Case[] = JSON.parse(fx.metadata.double!);
-const TILINGS = ['registers', 'workgroup'] as const;
+const TILINGS = ['registers', 'subgroup', 'workgroup'] as const;
 /** Relative to the largest magnitude of the expected tensor (expectClose). */
 const TOL = 1e-5;
 
@@ -90,12 +90,29 @@ describe('conv2d', () => {
 
   test('the default schedule follows the adapter', async () => {
     const rt = await device();
-    expect(defaultTiling(rt)).toBe(rt.info.isSoftware ? 'registers' : 'workgroup');
+    const subgroups8 = rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8;
+    expect(defaultTiling(rt)).toBe(rt.info.isSoftware ? (subgroups8 ? 'subgroup' : 'registers') : 'workgroup');
     const c = cases[5]!;
     const x = fx.get(`${c.id}/x`);
     const w = fx.get(`${c.id}/w`);
     const y = ebm.conv2d(x, w, fx.get(`${c.id}/b`), { stride: c.stride, padding: c.padding, dilation: c.dilation });
     expectClose(await y.data(), fx.values(`${c.id}/out`), TOL, 'default tiling');
+  });
+
+  test.each(TILINGS)('the %s schedule runs its own shader (forward and dgrad)', async (tiling) => {
+    const rt = await device();
+    const c = cases[5]!;
+    const shader = tiling === 'subgroup' && rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 ? 'conv2d-subgroup.wgsl' : 'conv2d.wgsl';
+    const other = shader === 'conv2d.wgsl' ? 'conv2d-subgroup.wgsl' : 'conv2d.wgsl';
+    const x = fx.get(`${c.id}/x`);
+    const w = fx.get(`${c.id}/w`);
+    const [mine, theirs] = [shader, other].map((s) => rt.stats.byShader.get(s) ?? 0);
+    const dx = conv2dInputGrad(ebm.conv2d(x, w, null, opts(c, tiling)), w, [x.shape[2]!, x.shape[3]!], opts(c, tiling));
+    await dx.data();
+    // Registers and subgroup also pack both operands (conv2d.wgsl) for each pass.
+    const packs = tiling === 'workgroup' ? 0 : shader === 'conv2d.wgsl' ? 4 : 4;
+    expect(rt.stats.byShader.get(shader) ?? 0).toBe(mine! + (shader === 'conv2d.wgsl' ? 2 + packs : 2));
+    if (shader === 'conv2d-subgroup.wgsl') expect(rt.stats.byShader.get(other) ?? 0).toBe(theirs! + packs);
   });
 
   test('one pipeline per entry point serves every size', async () => {
@@ -147,7 +164,7 @@ describe('conv2d errors name the op, the argument and the shapes', () => {
     ['negative padding', () => ebm.conv2d(x(), w(), null, { padding: -1 }), /conv2d: padding must be a non-negative integer .*got -1/],
     ['fractional padding', () => ebm.conv2d(x(), w(), null, { padding: 0.5 }), /conv2d: padding must be a non-negative integer .*got 0.5/],
     ['a padding triple', () => ebm.conv2d(x(), w(), null, { padding: [1, 1, 1] as unknown as [number, number] }), /conv2d: padding must be .*got \[1,1,1\]/],
-    ['an unknown tiling', () => ebm.conv2d(x(), w(), null, { tiling: 'shared' as ebm.ConvTiling }), /conv2d: tiling must be 'registers' or 'workgroup', got "shared"/],
+    ['an unknown tiling', () => ebm.conv2d(x(), w(), null, { tiling: 'shared' as ebm.ConvTiling }), /conv2d: tiling must be one of 'registers', 'subgroup', 'workgroup', got "shared"/],
     ['a non-tensor weight', () => ebm.conv2d(x(), [1, 2] as unknown as ebm.Tensor), /conv2d: weight must be a Tensor, got object/],
     ['an output gradient of the wrong shape', () => conv2dInputGrad(ebm.zeros([2, 5, 6, 7]), w(), [7, 9]), /conv2dInputGrad: the output gradient has shape \[2, 5, 6, 7\], but the convolution's output is \[2, 5, 5, 7\]/],
   ])('%s', (_name, call, message) => {

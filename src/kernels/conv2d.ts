@@ -1,11 +1,15 @@
-// Wrapper for conv2d.wgsl: conv2d forward, data gradient and weight gradient as implicit GEMMs.
-// The geometry travels in one uniform block, so a pipeline serves every size. Two schedules
-// (see the shader's header): register blocking over repacked operands for CPU adapters, where
-// workgroup memory is slower than storage reads, and workgroup-memory tiles for GPUs.
+// Wrapper for conv2d.wgsl and conv2d-subgroup.wgsl (their shared part: conv2d-common.wgsl):
+// conv2d forward, data gradient and weight gradient as implicit GEMMs. The geometry travels in
+// one uniform block, so a pipeline serves every size. Three schedules (see conv2d-common.wgsl):
+// register blocking over repacked operands for CPU adapters, where workgroup memory is slower
+// than storage reads; the same with the weight loads shared across a subgroup (CPU adapters
+// with 8-lane subgroups); and workgroup-memory tiles for GPUs.
+import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import type { KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
 
 const SHADER = 'conv2d.wgsl';
+const PREAMBLE = 'activations.wgsl+conv2d-common.wgsl';
 const bindings = [
   { name: 'a', kind: 'read-only-storage' },
   { name: 'b', kind: 'read-only-storage' },
@@ -14,21 +18,55 @@ const bindings = [
   { name: 'params', kind: 'uniform' },
   { name: 'a4', kind: 'read-only-storage' },
   { name: 'b4', kind: 'read-only-storage' },
+  { name: 'z_out', kind: 'storage' },
 ] as const;
-const spec = (entry: string): KernelSpec => ({ shader: SHADER, entry, bindings });
+const spec = (entry: string): KernelSpec => ({ shader: SHADER, entry, bindings, preamble: PREAMBLE });
 const PACK_IMAGE = spec('pack_image');
 const PACK_WEIGHT = spec('pack_weight');
 const CONV_PACKED = spec('conv_packed');
 const WGRAD_PACKED = spec('wgrad_packed');
 const SUM_CHUNKS = spec('sum_chunks');
 const TILED = spec('gemm_tiled');
+const CONV_SUBGROUP: KernelSpec = { shader: 'conv2d-subgroup.wgsl', entry: 'conv_subgroup', bindings, preamble: `subgroups.wgsl+${PREAMBLE}` };
 
-/** 'registers': no workgroup memory (CPU adapters); 'workgroup': shared-memory tiles (GPUs). */
-export type ConvTiling = 'registers' | 'workgroup';
+/**
+ * 'registers': no workgroup memory (CPU adapters); 'subgroup': the same with weight loads
+ * shared across 8-lane subgroups (CPU adapters with subgroups: lavapipe); 'workgroup':
+ * shared-memory tiles (GPUs).
+ */
+export type ConvTiling = 'registers' | 'subgroup' | 'workgroup';
+export const CONV_TILINGS: readonly ConvTiling[] = ['registers', 'subgroup', 'workgroup'];
+
+/** The subgroup schedule shares weights among 8 lanes, so it needs subgroups of at least 8. */
+function subgroupsUsable(rt: Runtime): boolean {
+  return rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 && rt.info.subgroupMaxSize <= WG;
+}
 
 /** The schedule that suits the adapter: CPU implementations run register blocking fastest. */
 export function defaultTiling(rt: Runtime): ConvTiling {
-  return rt.info.isSoftware ? 'registers' : 'workgroup';
+  return rt.info.isSoftware ? (subgroupsUsable(rt) ? 'subgroup' : 'registers') : 'workgroup';
+}
+
+/** The schedule that runs: a forced 'subgroup' falls back to 'registers' where subgroups are too narrow. */
+function resolveTiling(rt: Runtime, tiling: ConvTiling): ConvTiling {
+  return tiling === 'subgroup' && !subgroupsUsable(rt) ? 'registers' : tiling;
+}
+
+/** The forward pass's fused epilogue: y = act(conv + bias), z (if given) = conv + bias. */
+export interface ConvEpilogue {
+  activation?: Activation;
+  /** The activation's first parameter (leakyRelu's slope, elu's alpha, softplus's beta). */
+  param?: number;
+  z?: PooledBuffer;
+}
+
+function epilogueOverrides(rt: Runtime, e: ConvEpilogue): Overrides {
+  const act = e.activation ?? 'none';
+  return {
+    ACT: rt.pipelines.constValue(SHADER, ACTIVATION_TABLE[act].wgsl, PREAMBLE),
+    ACT_PARAM: e.param ?? defaultActivationParam(act),
+    SAVE_Z: !!e.z,
+  };
 }
 
 /** Everything the kernels need to know about one convolution (groups = 1, NCHW). */
@@ -63,6 +101,9 @@ const WG = 64;
 // x 8 pixels beat 4x4, 4x6, 4x12, 4x16, 8x2, 8x3, 8x4, 8x8, 12x4 and 16x4; larger blocks spill.
 const TM_CONV = 4;
 const TP_CONV = 8;
+// The subgroup schedule: 16 rows (two weight vec4s per lane per channel group) x 4 pixels.
+const TM_SUBGROUP = 16;
+const TP_SUBGROUP = 4;
 // wgrad: 8 output channels x 4 TP input channels per invocation; 8 x 8 beat 4x4, 4x8, 4x16,
 // 8x4 and 16x4.
 const TM_WGRAD = 8;
@@ -154,7 +195,7 @@ function packFits(rt: Runtime, pixels: number, channels: number): boolean {
 }
 
 function mode(rt: Runtime, name: 'fwd' | 'dgrad' | 'wgrad'): number {
-  return rt.pipelines.constValue(SHADER, `MODE_${name}`);
+  return rt.pipelines.constValue(SHADER, `MODE_${name}`, PREAMBLE);
 }
 
 /** Dispatches `entry` with one invocation per element of a `count`-element output. */
@@ -167,7 +208,7 @@ function packImage(rt: Runtime, src: PooledBuffer, batch: number, pk: Packing, p
   const pixels = batch * pk.hp * pk.wp;
   const out = rt.allocate(pixels * ceilDiv(pk.c, 4) * 16, 'conv2d packed image');
   const ph = rt.placeholder;
-  perElement(rt, PACK_IMAGE, [src, ph, ph, out, p, ph, ph], pixels);
+  perElement(rt, PACK_IMAGE, [src, ph, ph, out, p, ph, ph, rt.placeholderOut], pixels);
   return out;
 }
 
@@ -179,7 +220,7 @@ function packWeight(rt: Runtime, w: PooledBuffer, phases: number, rows: number, 
   const invocations = phases * ceilDiv(rows, 4) * taps;
   const out = rt.allocate(invocations * ceilDiv(channels, 4) * 64, 'conv2d packed weight');
   const ph = rt.placeholder;
-  perElement(rt, PACK_WEIGHT, [ph, w, ph, out, p, ph, ph], invocations, { MODE: mode(rt, pass) });
+  perElement(rt, PACK_WEIGHT, [ph, w, ph, out, p, ph, ph, rt.placeholderOut], invocations, { MODE: mode(rt, pass) });
   return out;
 }
 
@@ -189,28 +230,38 @@ function xPacking(g: ConvGeometry): Packing {
   return { c: g.inC, h: g.inH, w: g.inW, top: ph, left: pw, hp: g.inH + 2 * ph, wp: g.inW + 2 * pw };
 }
 
-/** y[N, O, OH, OW] = conv2d(x[N, C, H, W], w[O, C, KH, KW]) (+ bias[O]). */
-export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffer, bias: PooledBuffer | null, y: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
+/** The register block of the packed GEMMs per schedule: TM rows x TP pixels per lane. */
+function packedGemm(tiling: ConvTiling): { spec: KernelSpec; tm: number; tp: number } {
+  return tiling === 'subgroup' ? { spec: CONV_SUBGROUP, tm: TM_SUBGROUP, tp: TP_SUBGROUP } : { spec: CONV_PACKED, tm: TM_CONV, tp: TP_CONV };
+}
+
+/** y[N, O, OH, OW] = act(conv2d(x[N, C, H, W], w[O, C, KH, KW]) + bias[O]), the pre-activation in epilogue.z if given. */
+export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffer, bias: PooledBuffer | null, y: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling, epilogue: ConvEpilogue = {}): void {
   const ph = rt.placeholder;
+  const tiling = resolveTiling(rt, tilingWanted);
+  const z = epilogue.z ?? rt.placeholderOut;
+  const fused = epilogueOverrides(rt, epilogue);
   const pixels = g.batch * g.outH * g.outW;
   const pk = xPacking(g);
   // A packed image over the binding limit (a 4096 x 4096 input) would fail: tile instead.
   if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
-    dispatchSplitX(rt, TILED, [x, w, bias ?? ph, y, params(g, { hasBias: bias !== null }), ph, ph], { MODE: mode(rt, 'fwd') }, [ceilDiv(pixels, TILE), ceilDiv(g.outC, TILE), 1], g);
+    dispatchSplitX(rt, TILED, [x, w, bias ?? ph, y, params(g, { hasBias: bias !== null }), ph, ph, z], { MODE: mode(rt, 'fwd'), ...fused }, [ceilDiv(pixels, TILE), ceilDiv(g.outC, TILE), 1], g);
     return;
   }
   const p = params(g, { hasBias: bias !== null, packing: pk });
   const xp = packImage(rt, x, g.batch, pk, p);
   const wp = packWeight(rt, w, 1, g.outC, g.kH * g.kW, g.inC, 'fwd', p);
-  dispatchSplitX(rt, CONV_PACKED, [ph, ph, bias ?? ph, y, p, xp, wp], { MODE: mode(rt, 'fwd'), WG, TM: TM_CONV, TP: TP_CONV }, [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.outC, TM_CONV), 1], g);
+  const { spec: gemm, tm, tp } = packedGemm(tiling);
+  dispatchSplitX(rt, gemm, [ph, ph, bias ?? ph, y, p, xp, wp, z], { MODE: mode(rt, 'fwd'), WG, TM: tm, TP: tp, ...fused }, [ceilDiv(pixels, WG * tp), ceilDiv(g.outC, tm), 1], g);
   // The pool keeps both until the submission that reads them has completed.
   rt.free(xp);
   rt.free(wp);
 }
 
 /** dx[N, C, H, W] from dy[N, O, OH, OW] and w[O, C, KH, KW]: one stride phase per z. */
-export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
+export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling): void {
   const ph = rt.placeholder;
+  const tiling = resolveTiling(rt, tilingWanted);
   const [sh, sw] = g.stride;
   const phases = sh * sw;
   const pixels = g.batch * ceilDiv(g.inH, sh) * ceilDiv(g.inW, sw);
@@ -227,13 +278,14 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
   const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
   // A packed dy over the binding limit would fail: tile instead.
   if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
-    dispatchSplitX(rt, TILED, [dy, w, ph, dx, params(g), ph, ph], { MODE: mode(rt, 'dgrad') }, [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases], g);
+    dispatchSplitX(rt, TILED, [dy, w, ph, dx, params(g), ph, ph, rt.placeholderOut], { MODE: mode(rt, 'dgrad') }, [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases], g);
     return;
   }
   const p = params(g, { packing: pk, tapMax });
   const dyp = packImage(rt, dy, g.batch, pk, p);
   const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
-  dispatchSplitX(rt, CONV_PACKED, [ph, ph, ph, dx, p, dyp, wp], { MODE: mode(rt, 'dgrad'), WG, TM: TM_CONV, TP: TP_CONV }, [ceilDiv(pixels, WG * TP_CONV), ceilDiv(g.inC, TM_CONV), phases], g);
+  const { spec: gemm, tm, tp } = packedGemm(tiling);
+  dispatchSplitX(rt, gemm, [ph, ph, ph, dx, p, dyp, wp, rt.placeholderOut], { MODE: mode(rt, 'dgrad'), WG, TM: tm, TP: tp }, [ceilDiv(pixels, WG * tp), ceilDiv(g.inC, tm), phases], g);
   rt.free(dyp);
   rt.free(wp);
 }
@@ -257,15 +309,15 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
   const cols = g.inC * g.kH * g.kW;
   const finish = (target: PooledBuffer, chunks: number) => {
     if (chunks === 1) return;
-    perElement(rt, SUM_CHUNKS, [target, ph, ph, dw, params(g, { chunks }), ph, ph], g.outC * cols);
+    perElement(rt, SUM_CHUNKS, [target, ph, ph, dw, params(g, { chunks }), ph, ph, rt.placeholderOut], g.outC * cols);
     rt.free(target);
   };
   // Packed copies of x or dy over the binding limit would fail: tile instead.
-  if (tiling === 'workgroup' || !packFits(rt, g.batch * xPacking(g).hp * xPacking(g).wp, g.inC) || !packFits(rt, rows * g.outW, g.outC)) {
+  if (resolveTiling(rt, tiling) === 'workgroup' || !packFits(rt, g.batch * xPacking(g).hp * xPacking(g).wp, g.inC) || !packFits(rt, rows * g.outW, g.outC)) {
     const blocks = ceilDiv(cols, TILE) * ceilDiv(g.outC, TILE);
     const { rowsPerChunk, chunks } = chunking(rows, g.outW, blocks, TILED_WGRAD_TARGET_WORKGROUPS, 256);
     const target = chunks > 1 ? rt.allocate(chunks * g.outC * cols * 4, 'conv2d wgrad partials') : dw;
-    dispatchSplitX(rt, TILED, [x, dy, ph, target, params(g, { rowsPerChunk, chunks }), ph, ph], { MODE: mode(rt, 'wgrad') }, [ceilDiv(cols, TILE), ceilDiv(g.outC, TILE), chunks], g);
+    dispatchSplitX(rt, TILED, [x, dy, ph, target, params(g, { rowsPerChunk, chunks }), ph, ph, rt.placeholderOut], { MODE: mode(rt, 'wgrad') }, [ceilDiv(cols, TILE), ceilDiv(g.outC, TILE), chunks], g);
     finish(target, chunks);
     return;
   }
@@ -279,7 +331,7 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
   const dyPk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: 0, left: 0, hp: g.outH, wp: g.outW };
   const dyp = packImage(rt, dy, g.batch, dyPk, params(g, { packing: dyPk }));
   const target = chunks > 1 ? rt.allocate(chunks * g.outC * cols * 4, 'conv2d wgrad partials') : dw;
-  perElement(rt, WGRAD_PACKED, [ph, ph, ph, target, p, xp, dyp], items * chunks, { TM: TM_WGRAD, TP: tp });
+  perElement(rt, WGRAD_PACKED, [ph, ph, ph, target, p, xp, dyp, rt.placeholderOut], items * chunks, { TM: TM_WGRAD, TP: tp });
   rt.free(xp);
   rt.free(dyp);
   finish(target, chunks);

@@ -4,7 +4,7 @@
 //   dx = convInputGrad(g, w)     dg = conv2d(h, w)            dw = convWeightGrad(h, g)
 //   dw = convWeightGrad(x, g)    dx = convInputGrad(g, h)     dg = conv2d(x, h)
 // (h being the upstream gradient of the op's output), which makes gradients of gradients work.
-import { conv2dDataGradKernel, conv2dForwardKernel, conv2dWeightGradKernel, defaultTiling, type ConvGeometry, type ConvTiling } from '../../kernels/conv2d.js';
+import { CONV_TILINGS, conv2dDataGradKernel, conv2dForwardKernel, conv2dWeightGradKernel, defaultTiling, type ConvGeometry, type ConvTiling } from '../../kernels/conv2d.js';
 import { fmt } from '../shape.js';
 import { checkInputs, defineOp, runOp } from '../tape.js';
 import { Tensor } from '../tensor.js';
@@ -21,8 +21,9 @@ export interface Conv2dOptions {
   /** Spacing between kernel taps: a number, or [h, w]. Default 1. */
   dilation?: number | readonly [number, number];
   /**
-   * The kernel schedule; by default chosen per adapter ('registers' on CPU adapters such as
-   * lavapipe, 'workgroup' on GPUs). Gradients use the same one.
+   * The kernel schedule; by default chosen per adapter ('subgroup' on CPU adapters with 8-lane
+   * subgroups such as lavapipe, 'registers' on other CPU adapters, 'workgroup' on GPUs).
+   * Gradients use the same one; 'subgroup' runs as 'registers' where subgroups are narrower.
    */
   tiling?: ConvTiling;
 }
@@ -54,8 +55,8 @@ function pair(op: string, name: string, v: unknown, min: number): Pair {
 }
 
 function resolveAttrs(op: string, opts: Conv2dOptions): ConvAttrs {
-  if (opts.tiling !== undefined && opts.tiling !== 'registers' && opts.tiling !== 'workgroup')
-    throw new Error(`${op}: tiling must be 'registers' or 'workgroup', got ${JSON.stringify(opts.tiling)}`);
+  if (opts.tiling !== undefined && !CONV_TILINGS.includes(opts.tiling))
+    throw new Error(`${op}: tiling must be one of ${CONV_TILINGS.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(opts.tiling)}`);
   return {
     stride: pair(op, 'stride', opts.stride ?? 1, 1),
     padding: pair(op, 'padding', opts.padding ?? 0, 0),
