@@ -52,3 +52,71 @@ fn conv_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   }
   store_block(g, &pb, &acc, m0);
 }
+
+/**
+ * wgrad as matmul-subgroup.wgsl's `tn` GEMM, dW[o, (tap, c)] = sum_p dy[p, o] x[p + tap, c]
+ * over a chunk of output pixels p (workgroup_id.z; the wrapper sums the chunks' partial
+ * blocks). A lane owns one column group (a tap and 4 input channels, read as one vec4 of the
+ * packed image at the pixel's tap offset: the im2col matrix is never written) and 8 output
+ * channels, shared by its workgroup; dy comes packed [N, OH, OW, O/4]. Lanes 2j and 2j + 1
+ * load dy's channels o..o+3 and o+4..o+7 of pixel p0 + j, and shuffles hand them round: per 4
+ * pixels a lane loads 4 x vec4s and one dy vec4 for 128 multiply-adds.
+ */
+@compute @workgroup_size(WG)
+fn wgrad_subgroup(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let c4 = (params.in_c + 3u) / 4u;
+  let o4 = (params.out_c + 3u) / 4u;
+  let kk = params.k_h * params.k_w;
+  let n4 = kk * c4;
+  let col4 = (params.wg_x0 + wid.x) * WG + lid;
+  let cg = min(col4, n4 - 1u);
+  let t = cg / c4;
+  let c = cg % c4;
+  let toff = ((t / params.k_w) * params.dil_h * params.pack_wp + (t % params.k_w) * params.dil_w) * c4 + c;
+  let row0 = wid.y * 8u;
+  let og = min(row0 / 4u + lane % 2u, o4 - 1u);
+  let a_k = (lane % 8u) / 2u;
+  let row_begin = wid.z * params.rows_per_chunk;
+  let row_end = min(row_begin + params.rows_per_chunk, params.batch * params.out_h);
+  let k_end = row_end * params.out_w;
+  let x_step = params.stride_w * c4;
+  // The pixel walk: output row `row` (n, oh) and column ow of pixel k.
+  var row = row_begin;
+  var ow = 0u;
+  var rbase = ((row / params.out_h) * params.pack_hp + (row % params.out_h) * params.stride_h) * params.pack_wp * c4 + toff;
+  var acc: array<vec4f, 8>;
+  for (var k0 = row_begin * params.out_w; k0 < k_end; k0 += 4u) {
+    let ka = k0 + a_k;
+    let mine = select(vec4f(0.0), b4[min(ka, k_end - 1u) * o4 + og], ka < k_end);
+    for (var j = 0u; j < 4u; j++) {
+      // Past the chunk's end dy is zero; x is read at a safe index.
+      let bv = a4[select(0u, rbase + ow * x_step, k0 + j < k_end)];
+      let lo = subgroupShuffle(mine, 2u * j);
+      let hi = subgroupShuffle(mine, 2u * j + 1u);
+      acc[0] += lo.x * bv;
+      acc[1] += lo.y * bv;
+      acc[2] += lo.z * bv;
+      acc[3] += lo.w * bv;
+      acc[4] += hi.x * bv;
+      acc[5] += hi.y * bv;
+      acc[6] += hi.z * bv;
+      acc[7] += hi.w * bv;
+      ow++;
+      if (ow == params.out_w) {
+        ow = 0u;
+        row++;
+        rbase = ((row / params.out_h) * params.pack_hp + (row % params.out_h) * params.stride_h) * params.pack_wp * c4 + toff;
+      }
+    }
+  }
+  if (col4 >= n4) { return; }
+  // Partial block z of dw: [o, c, kh, kw].
+  for (var r = 0u; r < 8u; r++) {
+    let o = row0 + r;
+    if (o >= params.out_c) { break; }
+    for (var l = 0u; l < 4u; l++) {
+      let ch = c * 4u + l;
+      if (ch < params.in_c) { out[((wid.z * params.out_c + o) * params.in_c + ch) * kk + t] = acc[r][l]; }
+    }
+  }
+}

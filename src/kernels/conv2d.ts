@@ -27,7 +27,9 @@ const CONV_PACKED = spec('conv_packed');
 const WGRAD_PACKED = spec('wgrad_packed');
 const SUM_CHUNKS = spec('sum_chunks');
 const TILED = spec('gemm_tiled');
-const CONV_SUBGROUP: KernelSpec = { shader: 'conv2d-subgroup.wgsl', entry: 'conv_subgroup', bindings, preamble: `subgroups.wgsl+${PREAMBLE}` };
+const subgroupSpec = (entry: string): KernelSpec => ({ shader: 'conv2d-subgroup.wgsl', entry, bindings, preamble: `subgroups.wgsl+${PREAMBLE}` });
+const CONV_SUBGROUP = subgroupSpec('conv_subgroup');
+const WGRAD_SUBGROUP = subgroupSpec('wgrad_subgroup');
 
 /**
  * 'registers': no workgroup memory (CPU adapters); 'subgroup': the same with weight loads
@@ -290,6 +292,15 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
   rt.free(wp);
 }
 
+/**
+ * The widest workgroup (of 64, 32, 16, 8 lanes; never narrower than a subgroup) that wastes at
+ * most an eighth of its lanes on `lanes` columns: wgrad's column groups number 9 C / 4.
+ */
+function narrowWorkgroup(lanes: number): number {
+  for (const wg of [64, 32, 16]) if ((ceilDiv(lanes, wg) * wg - lanes) * 8 <= lanes) return wg;
+  return 8;
+}
+
 /** Splits `rows` output rows into chunks so that about `target` work items run in all. */
 function chunking(rows: number, outW: number, itemsPerChunk: number, target: number, minPixels: number): { rowsPerChunk: number; chunks: number } {
   const minRows = Math.max(1, ceilDiv(minPixels, Math.max(1, outW)));
@@ -322,8 +333,12 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
     return;
   }
   const c4 = ceilDiv(g.inC, 4);
+  const subgroup = resolveTiling(rt, tiling) === 'subgroup';
   const tp = tpWgrad(c4);
-  const items = ceilDiv(c4, tp) * g.kH * g.kW * ceilDiv(g.outC, TM_WGRAD);
+  // Subgroup: a lane per (tap, 4 input channels) column group, 8 output channels per workgroup.
+  const colGroups = g.kH * g.kW * c4;
+  const wgLanes = subgroup ? narrowWorkgroup(colGroups) : WG;
+  const items = subgroup ? ceilDiv(colGroups, wgLanes) * wgLanes * ceilDiv(g.outC, 8) : ceilDiv(c4, tp) * g.kH * g.kW * ceilDiv(g.outC, TM_WGRAD);
   const { rowsPerChunk, chunks } = chunking(rows, g.outW, items, WGRAD_TARGET_LANES, WGRAD_MIN_CHUNK_PIXELS);
   const pk = xPacking(g);
   const p = params(g, { packing: pk, rowsPerChunk, chunks });
@@ -331,7 +346,9 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
   const dyPk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: 0, left: 0, hp: g.outH, wp: g.outW };
   const dyp = packImage(rt, dy, g.batch, dyPk, params(g, { packing: dyPk }));
   const target = chunks > 1 ? rt.allocate(chunks * g.outC * cols * 4, 'conv2d wgrad partials') : dw;
-  perElement(rt, WGRAD_PACKED, [ph, ph, ph, target, p, xp, dyp, rt.placeholderOut], items * chunks, { TM: TM_WGRAD, TP: tp });
+  const args = [ph, ph, ph, target, p, xp, dyp, rt.placeholderOut];
+  if (subgroup) dispatchSplitX(rt, WGRAD_SUBGROUP, args, { WG: wgLanes }, [ceilDiv(colGroups, wgLanes), ceilDiv(g.outC, 8), chunks], g);
+  else perElement(rt, WGRAD_PACKED, args, items * chunks, { TM: TM_WGRAD, TP: tp });
   rt.free(xp);
   rt.free(dyp);
   finish(target, chunks);
