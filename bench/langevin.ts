@@ -3,12 +3,14 @@
 // steps, forward + dE/dx + update, per dispatch; shaders/langevin-mlp.wgsl) and the general
 // path (energy.gradient by the tape, then the fused update kernel, per step). tfjs runs the
 // same loop its best way: tf.grad of the summed energy (fused matMul + bias, x * sigmoid(x))
-// and the update with tf.randomNormal noise, each step in a tidy. The runs' FLOPs count the
+// and the update with tf.randomNormal noise, each step in a tidy; jax-js a jitted step (grad of
+// the summed energy, random.normal noise from a key per step) called per step. The runs' FLOPs count the
 // forward pass and the input-gradient backward (2 FLOPs per multiply-add of every layer, both
 // ways); chain-steps per second are 256 * 100 / (ms / 1000).
 import type { Tensor } from '@tensorflow/tfjs';
 import * as ebm from '../src/index.js';
 import { LangevinDynamics } from '../src/train/index.js';
+import { jaxChain, jaxLangevinStep, jaxMlp, jaxMlpParams } from './jax-nets.js';
 import type { BenchCase, Suite } from './suite.js';
 
 export interface LangevinShape {
@@ -36,6 +38,7 @@ function langevinCase(shape: LangevinShape, fused: boolean): BenchCase {
   return {
     name: `${chains}x${steps} ${widths.join('-')} ${fused ? 'fused' : 'general'}`,
     flops: flopsOf(shape),
+    steps,
     ours: () => {
       const model = new ebm.MLPEnergyModel({ inputDim: widths[0]!, hiddenDims: hidden, activation: 'silu', seed: 1 });
       const sampler = new LangevinDynamics(model, { stepSize: STEP_SIZE, noiseScale: NOISE_SCALE, fused });
@@ -44,7 +47,7 @@ function langevinCase(shape: LangevinShape, fused: boolean): BenchCase {
       const x0 = ebm.randn([chains, widths[0]!], { seed: 2 });
       let seed = 0;
       return {
-        run: () => sampler.sample({ x: x0, nSteps: steps, seed: seed++ }).dispose(),
+        run: () => sampler.sample({ x: x0, nSteps: steps, seed: seed++ }),
         dispose: () => {
           x0.dispose();
           model.dispose();
@@ -78,9 +81,26 @@ function langevinCase(shape: LangevinShape, fused: boolean): BenchCase {
             x.dispose();
             x = next;
           }
-          x.dispose();
+          return x;
         },
         dispose: () => tf.dispose([x0, ...params]),
+      };
+    },
+    jax: (jax) => {
+      const params = jaxMlpParams(jax, widths, 10);
+      const x0 = jax.random.normal(jax.random.key(2), [chains, widths[0]!]);
+      const step = jaxLangevinStep(jax, (ps, x) => jaxMlp(jax, ps, x), STEP_SIZE, NOISE_SCALE * Math.sqrt(2 * STEP_SIZE));
+      let seed = 0;
+      return {
+        run: () => {
+          const x = jaxChain(jax, step, x0.ref, params, steps, seed);
+          seed += steps;
+          return x;
+        },
+        dispose: () => {
+          jax.tree.dispose([x0, ...params]);
+          step.dispose();
+        },
       };
     },
   };

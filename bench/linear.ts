@@ -25,7 +25,7 @@ function linearCase({ batch, inFeatures, outFeatures }: LinearShape): BenchCase 
       const w = ebm.randn([outFeatures, inFeatures], { seed: 2, std: scale });
       const b = ebm.randn([outFeatures], { seed: 3, std: scale });
       return {
-        run: () => ebm.tidy(() => void ebm.linear(x, w, b, { activation: 'silu' })),
+        run: () => ebm.linear(x, w, b, { activation: 'silu' }),
         dispose: () => [x, w, b].forEach((t) => t.dispose()),
       };
     },
@@ -37,7 +37,7 @@ function linearCase({ batch, inFeatures, outFeatures }: LinearShape): BenchCase 
         run: () =>
           tf.tidy(() => {
             const y = tf.fused.matMul({ a: x, b: w, transposeB: true, bias: b });
-            tf.mul(y, tf.sigmoid(y));
+            return tf.mul(y, tf.sigmoid(y));
           }),
         dispose: () => tf.dispose([x, w, b]),
       };

@@ -36,22 +36,19 @@ function mlpCase({ batch, widths }: MlpShape): BenchCase {
         ebm.randn([out, fanIn], { seed: 10 + 2 * i, std: 1 / Math.sqrt(fanIn), requiresGrad: true }),
         ebm.zeros([out], { requiresGrad: true }),
       ]);
-      const clearGrads = () =>
-        params.forEach((p) => {
-          p.grad?.dispose();
-          p.grad = null;
-        });
       const layer = (h: ebm.Tensor, w: ebm.Tensor, b: ebm.Tensor, silu: boolean) => ebm.linear(h, w, b, { activation: silu ? 'silu' : 'none' });
       return {
         run: () => {
-          // Fresh gradients each run, as after an optimizer's zero_grad.
-          clearGrads();
           ebm.tidy(() => forward(x, params, layer).sum().backward());
+          // The gradients are the run's output: taken from the parameters (so the next run
+          // starts fresh, as after an optimizer's zero_grad), read back and freed by the runner.
+          return params.map((p) => {
+            const g = p.grad!;
+            p.grad = null;
+            return g;
+          });
         },
-        dispose: () => {
-          clearGrads();
-          [x, ...params].forEach((t) => t.dispose());
-        },
+        dispose: () => [x, ...params].forEach((t) => t.dispose()),
       };
     },
     tfjs: (tf) => {
@@ -66,7 +63,7 @@ function mlpCase({ batch, widths }: MlpShape): BenchCase {
       };
       const gradsOf = tf.grads((...ps: Tensor[]) => tf.sum(forward(x, ps, layer)));
       return {
-        run: () => tf.tidy(() => void gradsOf(params)),
+        run: () => tf.tidy(() => gradsOf(params)),
         dispose: () => tf.dispose([x, ...params]),
       };
     },

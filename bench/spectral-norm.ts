@@ -1,7 +1,7 @@
 // spectral-norm: one power iteration and the division by sigma, PyTorch's semantics:
 // v = normalize(W^T u), u = normalize(W v), sigma = u . W v, W / sigma. The shapes are a
 // 128-unit MLP layer and a 3x3 conv with 512 channels, flattened to [512, 512*3*3].
-import type { Tensor2D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor2D } from '@tensorflow/tfjs';
 import * as ebm from '../src/index.js';
 import type { BenchCase, Suite } from './suite.js';
 import type { Tf } from './tfjs-peer.js';
@@ -18,7 +18,7 @@ export const SPECTRAL_NORM_SHAPES: readonly SpectralNormShape[] = [
 ];
 
 /** tfjs's version of the same steps; u and v are rows ([1, rows], [1, cols]). */
-function tfjsSpectralNorm(tf: Tf, w: Tensor2D, u0: Tensor2D, n: number): void {
+function tfjsSpectralNorm(tf: Tf, w: Tensor2D, u0: Tensor2D, n: number): Tensor {
   // torch.nn.functional.normalize: x / max(|x|, eps).
   const normalize = (x: Tensor2D) => tf.div(x, tf.maximum(tf.norm(x), 1e-12)) as Tensor2D;
   let u = u0;
@@ -30,7 +30,7 @@ function tfjsSpectralNorm(tf: Tf, w: Tensor2D, u0: Tensor2D, n: number): void {
   }
   // sigma = u . (W v): the W v of the last iteration is that product, so it is reused.
   const sigma = tf.sum(tf.mul(u, wv!));
-  tf.div(w, sigma);
+  return tf.div(w, sigma);
 }
 
 function spectralNormCase({ rows, cols, nPowerIterations }: SpectralNormShape): BenchCase {
@@ -42,7 +42,12 @@ function spectralNormCase({ rows, cols, nPowerIterations }: SpectralNormShape): 
       const u = ebm.randn([rows], { seed: 2 });
       const v = ebm.randn([cols], { seed: 3 });
       return {
-        run: () => ebm.tidy(() => void ebm.spectralNorm(w, u, v, { nPowerIterations })),
+        run: () => {
+          // The normalized weight, as tfjs's version returns (sigma is inside it).
+          const { weight, sigma } = ebm.spectralNorm(w, u, v, { nPowerIterations });
+          sigma.dispose();
+          return weight;
+        },
         dispose: () => [w, u, v].forEach((t) => t.dispose()),
       };
     },

@@ -1,17 +1,21 @@
 // TensorFlow.js's WebGPU backend as the peer, on a GPU object we hand it. tfjs expects a
 // browser: it finds the GPU at navigator.gpu, registers its backend only if that exists when
 // the backend module is first imported, and uses the WebGPU globals (GPUBufferUsage, ...)
-// by name. All of that is installed for the duration of the bench and removed afterwards,
-// because Node does not exit while anything still references Dawn.
+// by name. All of that is installed for the duration of the bench and removed afterwards
+// (webgpu-globals.ts), because Node does not exit while anything still references Dawn.
 import type * as TfNamespace from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { globals } from 'webgpu';
+import { isReadback, type RunResult } from './suite.js';
+import { installWebGPUGlobals } from './webgpu-globals.js';
 
 export type Tf = typeof TfNamespace;
 
 export interface TfjsPeer {
   tf: Tf;
   version: string;
+  /** Reads a run's result back (each output summed to a scalar first, unless it has one element). */
+  read(r: RunResult<Tensor>): Promise<void>;
   /** Submits tfjs's pending commands and waits until the GPU has completed them. */
   sync(): Promise<void>;
   /** Disposes the backend, destroys its device and removes the globals installed for it. */
@@ -21,25 +25,6 @@ export interface TfjsPeer {
 // tfjs registers its backend factory once per process, at import; removeBackend() forgets it.
 // Keep it so a second peer in the same process (the tests run two) can register it again.
 let webgpuFactory: ReturnType<Tf['findBackendFactory']> | null = null;
-
-function installGlobals(gpu: GPU): () => void {
-  const added: string[] = [];
-  const g = globalThis as Record<string, unknown>;
-  for (const [name, value] of Object.entries(globals)) {
-    if (name in g) continue;
-    g[name] = value;
-    added.push(name);
-  }
-  const navDesc = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
-  // Newer Node has a navigator of its own; keep its userAgent (tfjs sniffs it), add the GPU.
-  const userAgent = String((g.navigator as { userAgent?: unknown } | undefined)?.userAgent ?? `Node.js/${process.versions.node}`);
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent }, configurable: true, writable: true });
-  return () => {
-    for (const name of added) delete g[name];
-    if (navDesc) Object.defineProperty(globalThis, 'navigator', navDesc);
-    else delete g.navigator;
-  };
-}
 
 async function importTfjs(): Promise<Tf> {
   let mod: Tf & { default?: Tf };
@@ -57,7 +42,7 @@ async function importTfjs(): Promise<Tf> {
 }
 
 export async function createTfjsPeer(gpu: GPU): Promise<TfjsPeer> {
-  const uninstall = installGlobals(gpu);
+  const uninstall = installWebGPUGlobals(gpu);
   try {
     const tf = await importTfjs();
     webgpuFactory ??= tf.findBackendFactory('webgpu');
@@ -68,6 +53,17 @@ export async function createTfjsPeer(gpu: GPU): Promise<TfjsPeer> {
     return {
       tf,
       version: tf.version.tfjs,
+      async read(r) {
+        if (isReadback(r)) {
+          await r.readback();
+          return;
+        }
+        const outs = Array.isArray(r) ? (r as readonly Tensor[]) : [r as Tensor];
+        const small = outs.map((t) => (t.size === 1 ? t : tf.sum(t)));
+        for (const t of outs) if (!small.includes(t)) t.dispose();
+        await Promise.all(small.map((t) => t.data()));
+        tf.dispose(small);
+      },
       async sync() {
         // What tfjs's own readback does before mapping its staging buffer, minus the copy:
         // close the open compute pass, submit, and wait for the queue.

@@ -1,18 +1,23 @@
-// Timing: every run is measured from the first enqueue to the moment the GPU reports the work
-// complete (not merely submitted), and sides being compared take turns, so drift in the
-// machine's speed (lavapipe shares the CPU with everything else) falls on all of them alike.
+// Timing: every run is measured from the first enqueue to the end of an awaited readback of its
+// result (a small one: each output summed to a scalar, or the one-element loss; suite.ts), on
+// every side alike. The readback is what a user waits for, and the only way to time a lazy
+// library (jax-js records work until something is read). Sides being compared take turns, so
+// drift in the machine's speed (lavapipe shares the CPU with everything else) falls on all of
+// them alike.
 
-/** A workload with the way to wait for its device. */
+/** A workload with the way to read its result and to wait for its device. */
 export interface TimedSide {
-  run(): void;
+  /** Enqueues one run; returns what `read` takes. */
+  run(): unknown;
+  /** Awaits the readback of a run's result (and frees it). */
+  read(result: unknown): Promise<void>;
   /** Resolves once every GPU command issued so far on this side's device has completed. */
   sync(): Promise<void>;
 }
 
 async function timeOnce(side: TimedSide): Promise<number> {
   const t0 = performance.now();
-  side.run();
-  await side.sync();
+  await side.read(side.run());
   return performance.now() - t0;
 }
 

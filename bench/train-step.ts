@@ -5,10 +5,14 @@
 // fused MLP Langevin path, or the general one), and MixedPrecisionEBMTrainer (f16 matmuls in
 // the loss, GradScaler; tfjs has no f16, so no peer). tfjs runs the same step its best way:
 // tf.grad of the summed energy per Langevin step (fused matMul + bias, x * sigmoid(x)), the
-// loss on the two batches, and tf.train.adam's minimize. FLOPs count the chains' forward and
-// input-gradient passes and the loss's forward and backward (2 FLOPs per multiply-add).
+// loss on the two batches, and tf.train.adam's minimize; jax-js its jitted Langevin step per
+// step, then one jitted valueAndGrad of the loss with a hand-written Adam (jax-nets.ts). Every
+// side's run ends reading the loss back. FLOPs count the chains' forward and input-gradient
+// passes and the loss's forward and backward (2 FLOPs per multiply-add).
 import type { Scalar, Tensor, Variable } from '@tensorflow/tfjs';
+import type { Array as JaxArray } from '@jax-js/jax';
 import * as ebm from '../src/index.js';
+import { jaxAdamState, jaxAdamStep, jaxChain, jaxLangevinStep, jaxMlp, jaxMlpParams } from './jax-nets.js';
 import type { BenchCase, Suite } from './suite.js';
 
 export interface TrainStepShape {
@@ -48,8 +52,11 @@ function trainStepCase(shape: TrainStepShape, variant: Variant): BenchCase {
       const trainer = new Trainer({ energyFunction: model, sampler, optimizer, lossFn, logEvery: 0 });
       const pos = ebm.makeDataset('eight-gaussians', { nSamples: batch, seed: 2 });
       return {
-        // Records the whole step; the runner waits for the GPU.
-        run: () => void trainer.step(pos),
+        // Records the whole step; the runner awaits the read of its metrics (the loss).
+        run: () => {
+          const m = trainer.step(pos);
+          return { readback: () => m.read() };
+        },
         dispose: () => {
           trainer.dispose();
           lossFn.dispose();
@@ -90,18 +97,52 @@ function trainStepCase(shape: TrainStepShape, variant: Variant): BenchCase {
             x = next;
           }
           const neg = x;
-          tf.tidy(() => {
-            optimizer.minimize(() => {
-              const ep = energies(pos);
-              const en = energies(neg);
-              return tf.add(tf.sub(tf.mean(ep), tf.mean(en)), tf.mul(tf.add(tf.mean(tf.square(ep)), tf.mean(tf.square(en))), REG)) as Scalar;
-            }, false, params);
-          });
+          const loss = tf.tidy(() =>
+            optimizer.minimize(
+              () => {
+                const ep = energies(pos);
+                const en = energies(neg);
+                return tf.add(tf.sub(tf.mean(ep), tf.mean(en)), tf.mul(tf.add(tf.mean(tf.square(ep)), tf.mean(tf.square(en))), REG)) as Scalar;
+              },
+              true,
+              params,
+            ) as Scalar,
+          );
           neg.dispose();
+          return loss;
         },
         dispose: () => {
           optimizer.dispose();
           tf.dispose([pos, ...params]);
+        },
+      };
+    };
+  if (variant !== 'mixed')
+    c.jax = (jax) => {
+      const { numpy: np } = jax;
+      const energies = (ps: JaxArray[], x: JaxArray) => jaxMlp(jax, ps, x).reshape([-1]);
+      const step = jaxLangevinStep(jax, energies, STEP_SIZE, NOISE_SCALE * Math.sqrt(2 * STEP_SIZE));
+      const loss = (ps: JaxArray[], [pos, neg]: JaxArray[]) => {
+        const ep = energies(ps.map((p) => p.ref), pos!);
+        const en = energies(ps, neg!);
+        const reg = np.mean(np.square(ep.ref)).add(np.mean(np.square(en.ref))).mul(REG);
+        return np.mean(ep).sub(np.mean(en)).add(reg);
+      };
+      const adam = jaxAdamStep(jax, loss, LR);
+      const state = jaxAdamState(jax, jaxMlpParams(jax, widths, 10));
+      const pos = jax.random.normal(jax.random.key(2), [batch, widths[0]!]);
+      let seed = 0;
+      return {
+        run: () => {
+          const x = jax.random.normal(jax.random.key(seed++), [batch, widths[0]!]);
+          const neg = jaxChain(jax, step, x, state.params, kSteps, seed);
+          seed += kSteps;
+          return adam.apply(state, [pos.ref, neg]);
+        },
+        dispose: () => {
+          jax.tree.dispose([pos, state.params, state.m, state.v]);
+          step.dispose();
+          adam.dispose();
         },
       };
     };

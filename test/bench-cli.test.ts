@@ -1,11 +1,20 @@
 // The bench CLI, run in-process on tiny cases: the JSON lines carry the promised fields with
-// sane values, bad arguments fail naming the valid values, and the devices are released so
-// the CLI can exit. Speed is never asserted here.
+// sane values, each peer (tfjs, jax-js) adds its time and ratio, the new suites run a tiny case,
+// bad arguments fail naming the valid values, and the devices are released so the CLI can exit.
+// Speed is never asserted here.
 import { describe, expect, test } from 'vitest';
+import { conv2dBackwardSuite } from '../bench/conv2d-backward.js';
+import { conv2dSuite } from '../bench/conv2d.js';
+import { imageLangevinSuite } from '../bench/image-langevin.js';
+import { langevinSuite } from '../bench/langevin.js';
+import { matmulLargeSize, matmulLargeSuite } from '../bench/matmul-large.js';
 import { matmulSuite } from '../bench/matmul.js';
+import { mlpStepSuite } from '../bench/mlp-step.js';
 import type { Suite } from '../bench/suite.js';
+import { trainStepSuite } from '../bench/train-step.js';
 import { BenchUsageError, parseBenchArgs, runBench } from '../src/cli/bench.js';
 import * as ebm from '../src/index.js';
+import { LONG } from './helpers.js';
 
 const tiny: Suite[] = [matmulSuite([{ m: 64, k: 64, n: 64 }])];
 const flops64 = 2 * 64 ** 3;
@@ -35,23 +44,55 @@ describe('webgpu-ebm bench', () => {
     expectReleased();
   });
 
+  /** A result line's time and ratio for a peer: present, positive, and the ratio is peer / ours. */
+  function expectPeer(r: Record<string, number>, peer: string): void {
+    expect(r[`${peer}_ms`]).toBeGreaterThan(0);
+    // Printed values are rounded to 0.1 us; the ratio is computed before rounding.
+    expect(Math.abs(r[`${peer}_ratio`]! / (r[`${peer}_ms`]! / r.ms!) - 1)).toBeLessThan(0.01);
+  }
+
   test('--compare tfjs adds the peer time and the ratio', async () => {
     const lines = await bench(['--compare', 'tfjs', '--repeat', '2', '--warmup', '1', '--json']);
     const r = JSON.parse(lines[0]!);
-    expect(r.peer).toBe('tfjs');
-    expect(r.peer_ms).toBeGreaterThan(0);
     expect(r.ms).toBeGreaterThan(0);
     expect(r.dispatches).toBeGreaterThan(0);
-    // Printed values are rounded to 0.1 us; the ratio is computed before rounding.
-    expect(Math.abs(r.ratio / (r.peer_ms / r.ms) - 1)).toBeLessThan(0.01);
+    expectPeer(r, 'tfjs');
+    expect(r).not.toHaveProperty('jax_ms');
     expectReleased();
   });
 
-  test('the table has a header and a row per case', async () => {
-    const lines = await bench(['--repeat', '1', '--warmup', '0']);
+  test('--compare jax times jax-js on the same adapter', async () => {
+    const lines = await bench(['--compare', 'jax', '--repeat', '2', '--warmup', '1', '--json']);
+    expect(lines).toHaveLength(1);
+    const r = JSON.parse(lines[0]!);
+    expect(r).toMatchObject({ suite: 'matmul', case: '[64,64]@[64,64]' });
+    expect(r.dispatches).toBeGreaterThan(0);
+    expectPeer(r, 'jax');
+    expect(r).not.toHaveProperty('tfjs_ms');
+    expectReleased();
+  });
+
+  test('--compare tfjs,jax reports both peers', async () => {
+    const r = JSON.parse((await bench(['--compare', 'tfjs,jax', '--repeat', '1', '--warmup', '1', '--json']))[0]!);
+    expectPeer(r, 'tfjs');
+    expectPeer(r, 'jax');
+    expectReleased();
+  });
+
+  test('a case a peer has no equivalent of reports null for it', async () => {
+    const oursOnly: Suite = { name: 'ours-only', missing: () => null, cases: () => [{ ...tiny[0]!.cases()[0]!, tfjs: undefined, jax: undefined }] };
+    const r = JSON.parse((await bench(['--compare', 'jax', '--repeat', '1', '--warmup', '0', '--json'], [oursOnly]))[0]!);
+    expect(r).toMatchObject({ jax_ms: null, jax_ratio: null });
+    expect(r.ms).toBeGreaterThan(0);
+  });
+
+  test('the table has a header and a row per case, with each peer in the order asked', async () => {
+    const lines = await bench(['--repeat', '1', '--warmup', '0', '--compare', 'jax,tfjs']);
     expect(lines[0]).toMatch(/^device: /);
-    expect(lines.some((l) => /^suite\s+case\s+ms\s+GFLOP\/s\s+dispatches$/.test(l))).toBe(true);
-    expect(lines.at(-1)).toMatch(/^matmul\s+\[64,64\]@\[64,64\]\s+\d+\.\d\d\s+\d+\.\d\d\s+1$/);
+    expect(lines[1]).toMatch(/awaited readback.*; jax-js [\d.]+ \(webgpu backend, jit\) and tfjs [\d.]+ \(webgpu backend\) on the same adapter/);
+    expect(lines.some((l) => /^suite\s+case\s+ms\s+GFLOP\/s\s+dispatches\s+jax ms\s+x jax\s+tfjs ms\s+x tfjs$/.test(l))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^matmul\s+\[64,64\]@\[64,64\](\s+\d+\.\d\d){2}\s+1(\s+\d+\.\d\d\s+\d+\.\d\dx){2}$/);
+    expectReleased();
   });
 
   test('a suite whose op has not landed is skipped with one line', async () => {
@@ -78,14 +119,86 @@ describe('webgpu-ebm bench', () => {
       }
       throw new Error(`bench ${args.join(' ')} was accepted`);
     };
-    expect(usage(['matmull'])).toBe("unknown suite 'matmull' (valid: matmul, matmul-f16, linear, conv2d, conv2d-backward, spectral-norm, mlp, langevin, train-step)");
+    expect(usage(['matmull'])).toMatch(/^unknown suite 'matmull' \(valid: matmul, matmul-f16, matmul-large, linear, conv2d, conv2d-backward, spectral-norm, mlp, mlp-step, langevin, image-langevin, train-step\b/);
     expect(usage(['--repeat', '0'])).toBe("--repeat must be a positive integer, got '0'");
     expect(usage(['--repeat', 'abc'])).toBe("--repeat must be a positive integer, got 'abc'");
     expect(usage(['--repeat', '1.5'])).toBe("--repeat must be a positive integer, got '1.5'");
     expect(usage(['--warmup=-1'])).toBe("--warmup must be a non-negative integer, got '-1'");
-    expect(usage(['--compare', 'torch'])).toBe("--compare: unknown peer 'torch' (valid: tfjs)");
+    expect(usage(['--compare', 'torch'])).toBe("--compare: unknown peer 'torch' (valid: tfjs, jax; several separated by commas)");
+    expect(usage(['--compare', 'tfjs,jaxx'])).toBe("--compare: unknown peer 'jaxx' (valid: tfjs, jax; several separated by commas)");
+    expect(usage(['--compare='])).toBe("--compare: unknown peer '' (valid: tfjs, jax; several separated by commas)");
+    expect(parseBenchArgs(['--compare', 'jax, tfjs,jax'])!.compare).toEqual(['jax', 'tfjs']);
+    expect(parseBenchArgs([])!.compare).toEqual([]);
     expect(usage(['--fast'])).toMatch(/'--fast'[\s\S]*\nvalid options: --json --compare --repeat --warmup$/);
     expect(parseBenchArgs(['--help'])).toBeNull();
-    expect(parseBenchArgs([])!.suites.map((s) => s.name)).toHaveLength(9);
+    expect(parseBenchArgs([])!.suites.map((s) => s.name)).toEqual(expect.arrayContaining(['mlp-step', 'image-langevin', 'matmul-large']));
   });
+
+  test('matmul-large takes its size from the environment, or says how to set it', () => {
+    expect(matmulLargeSize({})).toBeNull();
+    expect(matmulLargeSize({ EBM_BENCH_MATMUL_SIZE: '64' })).toBe(64);
+    expect(() => matmulLargeSize({ EBM_BENCH_MATMUL_SIZE: '1.5' })).toThrow("EBM_BENCH_MATMUL_SIZE must be an integer from 1 to 16384, got '1.5'");
+    const suite = matmulLargeSuite();
+    const saved = process.env.EBM_BENCH_MATMUL_SIZE;
+    try {
+      delete process.env.EBM_BENCH_MATMUL_SIZE;
+      expect(suite.missing()).toMatch(/^set EBM_BENCH_MATMUL_SIZE=N to time/);
+      process.env.EBM_BENCH_MATMUL_SIZE = '32';
+      expect(suite.missing()).toBeNull();
+      expect(suite.cases().map((c) => c.name)).toEqual(['[32,32]@[32,32] f32', '[32,32]@[32,32] f16']);
+    } finally {
+      if (saved === undefined) delete process.env.EBM_BENCH_MATMUL_SIZE;
+      else process.env.EBM_BENCH_MATMUL_SIZE = saved;
+    }
+  });
+});
+
+// The suites issue 12 added, each on one tiny case of its own shape. Ours only in npm test: the
+// peers' first runs compile their kernels (jax-js's conv and grad programs take tens of seconds
+// on a loaded lavapipe); with EBM_TEST_LONG=1 the same cases also run on tfjs and jax-js.
+const firstCase = (s: Suite): Suite => ({ ...s, cases: () => s.cases().slice(0, 1) });
+const tinySuites: Suite[] = [
+  conv2dSuite([{ batch: 2, inChannels: 3, outChannels: 4, size: 6, kernel: 3, stride: 2, padding: 1 }]),
+  conv2dBackwardSuite([{ batch: 2, inChannels: 3, outChannels: 4, size: 6, kernel: 3, stride: 2, padding: 1 }]),
+  mlpStepSuite([{ batch: 16, widths: [2, 8, 8, 1] }]),
+  langevinSuite([{ chains: 8, steps: 3, widths: [2, 8, 1] }]),
+  imageLangevinSuite([{ images: 2, channels: 1, size: 8, steps: 3, convChannels: [4] }]),
+  trainStepSuite([{ batch: 8, kSteps: 2, widths: [2, 8, 1] }]),
+].map(firstCase);
+
+describe('the new and extended suites run a tiny case', () => {
+  test('on ours: every case reports its time, dispatches and (where defined) GFLOP/s', async () => {
+    const results = (await runBench(['--repeat', '1', '--warmup', '0', '--json'], { write: () => {}, suites: tinySuites })) as Record<string, unknown>[];
+    const names = results.map((r) => `${r.suite}: ${r.case}`);
+    expect(names).toEqual([
+      'conv2d: b2 3->4 6x6 k3 s2 p1',
+      'conv2d-backward: b2 3->4 6x6 k3 s2 p1 dx+dw',
+      'mlp-step: 2-8-8-1 b16 plain ops adam',
+      'langevin: 8x3 2-8-1 fused',
+      'image-langevin: 2x[1,8,8] x3 conv 4',
+      'train-step: b8 k2 2-8-1 fused',
+    ]);
+    for (const r of results) {
+      expect(r.ms, names.join()).toBeGreaterThan(0);
+      expect(r.dispatches).toBeGreaterThan(0);
+      if (r.gflops !== null) expect(r.gflops).toBeGreaterThan(0);
+    }
+    const image = results.find((r) => r.suite === 'image-langevin')!;
+    // Forward + input gradient of conv 1->4 (8x8 -> 4x4) and fc 64->128->1, per step, 3 steps.
+    const flops = 3 * 2 * (2 * 2 * 4 * 16 * 9 + 2 * 2 * (64 * 128 + 128));
+    expect(image.gflops as number).toBeCloseTo(flops / ((image.ms as number) * 1e6), 3);
+    // Dispatches per step: the chain's dispatches over its 3 steps (more than one each: a
+    // forward, a backward and an update at least).
+    expect(image.dispatches_per_step).toBeCloseTo((image.dispatches as number) / 3, 3);
+    expect(image.dispatches_per_step as number).toBeGreaterThan(1);
+    expectReleased();
+  });
+
+  test.skipIf(!LONG)('with --compare tfjs,jax every peer runs the cases it has', async () => {
+    const results = (await runBench(['--compare', 'tfjs,jax', '--repeat', '1', '--warmup', '1', '--json'], { write: () => {}, suites: tinySuites })) as unknown as Record<string, number | null>[];
+    expect(results).toHaveLength(tinySuites.length);
+    for (const r of results) for (const peer of ['tfjs', 'jax']) expect(r[`${peer}_ms`], `${r.suite} ${r.case} ${peer}`).toBeGreaterThan(0);
+    expectReleased();
+  });
+  if (!LONG) console.log('bench-cli: the tiny suites on tfjs and jax-js are skipped in npm test (their kernels compile for minutes on a loaded lavapipe); EBM_TEST_LONG=1 npx vitest run test/bench-cli.test.ts runs them');
 });

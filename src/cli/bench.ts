@@ -1,25 +1,26 @@
 // `webgpu-ebm bench`: parses the arguments and runs the suites of bench/, timing ours against
-// tfjs's WebGPU backend on the same adapter when asked. Node only (it creates Dawn itself so
-// that both libraries draw their devices from one GPU object).
+// tfjs's and jax-js's WebGPU backends on the same adapter when asked. Node only (it creates
+// Dawn itself so that every library draws its device from one GPU object).
 import { parseArgs } from 'node:util';
 import { createDawnGPU } from '../../bench/gpu.js';
+import { readOurs, recordOutputs } from '../../bench/ours-readback.js';
+import { createPeer, PEER_NAMES, type Peer, type PeerName } from '../../bench/peers.js';
 import { jsonLine, skipLine, tableHeader, tableRow, type BenchResult, type Skipped } from '../../bench/report.js';
-import type { BenchCase, Suite, Workload } from '../../bench/suite.js';
+import type { BenchCase, RunResult, Suite, Workload } from '../../bench/suite.js';
 import { SUITES } from '../../bench/suites.js';
-import { createTfjsPeer, type TfjsPeer } from '../../bench/tfjs-peer.js';
 import { median, timeAlternating, type TimedSide } from '../../bench/timing.js';
 import * as ebm from '../index.js';
 
-const PEERS = ['tfjs'] as const;
-type Peer = (typeof PEERS)[number];
-
-export const BENCH_USAGE = `usage: webgpu-ebm bench [suite ...] [--json] [--compare tfjs] [--repeat N] [--warmup N]
+export const BENCH_USAGE = `usage: webgpu-ebm bench [suite ...] [--json] [--compare tfjs,jax] [--repeat N] [--warmup N]
 
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
-  --json          one JSON object per line instead of a table
-  --compare tfjs  time the same cases on @tensorflow/tfjs's WebGPU backend, same adapter
-  --repeat N      timed runs per case; the median is reported (10)
-  --warmup N      untimed runs per case first (2)`;
+  --json               one JSON object per line instead of a table
+  --compare P[,P...]   also time the same cases on each peer, same adapter, runs alternating:
+                       tfjs (@tensorflow/tfjs, webgpu backend), jax (@jax-js/jax, webgpu, jit)
+  --repeat N           timed runs per case; the median is reported (10)
+  --warmup N           untimed runs per case first (2)
+
+  Every run is timed to an awaited readback of its result, on every side.`;
 
 /** A bad command line; the message names the valid values. */
 export class BenchUsageError extends Error {}
@@ -27,7 +28,8 @@ export class BenchUsageError extends Error {}
 export interface BenchOptions {
   suites: Suite[];
   json: boolean;
-  compare: Peer | null;
+  /** The peers to compare against, in the order given (empty: none). */
+  compare: PeerName[];
   repeat: number;
   warmup: number;
 }
@@ -67,16 +69,25 @@ export function parseBenchArgs(argv: readonly string[], registry: readonly Suite
     if (!s) throw new BenchUsageError(`unknown suite '${p}' (valid: ${names.join(', ')})`);
     if (!suites.includes(s)) suites.push(s);
   }
-  const compare = values.compare ?? null;
-  if (compare !== null && !(PEERS as readonly string[]).includes(compare))
-    throw new BenchUsageError(`--compare: unknown peer '${compare}' (valid: ${PEERS.join(', ')})`);
   return {
     suites,
     json: values.json ?? false,
-    compare: compare as Peer | null,
+    compare: parsePeers(values.compare),
     repeat: count('repeat', values.repeat, 10, 1),
     warmup: count('warmup', values.warmup, 2, 0),
   };
+}
+
+/** `--compare tfjs,jax`: a comma-separated list of peers, each once. */
+function parsePeers(v: string | undefined): PeerName[] {
+  if (v === undefined) return [];
+  const peers: PeerName[] = [];
+  for (const name of v.split(',').map((p) => p.trim())) {
+    if (!(PEER_NAMES as readonly string[]).includes(name))
+      throw new BenchUsageError(`--compare: unknown peer '${name}' (valid: ${PEER_NAMES.join(', ')}; several separated by commas)`);
+    if (!peers.includes(name as PeerName)) peers.push(name as PeerName);
+  }
+  return peers;
 }
 
 function hasDefaultDevice(): boolean {
@@ -88,40 +99,54 @@ function hasDefaultDevice(): boolean {
   }
 }
 
-/** Times one case: ours, our f32 baseline (f16 suite) and the peer, taking turns. */
-async function runCase(rt: ebm.Runtime, suite: Suite, c: BenchCase, opts: BenchOptions, peer: TfjsPeer | null): Promise<BenchResult> {
-  const made: Workload[] = [];
-  const make = <W extends Workload>(w: W): W => (made.push(w), w);
+/** Times one case: ours, our f32 baseline (f16 suite) and each peer, taking turns. */
+async function runCase(rt: ebm.Runtime, suite: Suite, c: BenchCase, peers: readonly Peer[], opts: BenchOptions): Promise<BenchResult> {
+  const made: Workload<unknown>[] = [];
+  const make = <W extends Workload<unknown>>(w: W): W => (made.push(w), w);
   try {
     const ours = make(c.ours());
     const f32 = c.f32 ? make(c.f32()) : null;
-    const theirs = peer && c.tfjs ? make(c.tfjs(peer.tf)) : null;
+    const theirs = peers.map((p) => {
+      const w = p.workload(c);
+      return w ? make(w) : null;
+    });
     const ourSync = () => rt.sync();
+    const ourRead = (r: unknown) => readOurs(r as RunResult<ebm.Tensor>);
     let dispatches = 0;
     const sides: TimedSide[] = [
       {
         run: () => {
           const before = rt.stats.dispatches;
-          ours.run();
+          const r = ours.run();
+          recordOutputs(r);
           dispatches = rt.stats.dispatches - before;
+          return r;
         },
+        read: ourRead,
         sync: ourSync,
       },
     ];
-    if (f32) sides.push({ run: () => f32.run(), sync: ourSync });
-    if (theirs) sides.push({ run: () => theirs.run(), sync: () => peer!.sync() });
+    if (f32) sides.push({ run: () => f32.run(), read: ourRead, sync: ourSync });
+    const peerSide = new Map<Peer, number>();
+    peers.forEach((p, i) => {
+      const w = theirs[i];
+      if (!w) return;
+      peerSide.set(p, sides.length);
+      sides.push({ run: () => w.run(), read: (r) => p.read(r as RunResult<unknown>), sync: () => p.sync() });
+    });
     const times = await timeAlternating(sides, opts.warmup, opts.repeat);
     const ms = median(times[0]!);
     const result: BenchResult = { suite: suite.name, case: c.name, ms, gflops: c.flops === null ? null : c.flops / (ms * 1e6), dispatches };
+    if (c.steps !== undefined) result.dispatches_per_step = dispatches / c.steps;
     if (f32) {
       result.f32_ms = median(times[1]!);
       result.f16_over_f32 = ms / result.f32_ms;
     }
-    if (opts.compare) {
-      const peerMs = theirs ? median(times[times.length - 1]!) : null;
-      result.peer = theirs ? opts.compare : null;
-      result.peer_ms = peerMs;
-      result.ratio = peerMs === null ? null : peerMs / ms;
+    for (const p of peers) {
+      const side = peerSide.get(p);
+      const peerMs = side === undefined ? null : median(times[side]!);
+      result[`${p.name}_ms`] = peerMs;
+      result[`${p.name}_ratio`] = peerMs === null ? null : peerMs / ms;
     }
     return result;
   } catch (e) {
@@ -147,20 +172,21 @@ export async function runBench(argv: readonly string[], io: BenchIO): Promise<(B
   }
   // A device made here is ours to destroy; one the caller already had is left alone.
   const ownDevice = !hasDefaultDevice();
-  const gpu = ownDevice || opts.compare ? createDawnGPU() : null;
-  let peer: TfjsPeer | null = null;
+  const gpu = ownDevice || opts.compare.length > 0 ? createDawnGPU() : null;
+  const peers: Peer[] = [];
   const reported: (BenchResult | Skipped)[] = [];
   try {
     const rt = await ebm.init(gpu ? { gpu } : {});
-    if (opts.compare) peer = await createTfjsPeer(gpu!);
+    for (const name of opts.compare) peers.push(await createPeer(name, gpu!));
+    const names = peers.map((p) => p.name);
     if (!opts.json) {
       io.write(`device: ${rt.info.description}`);
       io.write(
-        `median of ${opts.repeat} runs after ${opts.warmup} warm-up runs, each timed to completed GPU work` +
-          (peer ? `; tfjs ${peer.version} (webgpu backend) on the same adapter, runs alternating with ours` : ''),
+        `median of ${opts.repeat} runs after ${opts.warmup} warm-up runs, each timed to an awaited readback of its result` +
+          (peers.length ? `; ${peers.map((p) => p.label).join(' and ')} on the same adapter, runs alternating with ours` : ''),
       );
       io.write('');
-      for (const l of tableHeader(opts.compare !== null)) io.write(l);
+      for (const l of tableHeader(names)) io.write(l);
     }
     for (const suite of opts.suites) {
       const missing = suite.missing();
@@ -171,14 +197,15 @@ export async function runBench(argv: readonly string[], io: BenchIO): Promise<(B
         continue;
       }
       for (const c of suite.cases()) {
-        const r = await runCase(rt, suite, c, opts, peer);
+        const r = await runCase(rt, suite, c, peers, opts);
         reported.push(r);
-        io.write(opts.json ? jsonLine(r) : tableRow(r, opts.compare !== null));
+        io.write(opts.json ? jsonLine(r) : tableRow(r, names));
       }
     }
   } finally {
-    // Node does not exit while a Dawn device is alive: release tfjs's, then ours.
-    peer?.dispose();
+    // Node does not exit while a Dawn device is alive: release the peers' (last made, first
+    // released, so the globals they installed unwind in order), then ours.
+    for (const p of peers.reverse()) p.dispose();
     if (ownDevice) ebm.shutdown();
   }
   return reported;
