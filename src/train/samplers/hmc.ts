@@ -3,6 +3,8 @@
 // made per chain in a kernel, and the chain's gradient and energy are carried over from the
 // accepted point, so a step costs nLeapfrogSteps gradients, one energy, and
 // nLeapfrogSteps + 1 small dispatches (shaders/hmc.wgsl). Acceptance counts stay on the GPU.
+// The three kernels are the Leapfrog integrator's update (src/train/integrators/leapfrog.ts),
+// fused; test/integrators.test.ts checks that they move (x, p) as Leapfrog.integrate does.
 import { Tensor, zeros } from '../../tensor/index.js';
 import { copyInto_, hmcAccept_, hmcBegin_, hmcLeap_, type HmcStep } from '../../tensor/ops/fused/index.js';
 import { BaseSampler, type CallContext, type SamplerDiagnostics } from './base.js';

@@ -1,11 +1,13 @@
 // LangevinDynamics: TorchEBM's unadjusted Langevin sampler,
 //   x <- x - h grad E(x) + noiseScale sqrt(2h) eps,   eps ~ N(0, I),
 // so noiseScale^2 acts as a temperature. A step is the energy's gradient plus ONE fused
-// dispatch (gradient step, Philox noise, optional clamp; shaders/langevin.wgsl).
+// dispatch (gradient step, Philox noise, optional clamp; shaders/langevin.wgsl): the
+// Euler-Maruyama integrator's fused step for the drift -grad E (EulerMaruyama.gradientStep_),
+// as TorchEBM's LangevinDynamics steps with its EulerMaruyamaIntegrator.
 // For an MLP energy of modest width the fused path (fused-mlp.ts) runs several whole steps,
 // forward, dE/dx and update, per dispatch instead; same chains, to f32 round-off.
 import { type Tensor } from '../../tensor/index.js';
-import { langevinStep_ } from '../../tensor/ops/fused/index.js';
+import { EulerMaruyama } from '../integrators/runge-kutta.js';
 import { BaseSampler, type CallContext, type SampleOptions, type SampleResult } from './base.js';
 import { fusedOption, fusedSupport, startFusedRun, type FusedMlpRun } from './fused-mlp.js';
 import { checkKeys, describe, hyper, real, type Hyper } from './options.js';
@@ -37,6 +39,8 @@ export class LangevinDynamics extends BaseSampler<LangevinState> {
   readonly stepSize: Hyper;
   readonly noiseScale: Hyper;
   readonly clamp: Readonly<{ min?: number; max?: number }> | undefined;
+  /** The integrator of the general path (the fused MLP path runs the same update per dispatch). */
+  readonly integrator = new EulerMaruyama();
   protected readonly scalarNames = ['energy'] as const;
   private readonly h: (step: number) => number;
   private readonly s: (step: number) => number;
@@ -85,13 +89,12 @@ export class LangevinDynamics extends BaseSampler<LangevinState> {
       state.fused.step(state.x, t, ctx.key, (k) => this.hs(k), this.clamp);
       return;
     }
-    const h = this.h(t);
     const g = this.gradient(state.x);
-    langevinStep_(state.x, g, {
+    this.integrator.gradientStep_(state.x, g, {
       step: t,
       key: ctx.key,
-      h,
-      sigma: this.s(t) * Math.sqrt(2 * h),
+      stepSize: this.h(t),
+      noiseScale: this.s(t),
       clampMin: this.clamp?.min,
       clampMax: this.clamp?.max,
     });
