@@ -21,6 +21,11 @@ export interface LossStateDict {
   random?: number;
   /** ContrastiveDivergence (persistent): a copy of the replay buffer, or null before its first call. */
   replayBuffer?: Tensor | null;
+  /**
+   * NoiseContrastiveEstimation: its learned c (log p_m = -E + c). The loss's stateDict() gives a
+   * tensor copy; the trainer's stateDict() reads it back as a number (JSON, like the rest).
+   */
+  logNormalizer?: number | Tensor;
 }
 
 /** A loss value and the metrics it reports, all on the GPU. */

@@ -10,3 +10,6 @@ export {
   type DenoisingScoreMatchingOptions,
   type SlicedScoreMatchingOptions,
 } from './score-matching.js';
+export { GaussianNoise, type GaussianNoiseOptions, type GaussianNoiseFitOptions } from './gaussian-noise.js';
+export { NoiseContrastiveEstimation, type NoiseContrastiveEstimationOptions } from './noise-contrastive-estimation.js';
+export { EquilibriumMatchingLoss, EQM_INTERPOLANTS, type EqmInterpolantName, type EquilibriumMatchingLossOptions } from './equilibrium-matching.js';

@@ -116,6 +116,7 @@ export function disposeTrainerState(sd: EBMTrainerStateDict): void {
   for (const t of sd.model?.values() ?? []) t.dispose();
   for (const entry of Object.values(sd.optimizer?.state ?? {})) for (const v of Object.values(entry)) if (v instanceof Tensor) v.dispose();
   sd.loss?.replayBuffer?.dispose();
+  if (sd.loss?.logNormalizer instanceof Tensor) sd.loss.logNormalizer.dispose();
 }
 
 /**
@@ -363,6 +364,12 @@ export class EBMTrainer {
       random: { generator: getRngState(), samplerCalls: unseededSamplerCalls() },
     } as EBMTrainerStateDict;
     try {
+      // A loss's scalar tensors (NCE's c) are read back as numbers: the state stays JSON but for its big tensors.
+      const c = sd.loss?.logNormalizer;
+      if (c instanceof Tensor) {
+        sd.loss!.logNormalizer = await c.item();
+        c.dispose();
+      }
       Object.assign(sd, await this.extraState());
     } catch (e) {
       disposeTrainerState(sd);
