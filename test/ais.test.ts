@@ -135,10 +135,10 @@ describe('annealedImportanceSampling: an honest standard error', () => {
     const mean = est.reduce((a, b) => a + b, 0) / reps;
     const spread = Math.sqrt(est.reduce((a, b) => a + (b - mean) ** 2, 0) / (reps - 1));
     const reported = runs.reduce((a, r) => a + r.standardError, 0) / reps;
-    // With 10 repeats the sample std is within a factor 1.8 of the truth at ~99% (chi-square, 9
-    // degrees of freedom: 0.33 < s^2 / sigma^2 < 2.6); so the reported error within [0.55, 1.8] x the scatter.
-    expect(reported / spread).toBeGreaterThan(0.55);
-    expect(reported / spread).toBeLessThan(1.8);
+    // With 10 repeats, s^2 / sigma^2 is chi-square(9) / 9: within [0.19, 2.62] at 99%, so an honest
+    // error is within [0.62, 2.3] x the scatter; [0.5, 2.3] allows the error's own scatter over the runs.
+    expect(reported / spread).toBeGreaterThan(0.5);
+    expect(reported / spread).toBeLessThan(2.3);
     // The mean of the estimates is within 4 standard errors of the mean (plus AIS's small downward bias, ~se^2 / 2).
     expect(Math.abs(mean - exact)).toBeLessThan((4 * reported) / Math.sqrt(reps) + reported ** 2);
     // Every run read back once; the estimates differ (independent seeds), the same seed repeats exactly.
