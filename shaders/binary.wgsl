@@ -26,7 +26,14 @@ struct Params {
   n: u32,
   rank: u32,
   scalar: f32,
-  _pad: u32,
+  // A dispatch over a window of a buffer larger than one binding (binding-window.ts): the
+  // output index of element 0 (broadcast indices are computed from it), and how far each
+  // operand's binding starts into its buffer, in elements.
+  base: u32,
+  a_base: u32,
+  b_base: u32,
+  _pad0: u32,
+  _pad1: u32,
   shape: array<vec4u, 2>,
   a_strides: array<vec4u, 2>,
   b_strides: array<vec4u, 2>,
@@ -98,9 +105,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   var ai = i;
   var bi = i;
   if (BROADCAST) {
-    ai = 0u;
-    bi = 0u;
-    var rem = i;
+    // u32 sums wrap, so subtracting the window's start last is exact.
+    ai = 0u - params.a_base;
+    bi = 0u - params.b_base;
+    var rem = i + params.base;
     for (var d = i32(params.rank) - 1; d >= 0; d--) {
       let size = params.shape[d / 4][d % 4];
       let c = rem % size;

@@ -6,8 +6,15 @@ override WG: u32 = 256u;
 struct Params {
   n: u32,
   rank: u32,
+  // Element offsets into the bound ranges (they wrap as u32, so a window that starts past the
+  // view's offset, binding-window.ts, passes a "negative" one).
   src_offset: u32,
   dst_offset: u32,
+  // The index in `shape` of this dispatch's element 0 (a split dispatch covers a chunk).
+  base: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
   shape: array<vec4u, 2>,
   src_strides: array<vec4u, 2>,
   dst_strides: array<vec4u, 2>,
@@ -29,7 +36,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   if (i >= params.n) { return; }
   var s = params.src_offset;
   var t = params.dst_offset;
-  var rem = i;
+  var rem = i + params.base;
   for (var d = i32(params.rank) - 1; d >= 0; d--) {
     let size = at(params.shape, d);
     let c = rem % size;
@@ -44,9 +51,9 @@ fn gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 fn pad_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
-  var s = 0u;
+  var s = params.src_offset;
   var inside = true;
-  var rem = i;
+  var rem = i + params.base;
   for (var d = i32(params.rank) - 1; d >= 0; d--) {
     let size = at(params.shape, d);
     let c = rem % size;
@@ -60,5 +67,5 @@ fn pad_slice(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   // Read only inside the slice: outside it `s` is not a valid index.
   var v = 0.0;
   if (inside) { v = src[s]; }
-  dst[i] = v;
+  dst[i + params.dst_offset] = v;
 }

@@ -10,6 +10,10 @@ const OP_logsumexp = 3u;
 override OP: u32 = 0u;
 // The reduced elements of one output are contiguous in memory (offset = base + j).
 override CONTIGUOUS: bool = false;
+// A reduction split over windows of an input larger than one binding (kernels/reduce.ts):
+// this dispatch's results are merged into what earlier dispatches wrote (sum: added; max, min:
+// NaN-propagating; logsumexp: log(exp(a) + exp(b))) instead of overwriting it.
+override ACCUMULATE: bool = false;
 const WG_REDUCE = 64u;
 override WG: u32 = 64u;
 
@@ -20,9 +24,10 @@ struct Params {
   red_rank: u32,
   // Multiplies the result: 1 / n for a mean.
   scale: f32,
+  // How far the bound windows of x and out start before the data addressed (elements).
+  x_shift: u32,
+  out_shift: u32,
   _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
   kept_shape: array<vec4u, 2>,
   kept_strides: array<vec4u, 2>,
   red_shape: array<vec4u, 2>,
@@ -45,7 +50,7 @@ fn nan() -> f32 { return bitcast<f32>(NAN_BITS); }
 fn is_nan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
 
 fn base_offset(o: u32) -> u32 {
-  var off = 0u;
+  var off = params.x_shift;
   var rem = o;
   for (var d = i32(params.kept_rank) - 1; d >= 0; d--) {
     let size = params.kept_shape[d / 4][d % 4];
@@ -84,6 +89,22 @@ fn combine(acc: f32, v: f32) -> f32 {
   }
 }
 
+// Merges a partial result into one already written (ACCUMULATE).
+fn merge(a: f32, b: f32) -> f32 {
+  if (OP == OP_sum) { return a + b; }
+  if (is_nan(a) || is_nan(b)) { return nan(); }
+  if (OP == OP_max) { return max(a, b); }
+  if (OP == OP_min) { return min(a, b); }
+  let m = max(a, b);
+  if (abs(m) == inf()) { return m; }
+  return m + log(exp(a - m) + exp(b - m));
+}
+
+fn write_out(o: u32, v: f32) {
+  let at = o + params.out_shift;
+  if (ACCUMULATE) { out[at] = merge(out[at], v); } else { out[at] = v; }
+}
+
 fn output_index(wid: vec3u, nwg: vec3u) -> u32 {
   return wid.x + wid.y * nwg.x;
 }
@@ -97,13 +118,13 @@ fn per_thread(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   for (var j = 0u; j < params.n_red; j++) { acc = combine(acc, x[base + red_offset(j)]); }
   if (OP == OP_logsumexp) {
     let m = acc;
-    if (abs(m) == inf()) { out[o] = m; return; }
+    if (abs(m) == inf()) { write_out(o, m); return; }
     var s = 0.0;
     for (var j = 0u; j < params.n_red; j++) { s += exp(x[base + red_offset(j)] - m); }
-    out[o] = m + log(s);
+    write_out(o, m + log(s));
     return;
   }
-  out[o] = acc * params.scale;
+  write_out(o, acc * params.scale);
 }
 
 fn tree(lid: u32, is_sum: bool) {
@@ -131,7 +152,7 @@ fn per_workgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   tree(lid, OP == OP_sum);
   let m = partial[0];
   if (OP != OP_logsumexp) {
-    if (lid == 0u && in_range) { out[o] = m * params.scale; }
+    if (lid == 0u && in_range) { write_out(o, m * params.scale); }
     return;
   }
   workgroupBarrier();
@@ -141,5 +162,5 @@ fn per_workgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   }
   partial[lid] = s;
   tree(lid, true);
-  if (lid == 0u && in_range) { out[o] = select(m + log(partial[0]), m, abs(m) == inf()); }
+  if (lid == 0u && in_range) { write_out(o, select(m + log(partial[0]), m, abs(m) == inf())); }
 }

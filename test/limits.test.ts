@@ -31,12 +31,21 @@ async function failsCleanly(fn: () => unknown, message: RegExp): Promise<Error> 
 }
 
 describe('allocation limits', () => {
-  it('zeros([1, 4e7]) (160 MB, over the binding limit) throws at the call, naming the op, shape, bytes and limit', async () => {
-    if (rt.maxBindingSize >= 160e6) return;
-    const err = await failsCleanly(() => ebm.zeros([1, 4e7]), /zeros/);
-    expect(err.message).toContain('[1, 40000000]');
-    expect(err.message).toContain('160000000 bytes');
-    expect(err.message).toContain(`maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes`);
+  it('zeros([1, 4e7]) (160 MB: over the binding limit, under maxBufferSize) is made; the next, unrelated op works and earlier work reads back', async () => {
+    if (rt.maxBindingSize >= 160e6 || rt.maxBufferSize < 160e6) return;
+    const a = ebm.ones([4]).add(1);
+    const z = ebm.zeros([1, 4e7]);
+    const b = a.mul(3);
+    expect([...(await a.data())]).toEqual([2, 2, 2, 2]);
+    expect([...(await b.data())]).toEqual([6, 6, 6, 6]);
+    // Its last elements, past the first binding-sized window, were written too, and an
+    // elementwise op over it runs in windows: the slices (copies out of windows) read them.
+    const tail = z.slice(1, 4e7 - 4);
+    expect([...(await tail.data())]).toEqual([0, 0, 0, 0]);
+    const z1 = z.add(1.5);
+    const [head1, tail1] = [z1.slice(1, 0, 2), z1.slice(1, 4e7 - 2)];
+    expect([...(await head1.data()), ...(await tail1.data())]).toEqual([1.5, 1.5, 1.5, 1.5]);
+    for (const t of [a, z, b, tail, z1, head1, tail1]) t.dispose();
   });
 
   it('matmul [70000, 2] x [2, 70000] (19.6 GB) throws naming matmul and maxBufferSize; liveBytes does not count it', async () => {
@@ -66,10 +75,92 @@ describe('allocation limits', () => {
     s.dispose();
   });
 
+  it('a tensor over maxBufferSize is refused at the call, naming the op, shape, bytes and limit', async () => {
+    const rows = Math.floor(rt.maxBufferSize / 16) + 1;
+    const err = await failsCleanly(() => ebm.zeros([rows, 4]), /^zeros: /);
+    expect(err.message).toContain(`[${rows}, 4]`);
+    expect(err.message).toContain(`${rows * 16} bytes`);
+    expect(err.message).toContain(`maxBufferSize of ${rt.maxBufferSize} bytes`);
+  });
+
   it('a negative or fractional byte count is refused by name', () => {
     expect(caught(() => rt.allocate(-4, 'scratch')).message).toMatch(/^scratch: cannot allocate -4 bytes/);
     expect(caught(() => rt.allocate(Number.NaN, 'scratch')).message).toMatch(/^scratch: cannot allocate NaN bytes/);
   });
+});
+
+describe('between maxStorageBufferBindingSize and maxBufferSize: elementwise ops and reductions bind windows', () => {
+  // 33.6M f32 (134.4 MB), just over lavapipe's 128 MiB binding limit: two windows.
+  const rows = 8_400_000;
+  if (!LONG) console.log('elementwise ops and reductions over 134 MB random tensors: skipped in npm test (10-30 s on a loaded lavapipe); they run under npm run test:long (test/binding-windows.test.ts runs the same split paths on small tensors)');
+  it.runIf(LONG)(`[${rows}, 4] (134.4 MB): x - row (broadcast) and its row maxima, against the host`, async () => {
+    if (rt.maxBindingSize >= rows * 16 || rt.maxBufferSize < rows * 16) return;
+    const x = ebm.randn([rows, 4], { seed: 31 });
+    const row = ebm.tensor([0.5, -1, 2, 0]);
+    const y = x.sub(row);
+    const rowMax = y.max(1);
+    const [xv, yv, mv] = await Promise.all([x.data(), y.data(), rowMax.data()]);
+    const r = [0.5, -1, 2, 0];
+    for (let i = 0; i < rows; i++) {
+      let m = -Infinity;
+      for (let j = 0; j < 4; j++) {
+        const v = Math.fround(xv[i * 4 + j]! - r[j]!);
+        if (yv[i * 4 + j] !== v) expect.fail(`x - row at [${i}, ${j}] is ${yv[i * 4 + j]}, expected ${v}`);
+        m = Math.max(m, v);
+      }
+      if (mv[i] !== m) expect.fail(`row max ${i} is ${mv[i]}, expected ${m}`);
+    }
+    for (const t of [x, row, y, rowMax]) t.dispose();
+  }, 60_000);
+
+  it.runIf(LONG)(`[${rows}, 4] (134.4 MB): column sums (each window reduced, then added into the output), against float64`, async () => {
+    if (rt.maxBindingSize >= rows * 16 || rt.maxBufferSize < rows * 16) return;
+    const x = ebm.randn([rows, 4], { seed: 32 });
+    const colSum = x.sum(0);
+    const [xv, sv] = await Promise.all([x.data(), colSum.data()]);
+    const want = [0, 0, 0, 0];
+    const abs = [0, 0, 0, 0];
+    for (let i = 0; i < xv.length; i++) {
+      want[i % 4] += xv[i]!;
+      abs[i % 4] += Math.abs(xv[i]!);
+    }
+    // Each invocation adds ~131,000 terms in f32: a rounding error of order sqrt(131072) * 2^-24
+    // of the sum of |x| (~2e-5), so 1e-6 of that sum is several times the typical error.
+    for (let j = 0; j < 4; j++) expect(Math.abs(sv[j]! - want[j]!), `column ${j} sum`).toBeLessThan(1e-6 * abs[j]! * 10);
+    for (const t of [x, colSum]) t.dispose();
+  }, 300_000);
+
+  it.runIf(LONG)('arange, randn (as its unsplit halves), f16 round trip, slice, concat and a full logsumexp over 33.6M elements, against the host', async () => {
+    const n = 33_600_000;
+    if (rt.maxBindingSize >= n * 4) return;
+    const a = ebm.arange(0, n);
+    const av = await a.data();
+    for (let i = 0; i < n; i += 9973) expect(av[i]).toBe(Math.fround(i));
+    expect(av[n - 1]).toBe(Math.fround(n - 1));
+    // randn over two windows gives the counters an unsplit draw would: its two halves drawn with offsets agree.
+    const r = ebm.randn([n], { seed: 5 });
+    const rv = await r.data();
+    const tailStart = n - 1_000_000;
+    const part = ebm.randn([1_000_000 + (tailStart % 4)], { seed: 5 });
+    expect(rv[0]).toBe((await part.data())[0]);
+    const h = ebm.tidy(() => r.to('f16').to('f32'));
+    const hv = await h.data();
+    for (let i = 0; i < n; i += 7919) expect(Math.abs(hv[i]! - rv[i]!)).toBeLessThanOrEqual(Math.abs(rv[i]!) * 2 ** -11 + 2 ** -24);
+    expect(Math.abs(hv[n - 1]! - rv[n - 1]!)).toBeLessThanOrEqual(Math.abs(rv[n - 1]!) * 2 ** -11 + 2 ** -24);
+    const s = r.slice(0, n - 10);
+    expect([...(await s.data())]).toEqual([...rv.subarray(n - 10)]);
+    const c = ebm.concat([s, r], 0);
+    // c = [the last 10 of r, r]: across the seam, and its last 5 (past the first window).
+    expect([...(await c.slice(0, 5, 15).data())]).toEqual([...rv.subarray(n - 5), ...rv.subarray(0, 5)]);
+    expect([...(await c.slice(0, n + 5).data())]).toEqual([...rv.subarray(n - 5)]);
+    const lse = await r.logsumexp().item();
+    let m = -Infinity;
+    for (const v of rv) m = Math.max(m, v);
+    let acc = 0;
+    for (const v of rv) acc += Math.exp(v - m);
+    expect(Math.abs(lse - (m + Math.log(acc)))).toBeLessThan(1e-4);
+    for (const t of [a, r, part, h, s, c]) t.dispose();
+  }, 300_000);
 });
 
 /** Host [m, k] x [k, n] for the given rows of a (row-major), in float64. */

@@ -1,8 +1,9 @@
 // Wrappers for the elementwise kernels: unary.wgsl, binary.wgsl and where.wgsl.
 import { ACTIVATION_TABLE, type Activation } from './activation-table.js';
 import type { KernelSpec } from './pipeline-cache.js';
-import type { PooledBuffer, Runtime } from './runtime.js';
-import { product } from './layout.js';
+import type { BufferWindow, PooledBuffer, Runtime } from './runtime.js';
+import { contiguousStrides, product } from './layout.js';
+import { elementChunks, needsWindows, stridedSpan, u32, windowAt, windowBytes } from './binding-window.js';
 
 const UNARY: KernelSpec = {
   shader: 'unary.wgsl',
@@ -39,10 +40,17 @@ const WHERE: KernelSpec = {
 };
 
 export function unaryKernel(rt: Runtime, op: string, x: PooledBuffer, y: PooledBuffer, n: number, p0 = 0, p1 = 0): void {
-  rt.dispatch(UNARY, [x, y, { n, p0, p1 }], {
-    overrides: { OP: rt.pipelines.constValue(UNARY.shader, `OP_${op}`, UNARY.preamble) },
-    workgroups: rt.grid(Math.ceil(n / 256)),
-  });
+  const overrides = { OP: rt.pipelines.constValue(UNARY.shader, `OP_${op}`, UNARY.preamble) };
+  if (!needsWindows(rt, n * 4, x, y)) {
+    rt.dispatch(UNARY, [x, y, { n, p0, p1 }], { overrides, workgroups: rt.grid(Math.ceil(n / 256)) });
+    return;
+  }
+  // Over one binding: the same aligned chunk of x and y per dispatch.
+  for (const [s, e] of elementChunks(rt, n, [4])) {
+    const xs = windowAt(rt, x, s * 4, e * 4).arg;
+    const ys = windowAt(rt, y, s * 4, e * 4).arg;
+    rt.dispatch(UNARY, [xs, ys, { n: e - s, p0, p1 }], { overrides, workgroups: rt.grid(Math.ceil((e - s) / 256)) });
+  }
 }
 
 /** One operand of a binary op: a buffer read with broadcast strides, or a scalar. */
@@ -57,14 +65,42 @@ export function binaryKernel(rt: Runtime, op: string, a: BinaryOperand, b: Binar
     n,
     rank: shape.length,
     scalar,
+    base: 0,
+    a_base: 0,
+    b_base: 0,
     shape,
     a_strides: 'strides' in a ? a.strides : [],
     b_strides: 'strides' in b ? b.strides : [],
   };
-  rt.dispatch(BINARY, ['buffer' in a ? a.buffer : rt.placeholder, 'buffer' in b ? b.buffer : rt.placeholder, out, params], {
-    overrides: { OP: rt.pipelines.constValue(BINARY.shader, `OP_${op}`), BROADCAST: broadcast, SCALAR: scalarMode },
-    workgroups: rt.grid(Math.ceil(n / 256)),
-  });
+  const overrides = { OP: rt.pipelines.constValue(BINARY.shader, `OP_${op}`), BROADCAST: broadcast, SCALAR: scalarMode };
+  const bufferOf = (v: BinaryOperand) => ('buffer' in v ? v.buffer : rt.placeholder);
+  if (!needsWindows(rt, n * 4, out, bufferOf(a), bufferOf(b))) {
+    rt.dispatch(BINARY, [bufferOf(a), bufferOf(b), out, params], { overrides, workgroups: rt.grid(Math.ceil(n / 256)) });
+    return;
+  }
+  // Over one binding: split the output into aligned chunks. An operand laid out as the output
+  // is bound over the same chunk; a broadcast one over the span the chunk reads, which must fit.
+  const full = contiguousStrides(shape);
+  const matches = (v: BinaryOperand) => 'strides' in v && v.strides.every((st, d) => st === full[d] || shape[d] === 1);
+  const limit = windowBytes(rt);
+  for (const [s, e] of elementChunks(rt, n, [4])) {
+    const operand = (v: BinaryOperand): { arg: PooledBuffer | BufferWindow; base: number } => {
+      if (!('buffer' in v)) return { arg: rt.placeholder, base: 0 };
+      if (matches(v)) return { arg: windowAt(rt, v.buffer, s * 4, e * 4).arg, base: s };
+      const [lo, hi] = stridedSpan(shape, v.strides, s, e);
+      const w = windowAt(rt, v.buffer, lo * 4, (hi + 1) * 4);
+      if (w.arg.size > limit)
+        throw new Error(
+          `${rt.currentOp ?? op}: a broadcast operand (strides [${v.strides.join(', ')}] into the output [${shape.join(', ')}]) spans ${w.arg.size} bytes for one chunk of the output, ` +
+            `over this device's maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes; only operands laid out as the output (or broadcast ones that fit one binding) are split. Expand it first, or use smaller tensors.`,
+        );
+      return { arg: w.arg, base: w.arg.offset / 4 };
+    };
+    const wa = operand(a);
+    const wb = operand(b);
+    const chunk = { ...params, n: e - s, base: s, a_base: u32(wa.base), b_base: u32(wb.base) };
+    rt.dispatch(BINARY, [wa.arg, wb.arg, windowAt(rt, out, s * 4, e * 4).arg, chunk], { overrides, workgroups: rt.grid(Math.ceil((e - s) / 256)) });
+  }
 }
 
 export function whereKernel(

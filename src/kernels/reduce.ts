@@ -1,7 +1,8 @@
 // Wrapper for reduce.wgsl: sum / max / min / logsumexp over any set of axes of a contiguous tensor.
 import type { KernelSpec } from './pipeline-cache.js';
-import type { PooledBuffer, Runtime } from './runtime.js';
+import type { BufferWindow, PooledBuffer, Runtime } from './runtime.js';
 import { contiguousStrides, product } from './layout.js';
+import { needsWindows, windowAt, windowBytes } from './binding-window.js';
 
 const bindings = [
   { name: 'x', kind: 'read-only-storage' },
@@ -17,6 +18,64 @@ export type ReduceOp = 'sum' | 'max' | 'min' | 'logsumexp';
 const WORKGROUP_THRESHOLD = 64;
 
 export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: PooledBuffer, shape: readonly number[], axes: readonly number[], scale = 1): void {
+  if (!needsWindows(rt, product(shape) * 4, x, out)) {
+    reduceOnce(rt, op, x, out, shape, axes, scale, null);
+    return;
+  }
+  // Over one binding: cut x into boxes that each fit a window (dims before k - 1 fixed at one
+  // index, dim k - 1 over a range, the dims from k whole), reduce each box into its contiguous
+  // run of outputs, and merge boxes that share outputs (ACCUMULATE: added for a sum or mean,
+  // max/min, log-add-exp), all on the GPU.
+  const limit = windowBytes(rt) - rt.bindingAlignment;
+  const rank = shape.length;
+  let k = 1;
+  while (k < rank && product(shape.slice(k)) * 4 > limit) k++;
+  const inner = product(shape.slice(k));
+  const lead = k - 1;
+  const per = Math.max(1, Math.floor(limit / (inner * 4)));
+  const reduced = new Set(axes);
+  const outStrides = contiguousStrides(shape.map((d, i) => (reduced.has(i) ? 1 : d)));
+  const subAxes = axes.filter((a) => a >= lead).map((a) => a - lead);
+  const prefixShape = shape.slice(0, lead);
+  const prefixCount = product(prefixShape);
+  for (let p = 0; p < prefixCount; p++) {
+    // The fixed indices of dims [0, lead), and where they put the box in x and in out.
+    let rem = p;
+    let xStart = 0;
+    let outStart = 0;
+    let first = true;
+    const xStrides = contiguousStrides(shape);
+    for (let d = lead - 1; d >= 0; d--) {
+      const c = rem % shape[d]!;
+      rem = Math.floor(rem / shape[d]!);
+      xStart += c * xStrides[d]!;
+      if (reduced.has(d)) first &&= c === 0;
+      else outStart += c * outStrides[d]!;
+    }
+    for (let q0 = 0; q0 < shape[lead]!; q0 += per) {
+      const q1 = Math.min(shape[lead]!, q0 + per);
+      const sub = [q1 - q0, ...shape.slice(k)];
+      const xs = xStart + q0 * xStrides[lead]!;
+      const os = outStart + (reduced.has(lead) ? 0 : q0 * outStrides[lead]!);
+      const outCount = product(sub.filter((_, i) => !subAxes.includes(i)));
+      const xw = windowAt(rt, x, xs * 4, (xs + product(sub)) * 4);
+      const ow = windowAt(rt, out, os * 4, (os + outCount) * 4);
+      reduceOnce(rt, op, xw.arg, ow.arg, sub, subAxes, scale, { xShift: xw.shift / 4, outShift: ow.shift / 4, accumulate: !(first && (q0 === 0 || !reduced.has(lead))) });
+    }
+  }
+}
+
+/** One reduction dispatch over a tensor of `shape`; `win` places it in windows of larger buffers. */
+function reduceOnce(
+  rt: Runtime,
+  op: ReduceOp,
+  x: PooledBuffer | BufferWindow,
+  out: PooledBuffer | BufferWindow,
+  shape: readonly number[],
+  axes: readonly number[],
+  scale: number,
+  win: { xShift: number; outShift: number; accumulate: boolean } | null,
+): void {
   const strides = contiguousStrides(shape);
   const red = new Set(axes);
   const keptShape: number[] = [];
@@ -42,12 +101,14 @@ export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: Po
     kept_rank: keptShape.length,
     red_rank: redShape.length,
     scale,
+    x_shift: win?.xShift ?? 0,
+    out_shift: win?.outShift ?? 0,
     kept_shape: keptShape,
     kept_strides: keptStrides,
     red_shape: redShape,
     red_strides: redStrides,
   };
-  const overrides = { OP: rt.pipelines.constValue('reduce.wgsl', `OP_${op}`), CONTIGUOUS: contiguous };
+  const overrides = { OP: rt.pipelines.constValue('reduce.wgsl', `OP_${op}`), CONTIGUOUS: contiguous, ACCUMULATE: win?.accumulate ?? false };
   if (nRed > WORKGROUP_THRESHOLD) rt.dispatch(PER_WORKGROUP, [x, out, params], { overrides, workgroups: rt.grid(nOut) });
   else rt.dispatch(PER_THREAD, [x, out, params], { overrides, workgroups: rt.grid(Math.ceil(nOut / 64)) });
 }

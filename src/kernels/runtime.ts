@@ -12,15 +12,56 @@ export type { PooledBuffer } from './buffer-pool.js';
 export type { UniformValues } from './uniform.js';
 
 /**
- * A kernel argument: a storage buffer, or the fields of a uniform struct by their WGSL names
- * (written with the layout reflected from the shader, see uniform.ts).
+ * A byte range of a storage buffer, bound instead of the whole buffer: how kernels reach a
+ * buffer larger than maxStorageBufferBindingSize (see binding-window.ts). `offset` is a
+ * multiple of minStorageBufferOffsetAlignment, `size` of 4.
  */
-export type KernelArg = PooledBuffer | UniformValues;
+export interface BufferWindow {
+  readonly of: PooledBuffer;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * A kernel argument: a storage buffer (bound whole), a window of one, or the fields of a
+ * uniform struct by their WGSL names (written with the layout reflected from the shader, see
+ * uniform.ts).
+ */
+export type KernelArg = PooledBuffer | BufferWindow | UniformValues;
 
 /** Whether an argument is a pool buffer rather than a uniform's fields. */
 function isBuffer(a: KernelArg): a is PooledBuffer {
   return 'lastUse' in a && 'usage' in a && 'buffer' in a;
 }
+
+function isWindow(a: KernelArg): a is BufferWindow {
+  return 'of' in a && 'offset' in a && 'size' in a && typeof a.of === 'object';
+}
+
+/** The pool buffer behind a storage argument, or null for a uniform's fields. */
+function storageOf(a: KernelArg): PooledBuffer | null {
+  return isBuffer(a) ? a : isWindow(a) ? a.of : null;
+}
+
+/**
+ * The op running now (runOp's frame), for messages and clean-up: the buffers it allocated and
+ * has not freed (freed if its forward throws), and whether its work runs inside error scopes.
+ */
+interface OpFrame {
+  /** The op and its inputs' shapes, made only for a message (runOp is on every hot path). */
+  readonly label: () => string;
+  readonly allocated: Set<PooledBuffer>;
+}
+
+/** The outcome of one op's error scopes: null until they pop, then the error or false. */
+interface ScopeRecord {
+  error: Error | false | null;
+}
+
+/** When runOp wraps an op's GPU work in error scopes (see Runtime.errorScopes). */
+export type ErrorScopeMode = 'near-limits' | 'every-op';
+
+const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 30 ? 1 : 0)} MiB`;
 
 export interface DispatchOptions {
   overrides?: Overrides;
@@ -35,6 +76,8 @@ export interface RuntimeStats {
   uniformUploads: number;
   /** Bind groups created (a cache hit creates none). */
   bindGroups: number;
+  /** Ops whose work ran inside error scopes (see Runtime.errorScopes). */
+  errorScopes: number;
   /**
    * Dispatches by shader file (e.g. 'matmul-subgroup.wgsl'): which schedule a call really ran,
    * for tests that force one and for the bench's per-kernel counts.
@@ -72,7 +115,16 @@ export class Runtime {
   readonly tuning: Record<string, string | undefined> = {};
   /** Dispatches recorded before the pending encoder is submitted even without a readback. */
   batchSize = 128;
-  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0, byShader: new Map() };
+  /**
+   * Which ops run inside GPU error scopes ('validation' and 'out-of-memory'), so that an error
+   * the TypeScript checks could not foresee names its op and spares the rest: the pending work
+   * is submitted first (it is kept whatever happens), the op's own work is submitted alone,
+   * and reading a result that depends on a refused op throws its error. 'near-limits' (the
+   * default) does so for an op that allocates more than half of maxStorageBufferBindingSize;
+   * 'every-op' for every op (a debug mode: one submission per op, slow).
+   */
+  errorScopes: ErrorScopeMode = 'near-limits';
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0, errorScopes: 0, byShader: new Map() };
   /** Bytes held by live storages (tensor data), and the most ever held at once. */
   liveBytes = 0;
   peakBytes = 0;
@@ -96,6 +148,17 @@ export class Runtime {
   private destroyed = false;
   /** Why the device was lost (set once, for good: every later call says so). */
   private lostInfo: string | null = null;
+  /** The ops running now, innermost last (runOp nests). */
+  private readonly ops: OpFrame[] = [];
+  /** The op (or allocation) whose work is inside error scopes now, and its outcome. */
+  private scoped: { frame: OpFrame | null; record: ScopeRecord } | null = null;
+  /** Error scopes not yet popped; a readback waits for them. */
+  private readonly pendingScopes = new Set<Promise<void>>();
+  /** Buffers written by scoped work (or computed from what it wrote), and that work's outcomes. */
+  private readonly taint = new WeakMap<PooledBuffer, readonly ScopeRecord[]>();
+  private tainted = false;
+  /** minStorageBufferOffsetAlignment: a window's offset is a multiple of it. */
+  readonly bindingAlignment: number;
 
   constructor(private readonly acquired: AcquiredDevice) {
     this.device = acquired.device;
@@ -106,6 +169,7 @@ export class Runtime {
     this.maxBufferSize = this.device.limits.maxBufferSize;
     // A binding's size must be a multiple of 4, so a buffer at the limit is capped to one.
     this.maxBindingSize = Math.floor(Math.min(this.device.limits.maxStorageBufferBindingSize, this.maxBufferSize) / 4) * 4;
+    this.bindingAlignment = this.device.limits.minStorageBufferOffsetAlignment;
     this.placeholder = this.pool.acquire(16, STORAGE_USAGE, 'placeholder');
     this.placeholderOut = this.pool.acquire(16, STORAGE_USAGE, 'placeholder-out');
     this.device.addEventListener('uncapturederror', (ev) => {
@@ -123,37 +187,150 @@ export class Runtime {
   }
 
   /**
-   * A storage buffer of at least `bytes`. Kernels bind every storage buffer whole, so it must fit
-   * maxStorageBufferBindingSize; this is checked here, before anything is created or recorded,
-   * because an invalid buffer would only fail at a later, unrelated submission and take the
-   * finished work recorded with it. `what` describes the allocation for the error (the tensor's
-   * shape and dtype).
+   * A storage buffer of at least `bytes`, checked against maxBufferSize here, before anything
+   * is created or recorded: an invalid buffer would only fail at a later, unrelated submission
+   * and take the finished work recorded with it. A buffer over maxStorageBufferBindingSize is
+   * allowed: the elementwise, fill, cast, copy and reduce kernels bind it in windows, and any
+   * other kernel asked to bind it whole refuses in dispatch(), naming the op. `what` describes
+   * the allocation for the error (the tensor's shape and dtype).
    */
   allocate(bytes: number, label?: string, what?: string): PooledBuffer {
     this.assertUsable();
     this.checkAllocation(bytes, label, what);
+    const frame = this.ops[this.ops.length - 1] ?? null;
+    // Work near the limits is where a GPU error TypeScript cannot foresee (out of memory) is
+    // likely: run it inside error scopes, after submitting what is pending.
+    this.closeLooseScopes();
+    if (bytes > this.maxBindingSize / 2 && !this.scoped) this.openScopes(frame, label ?? 'allocation');
     const before = this.pool.allocations;
-    const b = this.pool.acquire(bytes, STORAGE_USAGE, label, this.maxBindingSize);
+    const b = this.pool.acquire(bytes, STORAGE_USAGE, label, bytes <= this.maxBindingSize ? this.maxBindingSize : this.maxBufferSize);
     this.stats.bufferAllocations += this.pool.allocations - before;
+    this.taint.delete(b);
+    frame?.allocated.add(b);
     this.liveBytes += b.size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
     return b;
   }
 
-  /** Throws, naming the op (`label`), what was asked and the limit, unless `bytes` can be allocated and bound. */
+  /** Throws, naming the op (`label`), what was asked and the limit, unless `bytes` can be allocated. */
   checkAllocation(bytes: number, label = 'allocation', what?: string): void {
     const of = what ? ` for ${what}` : '';
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`${label}: cannot allocate ${bytes} bytes${of}: not a whole number of bytes this device can address`);
-    if (bytes <= this.maxBindingSize) return;
-    const mib = (n: number) => `${(n / 2 ** 20).toFixed(n < 2 ** 30 ? 1 : 0)} MiB`;
-    const limit =
-      bytes > this.maxBufferSize
-        ? `over this device's maxBufferSize of ${this.maxBufferSize} bytes (${mib(this.maxBufferSize)})`
-        : `over this device's maxStorageBufferBindingSize of ${this.maxBindingSize} bytes (${mib(this.maxBindingSize)}), the most one kernel can bind`;
-    throw new Error(`${label}: ${bytes} bytes (${mib(bytes)})${of} is ${limit}; nothing was allocated. Use smaller tensors (fewer rows or a smaller batch).`);
+    if (bytes <= this.maxBufferSize) return;
+    throw new Error(
+      `${label}: ${bytes} bytes (${mib(bytes)})${of} is over this device's maxBufferSize of ${this.maxBufferSize} bytes (${mib(this.maxBufferSize)}); nothing was allocated. Use smaller tensors (fewer rows or a smaller batch).`,
+    );
+  }
+
+  /**
+   * Starts an op (runOp): allocations are remembered until it ends, and under errorScopes
+   * 'every-op' its work runs inside error scopes. Returns the frame for endOp.
+   */
+  beginOp(label: () => string): object {
+    this.closeLooseScopes();
+    const frame: OpFrame = { label, allocated: new Set() };
+    this.ops.push(frame);
+    if (this.errorScopes === 'every-op' && !this.scoped && !this.isLost && !this.destroyed) this.openScopes(frame, '');
+    return frame;
+  }
+
+  /**
+   * Ends the op begun by beginOp. If its forward threw (`failed`), buffers it allocated and did
+   * not free are freed (the caller disposes the tensors it made first), so memory() is as
+   * before; otherwise they pass to the enclosing op.
+   */
+  endOp(handle: object, failed: boolean): void {
+    const frame = handle as OpFrame;
+    const at = this.ops.lastIndexOf(frame);
+    if (at < 0) return;
+    this.ops.splice(at);
+    if (this.scoped?.frame === frame) this.closeScopes();
+    if (failed) for (const b of frame.allocated) this.free(b);
+    else {
+      const parent = this.ops[this.ops.length - 1];
+      if (parent) for (const b of frame.allocated) parent.allocated.add(b);
+    }
+  }
+
+  /** The op running now, for messages (null outside runOp). */
+  get currentOp(): string | null {
+    return this.ops[this.ops.length - 1]?.label() ?? null;
+  }
+
+  /**
+   * Closes scopes opened by an allocation outside any op (a creation function: zeros, randn),
+   * which cover the work up to the next op or allocation; an op's scopes last until it ends.
+   */
+  private closeLooseScopes(): void {
+    if (this.scoped && !this.ops.includes(this.scoped.frame!)) this.closeScopes();
+  }
+
+  private openScopes(frame: OpFrame | null, label: string): void {
+    // What is pending is submitted on its own, so a refused op cannot take it along.
+    this.flush();
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    this.scoped = { frame: frame ?? { label: () => label, allocated: new Set() }, record: { error: null } };
+    this.stats.errorScopes++;
+  }
+
+  /** Submits the scoped work alone and pops its scopes; their error is kept on what it wrote. */
+  private closeScopes(): void {
+    const scoped = this.scoped;
+    if (!scoped) return;
+    this.scoped = null;
+    this.flush();
+    const oom = this.device.popErrorScope();
+    const validation = this.device.popErrorScope();
+    const label = scoped.frame!.label();
+    const p = Promise.all([oom, validation]).then(
+      ([o, v]) => {
+        const e = o ?? v;
+        scoped.record.error = e
+          ? new Error(
+              `${label}: the GPU refused this op's work (${o ? 'out of memory' : 'validation error'}: ${e.message.trim().split('\n')[0]}); its results and what was computed from them are invalid. ` +
+                'Work recorded before it was submitted separately and is kept. Retry with smaller tensors.',
+            )
+          : false;
+      },
+      () => {
+        scoped.record.error = false;
+      },
+    );
+    this.pendingScopes.add(p);
+    void p.finally(() => this.pendingScopes.delete(p));
+  }
+
+  /** Throws the error of a refused op that `b`'s contents come from, once its scopes have popped. */
+  private async checkTaint(b: PooledBuffer): Promise<void> {
+    const records = this.taint.get(b);
+    if (!records) return;
+    if (records.some((r) => r.error === null)) await Promise.all([...this.pendingScopes]);
+    const refused = records.find((r) => r.error);
+    if (refused) throw refused.error;
+  }
+
+  /**
+   * Marks what a dispatch or copy writes with the outcomes of the scoped work it runs in and of
+   * the scoped work that wrote what it reads (outcomes known to be fine are dropped).
+   */
+  private propagateTaint(read: readonly PooledBuffer[], written: readonly PooledBuffer[]): void {
+    // The common case costs one test: no scoped work has run on this device.
+    if (!this.scoped && !this.tainted) return;
+    this.tainted = true;
+    let records: ScopeRecord[] | null = this.scoped ? [this.scoped.record] : null;
+    for (const b of read)
+      for (const r of this.taint.get(b) ?? [])
+        if (r.error !== false && !records?.includes(r)) (records ??= []).push(r);
+    if (records) {
+      // Bounded: a long chain after a refused op keeps the first few, which is all a read needs.
+      const kept = records.slice(0, 8);
+      for (const b of written) this.taint.set(b, kept);
+    } else for (const b of written) this.taint.delete(b);
   }
 
   free(b: PooledBuffer): void {
+    for (const f of this.ops) f.allocated.delete(b);
     this.liveBytes -= b.size;
     // Storage buffers are only used by this encoder's dispatches and copies (in order) and by
     // write(), which copies in encoder order into a buffer pending work uses: safe to reuse at
@@ -179,9 +356,11 @@ export class Runtime {
       enc.copyBufferToBuffer(staging.buffer, 0, b.buffer, byteOffset, src.byteLength);
       staging.lastUse = b.lastUse = this.pendingIndex;
       this.pool.release(staging);
+      this.propagateTaint([], [b]);
       return;
     }
     this.device.queue.writeBuffer(b.buffer, byteOffset, src.buffer, src.byteOffset, src.byteLength);
+    this.propagateTaint([], [b]);
   }
 
   /** Records a buffer-to-buffer copy into the pending encoder. */
@@ -192,6 +371,7 @@ export class Runtime {
     this.endPass();
     enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
     src.lastUse = dst.lastUse = this.pendingIndex;
+    this.propagateTaint([src], [dst]);
   }
 
   dispatch(spec: KernelSpec, args: readonly KernelArg[], opts: DispatchOptions): void {
@@ -202,34 +382,55 @@ export class Runtime {
     if (x === 0 || y === 0 || z === 0) return;
     for (const n of [x, y, z])
       if (n > this.maxWorkgroups) throw new Error(`${spec.shader}:${spec.entry}: ${n} workgroups in one dimension exceeds the device limit ${this.maxWorkgroups}`);
+    // A buffer over the binding limit can only be bound in windows: refuse, naming the op,
+    // before anything is recorded (Dawn would fail the whole submission later).
+    args.forEach((a, i) => {
+      const binding = spec.bindings[i]!;
+      if (binding.kind === 'uniform') return;
+      if (isBuffer(a) && a.size > this.maxBindingSize) throw new Error(this.tooLargeToBind(spec, binding.name, a.size));
+      if (isWindow(a)) {
+        const { of, offset, size } = a;
+        if (offset % this.bindingAlignment !== 0 || size % 4 !== 0 || size <= 0 || size > this.maxBindingSize || offset + size > of.size)
+          throw new Error(`${spec.shader}:${spec.entry}: bad window of '${binding.name}': ${size} bytes at ${offset} of a ${of.size}-byte buffer (offsets align to ${this.bindingAlignment}, sizes to 4, at most ${this.maxBindingSize})`);
+      }
+    });
     const cached = this.pipelines.get(spec, opts.overrides);
     this.stats.pipelines = this.pipelines.compiled;
     const written = new Set<GPUBuffer>();
+    const writtenBuffers: PooledBuffer[] = [];
+    const readBuffers: PooledBuffer[] = [];
     const used: PooledBuffer[] = [];
+    const keyOf = (a: KernelArg) => (isBuffer(a) ? `${this.idOf(a)}` : isWindow(a) ? `${this.idOf(a.of)}@${a.offset}+${a.size}` : 'u');
     // This dispatch's site: the pipeline and the storage buffers it binds (see uniformAt).
-    const site = `${this.idOf(cached)}:${args.map((a) => (isBuffer(a) ? this.idOf(a) : 'u')).join(',')}`;
+    const site = `${this.idOf(cached)}:${args.map(keyOf).join(',')}`;
     const entries: GPUBindGroupEntry[] = args.map((a, i) => {
       const binding = spec.bindings[i]!;
       if (binding.kind === 'uniform') {
-        if (isBuffer(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a uniform block; pass its fields by name`);
+        if (storageOf(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a uniform block; pass its fields by name`);
         // checkBindings made sure the shader declares a uniform here, so it has a layout.
-        const u = this.uniformAt(`${site}#${i}`, cached.uniforms[i]!.write(a));
+        const u = this.uniformAt(`${site}#${i}`, cached.uniforms[i]!.write(a as UniformValues));
         used.push(u);
         return { binding: i, resource: { buffer: u.buffer } };
       }
-      if (!isBuffer(a)) throw new Error(`${spec.shader}: binding '${binding.name}' is a storage buffer; pass a buffer`);
-      if (binding.kind === 'storage') written.add(a.buffer);
-      used.push(a);
-      return { binding: i, resource: { buffer: a.buffer } };
+      const b = storageOf(a);
+      if (!b) throw new Error(`${spec.shader}: binding '${binding.name}' is a storage buffer; pass a buffer`);
+      if (binding.kind === 'storage') {
+        written.add(b.buffer);
+        writtenBuffers.push(b);
+      } else readBuffers.push(b);
+      used.push(b);
+      return { binding: i, resource: isWindow(a) ? { buffer: b.buffer, offset: a.offset, size: a.size } : { buffer: b.buffer } };
     });
     // WebGPU forbids a buffer being written and bound again in one dispatch; say which one.
     args.forEach((a, i) => {
-      if (!isBuffer(a)) return;
-      const dupe = args.findIndex((b, j) => j !== i && isBuffer(b) && b.buffer === a.buffer);
-      if (dupe >= 0 && written.has(a.buffer))
+      const b = storageOf(a);
+      if (!b) return;
+      const dupe = args.findIndex((c, j) => j !== i && storageOf(c)?.buffer === b.buffer);
+      if (dupe >= 0 && written.has(b.buffer))
         throw new Error(`${spec.shader}:${spec.entry}: one buffer bound as both '${spec.bindings[i]!.name}' and '${spec.bindings[dupe]!.name}', and it is written`);
     });
-    const bindGroup = this.bindGroup(cached, used, entries);
+    this.propagateTaint(readBuffers, writtenBuffers);
+    const bindGroup = this.bindGroup(cached, args.filter((a) => storageOf(a)).map(keyOf).join(','), used, entries);
     const pass = this.computePass();
     pass.setPipeline(cached.pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -238,6 +439,14 @@ export class Runtime {
     this.stats.dispatches++;
     this.stats.byShader.set(spec.shader, (this.stats.byShader.get(spec.shader) ?? 0) + 1);
     if (++this.pendingDispatches >= this.batchSize) this.flush();
+  }
+
+  private tooLargeToBind(spec: KernelSpec, binding: string, bytes: number): string {
+    const op = this.currentOp ?? spec.shader.replace(/\.wgsl$/, '');
+    return (
+      `${op}: its kernel (${spec.shader}) binds '${binding}' whole, a ${bytes}-byte buffer (${mib(bytes)}), over this device's maxStorageBufferBindingSize of ${this.maxBindingSize} bytes (${mib(this.maxBindingSize)}); ` +
+      `only elementwise ops, fills, casts, copies and reductions split their work over such buffers. Nothing of ${op} was kept. Use smaller tensors (fewer rows or a smaller batch).`
+    );
   }
 
   /** The most workgroups one dispatch may have in each dimension. */
@@ -268,6 +477,7 @@ export class Runtime {
   /** Copies `bytes` from a buffer back to the host, submitting whatever is pending first. */
   async read(src: PooledBuffer, bytes: number, srcOffset = 0): Promise<ArrayBuffer> {
     this.assertUsable();
+    this.closeScopes();
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.pool.acquire(size, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
     if (size > 0) {
@@ -290,15 +500,18 @@ export class Runtime {
     const out = staging.buffer.getMappedRange(0, size).slice(0, bytes);
     staging.buffer.unmap();
     this.pool.release(staging);
+    await this.checkTaint(src);
     return out;
   }
 
   /** Waits until every submitted dispatch has finished on the GPU. */
   async sync(): Promise<void> {
     this.assertUsable();
+    this.closeScopes();
     this.flush();
     try {
       await this.device.queue.onSubmittedWorkDone();
+      await Promise.all([...this.pendingScopes]);
     } catch (e) {
       await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
       this.assertUsable();
@@ -343,8 +556,9 @@ export class Runtime {
     return id;
   }
 
-  private bindGroup(cached: { layout: GPUBindGroupLayout }, buffers: readonly PooledBuffer[], entries: GPUBindGroupEntry[]): GPUBindGroup {
-    const key = `${this.idOf(cached)}:${buffers.map((b) => this.idOf(b)).join(',')}`;
+  private bindGroup(cached: { layout: GPUBindGroupLayout }, storageKey: string, buffers: readonly PooledBuffer[], entries: GPUBindGroupEntry[]): GPUBindGroup {
+    // Storage bindings (with their windows) and the uniform buffers chosen for this site.
+    const key = `${this.idOf(cached)}:${storageKey}|${buffers.map((b) => this.idOf(b)).join(',')}`;
     let group = this.bindGroups.get(key);
     if (group) {
       this.bindGroups.delete(key);

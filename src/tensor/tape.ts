@@ -5,7 +5,8 @@
 // with grad mode on records a graph of the gradient (double backward for free).
 import type { Runtime } from '../kernels/runtime.js';
 import { keep, tidy } from './scope.js';
-import type { DType, Tensor } from './tensor.js';
+import { fmt } from './shape.js';
+import { disposingOnThrow, type DType, type Tensor } from './tensor.js';
 
 export interface BackwardContext<A> {
   inputs: readonly Tensor[];
@@ -116,11 +117,18 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, for
     return t;
   };
   let out: Tensor;
+  // An op that throws midway (a grid over the device limit found after its output was
+  // allocated) leaves nothing behind: the tensors it made and the scratch it allocated go.
+  const frame = rt.beginOp(() => `${def.name} on ${inputs.map((t) => fmt(t.shape)).join(' and ')}`);
+  let failed = true;
   try {
-    out = forward(rt, save);
+    out = disposingOnThrow(() => forward(rt, save));
+    failed = false;
   } catch (e) {
     for (const t of saved) t.dispose();
     throw e;
+  } finally {
+    rt.endOp(frame, failed);
   }
   if (willRecord(def, inputs)) {
     out.requiresGrad = true;
