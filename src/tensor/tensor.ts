@@ -38,22 +38,40 @@ export function liveTensorCount(rt: Runtime): number {
 
 /**
  * Live tensors made outside any tidy() scope, per device, and their bytes (views count their
- * shape's bytes): what a loop written without tidy/dispose piles up.
+ * shape's bytes): what a loop written without tidy/dispose piles up. `bySize` counts them per
+ * byte size and `repeatedBytes` sums the bytes of sizes held GROWTH_REPEATS times or more: a
+ * loop makes the same tensors step after step, while a dataset or a model loaded once does not.
  */
-const untracked = new Map<Runtime, { tensors: number; bytes: number }>();
+interface Untracked {
+  tensors: number;
+  bytes: number;
+  bySize: Map<number, number>;
+  repeatedBytes: number;
+}
+const untracked = new Map<Runtime, Untracked>();
 const warnedGrowth = new WeakSet<Runtime>();
-/** Past this many live tensors made outside tidy, or this many bytes held by over GROWTH_MIN_TENSORS of them, warn once. */
+/**
+ * Warn once past GROWTH_TENSORS live tensors made outside tidy, or past GROWTH_BYTES held by
+ * tensors of one size made GROWTH_REPEATS times or more (a few big tensors per step).
+ */
 export const GROWTH_TENSORS = 10_000;
 export const GROWTH_BYTES = 256 * 2 ** 20;
-const GROWTH_MIN_TENSORS = 1_000;
+export const GROWTH_REPEATS = 4;
 
 function countUntracked(rt: Runtime, tensors: number, bytes: number): void {
   let u = untracked.get(rt);
-  if (!u) untracked.set(rt, (u = { tensors: 0, bytes: 0 }));
+  if (!u) untracked.set(rt, (u = { tensors: 0, bytes: 0, bySize: new Map(), repeatedBytes: 0 }));
   u.tensors += tensors;
   u.bytes += bytes;
+  const size = Math.abs(bytes);
+  const before = u.bySize.get(size) ?? 0;
+  const after = before + tensors;
+  if (after > 0) u.bySize.set(size, after);
+  else u.bySize.delete(size);
+  const held = (count: number) => (count >= GROWTH_REPEATS ? count * size : 0);
+  u.repeatedBytes += held(after) - held(before);
   if (tensors <= 0 || warnedGrowth.has(rt)) return;
-  if (u.tensors > GROWTH_TENSORS || (u.bytes > GROWTH_BYTES && u.tensors > GROWTH_MIN_TENSORS)) {
+  if (u.tensors > GROWTH_TENSORS || u.repeatedBytes > GROWTH_BYTES) {
     // The FinalizationRegistry below only runs between event-loop tasks, so a synchronous
     // loop that drops tensors without disposing them holds all of them until it ends: say so
     // once, while there is still memory to spare, rather than fail later with an out-of-memory.
@@ -75,6 +93,29 @@ const finalizer = new FinalizationRegistry<{ storage: Storage; rt: Runtime; untr
 });
 
 let nextId = 1;
+
+/** Tensors made while an op's forward runs (runOp), one list per nested op, innermost last. */
+const madeInOps: Tensor[][] = [];
+
+/**
+ * Runs an op's forward, remembering the tensors it makes: if it throws, they are disposed (an
+ * op that fails midway, after allocating its output, leaves memory() as it was).
+ */
+export function disposingOnThrow<T>(fn: () => T): T {
+  const made: Tensor[] = [];
+  madeInOps.push(made);
+  let ok = false;
+  try {
+    const result = fn();
+    ok = true;
+    return result;
+  } finally {
+    madeInOps.pop();
+    const parent = madeInOps[madeInOps.length - 1];
+    if (!ok) for (const t of made) t.dispose();
+    else if (parent) for (const t of made) parent.push(t);
+  }
+}
 
 /** The id the next tensor will get: every tensor with a smaller id was made before now. */
 export function nextTensorId(): number {
@@ -107,6 +148,7 @@ export class Tensor {
     }
     finalizer.register(this, { storage, rt: storage.rt, untrackedBytes: this.untrackedBytes }, this);
     trackInScope(this);
+    madeInOps[madeInOps.length - 1]?.push(this);
   }
 
   /** A new tensor of `shape` over fresh, uninitialised GPU memory. */
