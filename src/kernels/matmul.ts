@@ -13,6 +13,7 @@
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import { product } from './layout.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
+import { BufferUsage } from './gpu-flags.js';
 import type { KernelArg, PooledBuffer, Runtime } from './runtime.js';
 
 const bindings = [
@@ -21,8 +22,8 @@ const bindings = [
   { name: 'c', kind: 'storage' },
   { name: 'params', kind: 'uniform' },
 ] as const;
-// The epilogue's bias and saved pre-activation (placeholders when unused).
-const epilogueBindings = [...bindings, { name: 'bias', kind: 'read-only-storage' }, { name: 'z_out', kind: 'storage' }] as const;
+// The epilogue's bias, saved pre-activation and saved raw product (placeholders when unused).
+const epilogueBindings = [...bindings, { name: 'bias', kind: 'read-only-storage' }, { name: 'z_out', kind: 'storage' }, { name: 'raw_out', kind: 'storage' }] as const;
 const EPILOGUE = 'activations.wgsl+matmul-epilogue.wgsl';
 
 export interface Epilogue {
@@ -34,6 +35,8 @@ export interface Epilogue {
   param?: number;
   /** Receives A B + bias (the pre-activation), for a backward pass that needs it. */
   z?: PooledBuffer;
+  /** Receives A B (before the bias): a folded plain-ops chain's first intermediate. */
+  raw?: PooledBuffer;
 }
 
 export type MatmulSchedule = 'subgroup' | 'register' | 'tiled' | 'scalar';
@@ -120,17 +123,47 @@ export function matmulKernel(
   epilogue: Epilogue = {},
   dtype: OperandType = 'f32',
 ): MatmulSchedule {
+  const launch = prepareMatmul(rt, a, b, m, n, k, batchShape, dtype);
+  launch.run(c, epilogue);
+  return launch.schedule;
+}
+
+/** A matmul checked against the device's limits and given its schedule, to be dispatched now or later. */
+export interface MatmulLaunch {
+  readonly schedule: MatmulSchedule;
+  /** Whether this schedule applies the fused epilogue (the strided f16 body does not). */
+  readonly takesEpilogue: boolean;
+  /** Records the dispatch(es) writing C (f32) = epilogue(op(A) op(B)). */
+  run(c: PooledBuffer, epilogue?: Epilogue): void;
+}
+
+/**
+ * Everything of a matmul but its dispatch: the checks that can fail (batch rank, grid width),
+ * which run at once, and the schedule. src/tensor/fusion/ defers run() so that a bias add and an
+ * activation on the product can join its epilogue.
+ */
+export function prepareMatmul(
+  rt: Runtime,
+  a: MatmulOperand,
+  b: MatmulOperand,
+  m: number,
+  n: number,
+  k: number,
+  batchShape: readonly number[],
+  dtype: OperandType = 'f32',
+): MatmulLaunch {
   if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
   const batch = product(batchShape);
   const schedule = matmulSchedule(rt, a, b, m, n, k, dtype);
-  const fused = {
+  const args = [a.buffer, b.buffer];
+  const fusedOverrides = (epilogue: Epilogue) => ({
     ACT: rt.pipelines.constValue('matmul.wgsl', ACTIVATION_TABLE[epilogue.activation ?? 'none'].wgsl, EPILOGUE),
     HAS_BIAS: !!epilogue.bias,
     SAVE_Z: !!epilogue.z,
+    SAVE_RAW: !!epilogue.raw,
     ACT_PARAM: epilogue.param ?? defaultActivationParam(epilogue.activation ?? 'none'),
-  };
-  const args = [a.buffer, b.buffer, c];
-  const extra = [epilogue.bias ?? rt.placeholder, epilogue.z ?? rt.placeholderOut];
+  });
+  const extra = (epilogue: Epilogue) => [epilogue.bias ?? rt.placeholder, epilogue.z ?? rt.placeholderOut, epilogue.raw ?? rawPlaceholder(rt)];
 
   if (schedule === 'subgroup' || schedule === 'register') {
     const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
@@ -149,13 +182,16 @@ export function matmulKernel(
     if (schedule === 'subgroup') {
       // Narrow outputs get narrower workgroups, but never narrower than a subgroup.
       const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
-      dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }, ...extra], { WG: wg, ...fused }, Math.ceil(n / 4 / wg), 8, m, n, batch);
-    } else {
-      const { tm, tn4 } = REGISTER_TILE[dtype][layout];
-      const overrides = { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fused };
-      dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }, ...extra], overrides, Math.ceil(n / 4 / tn4 / REGISTER_WG), tm * REGISTER_WG, m, n, batch);
+      const grid = splitGrid(rt, Math.ceil(n / 4 / wg), 8, m, n, batch);
+      return { schedule, takesEpilogue: true, run: (c, ep = {}) => dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }, ...extra(ep)], { WG: wg, ...fusedOverrides(ep) }, grid) };
     }
-    return schedule;
+    const { tm, tn4 } = REGISTER_TILE[dtype][layout];
+    const grid = splitGrid(rt, Math.ceil(n / 4 / tn4 / REGISTER_WG), tm * REGISTER_WG, m, n, batch);
+    return {
+      schedule,
+      takesEpilogue: true,
+      run: (c, ep = {}) => dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }, ...extra(ep)], { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fusedOverrides(ep) }, grid),
+    };
   }
 
   const params = {
@@ -172,43 +208,55 @@ export function matmulKernel(
     b_batch_strides: b.batchStrides,
   };
   if (dtype === 'f16') {
-    if (epilogue.bias || epilogue.z || (epilogue.activation ?? 'none') !== 'none')
-      throw new Error('matmul: the fused epilogue takes f16 operands only in vec4-aligned shapes; cast to f32 or use separate ops');
     const spec: KernelSpec = { shader: 'matmul-f16.wgsl', entry: 'strided', bindings, preamble: operandPreamble(rt, 'f16') };
-    dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }], {}, Math.ceil(n / REGISTER_WG), REGISTER_WG, m, n, batch);
-    return schedule;
+    const grid = splitGrid(rt, Math.ceil(n / REGISTER_WG), REGISTER_WG, m, n, batch);
+    return {
+      schedule,
+      takesEpilogue: false,
+      run: (c, ep = {}) => {
+        if (ep.bias || ep.z || ep.raw || (ep.activation ?? 'none') !== 'none')
+          throw new Error('matmul: the fused epilogue takes f16 operands only in vec4-aligned shapes; cast to f32 or use separate ops');
+        dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }], {}, grid);
+      },
+    };
   }
   const tile = schedule === 'tiled' ? 64 : 32;
   const spec: KernelSpec = { shader: schedule === 'tiled' ? 'matmul-tiled.wgsl' : 'matmul.wgsl', entry: 'main', bindings: epilogueBindings, preamble: EPILOGUE };
-  dispatchSplit(rt, spec, (p) => [...args, { ...params, ...p }, ...extra], fused, Math.ceil(n / tile), tile, m, n, batch);
-  return schedule;
+  const grid = splitGrid(rt, Math.ceil(n / tile), tile, m, n, batch);
+  return { schedule, takesEpilogue: true, run: (c, ep = {}) => dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }, ...extra(ep)], fusedOverrides(ep), grid) };
+}
+
+/** Per device: the buffer bound as raw_out when the raw product is not saved (z_out takes the runtime's placeholderOut; two outputs may not share one). */
+const rawPlaceholders = new WeakMap<Runtime, PooledBuffer>();
+function rawPlaceholder(rt: Runtime): PooledBuffer {
+  let p = rawPlaceholders.get(rt);
+  if (!p) rawPlaceholders.set(rt, (p = rt.pool.acquire(16, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, 'placeholder-raw')));
+  return p;
 }
 
 /**
- * Dispatches a matmul grid (x: column tiles, y: row tiles of `rowsPerGroup` rows, z: batches),
- * as several dispatches where rows or batches need more workgroups than the device allows in
- * one dimension (65535 on most): each one's first row and batch go in its uniform
- * (row_start, batch_start), so [600000, 4] x [4, 4] or a batch of 70000 just work.
+ * A matmul grid (x: column tiles, y: row tiles of `rowsPerGroup` rows, z: batches) as one or
+ * more dispatches, where rows or batches need more workgroups than the device allows in one
+ * dimension (65535 on most): each one's first row and batch go in its uniform (row_start,
+ * batch_start), so [600000, 4] x [4, 4] or a batch of 70000 just work. Throws (before anything
+ * is recorded) where the columns alone need too many.
  */
-function dispatchSplit(
-  rt: Runtime,
-  spec: KernelSpec,
-  argsFor: (offsets: { row_start: number; batch_start: number }) => KernelArg[],
-  overrides: Overrides,
-  groupsX: number,
-  rowsPerGroup: number,
-  m: number,
-  n: number,
-  batch: number,
-): void {
+interface MatmulGrid {
+  readonly parts: readonly { readonly offsets: { row_start: number; batch_start: number }; readonly workgroups: readonly [number, number, number] }[];
+}
+
+function splitGrid(rt: Runtime, groupsX: number, rowsPerGroup: number, m: number, n: number, batch: number): MatmulGrid {
   const max = rt.maxWorkgroupsPerDimension;
   if (groupsX > max)
     throw new Error(`matmul: an output ${n} columns wide needs ${groupsX} workgroups across, over this device's maxComputeWorkgroupsPerDimension of ${max}; transpose the product (compute (B^T A^T)^T) so the long side is the rows`);
   const rowGroups = Math.ceil(m / rowsPerGroup);
-  for (let b0 = 0; b0 < batch; b0 += max) {
-    for (let g0 = 0; g0 < rowGroups; g0 += max) {
-      const workgroups = [groupsX, Math.min(max, rowGroups - g0), Math.min(max, batch - b0)] as const;
-      rt.dispatch(spec, argsFor({ row_start: g0 * rowsPerGroup, batch_start: b0 }), { overrides, workgroups });
-    }
-  }
+  const parts: MatmulGrid['parts'][number][] = [];
+  for (let b0 = 0; b0 < batch; b0 += max)
+    for (let g0 = 0; g0 < rowGroups; g0 += max)
+      parts.push({ offsets: { row_start: g0 * rowsPerGroup, batch_start: b0 }, workgroups: [groupsX, Math.min(max, rowGroups - g0), Math.min(max, batch - b0)] });
+  return { parts };
+}
+
+function dispatchGrid(rt: Runtime, spec: KernelSpec, argsFor: (offsets: { row_start: number; batch_start: number }) => KernelArg[], overrides: Overrides, grid: MatmulGrid): void {
+  for (const { offsets, workgroups } of grid.parts) rt.dispatch(spec, argsFor(offsets), { overrides, workgroups });
 }

@@ -12,13 +12,42 @@ import { currentScope, trackInScope } from './scope.js';
  */
 export type DType = 'f32' | 'f16';
 
+/**
+ * GPU work held back so that the next op can join it (src/tensor/fusion/): a matmul's dispatch
+ * waits until something touches a tensor's buffer, so that a bias add and an activation applied
+ * to its output first fold into its epilogue. `active` is set while such work is pending; any
+ * access to any storage's buffer records it first (a read sees its result, a write cannot
+ * overtake its reads), and disposing a tensor it writes runs it (`beforeDispose`).
+ */
+export const deferredWork = {
+  active: false,
+  flush: (): void => {},
+  beforeDispose: (_t: Tensor): void => {},
+};
+
 /** A GPU buffer shared by a tensor and its views; freed when the last one lets go. */
 export class Storage {
   private refs = 1;
   constructor(
     readonly rt: Runtime,
-    readonly buffer: PooledBuffer,
+    private readonly pooled: PooledBuffer,
   ) {}
+
+  /** The buffer, once any deferred work has been recorded (see deferredWork). */
+  get buffer(): PooledBuffer {
+    if (deferredWork.active) deferredWork.flush();
+    return this.pooled;
+  }
+
+  /** The buffer without recording deferred work first: for src/tensor/fusion/ alone, which plans that work. */
+  get deferredBuffer(): PooledBuffer {
+    return this.pooled;
+  }
+
+  /** Tensors (and deferred work) holding this storage. */
+  get refCount(): number {
+    return this.refs;
+  }
 
   retain(): this {
     this.refs++;
@@ -203,6 +232,7 @@ export class Tensor {
 
   dispose(): void {
     if (!this.storageRef) return;
+    if (deferredWork.active) deferredWork.beforeDispose(this);
     finalizer.unregister(this);
     liveCounts.set(this.device, liveTensorCount(this.device) - 1);
     if (this.untrackedBytes !== null) countUntracked(this.device, -1, -this.untrackedBytes);

@@ -5,6 +5,7 @@ import { broadcastShapes, broadcastStrides, checkRank, describeValue, sameShape 
 import { checkInputs, defineOp, runOp, type BackwardContext, type OpDef } from '../tape.js';
 import { Tensor } from '../tensor.js';
 import { full } from './create.js';
+import { foldBiasAdd } from '../fusion/matmul-chain.js';
 
 export type Operand = Tensor | number;
 
@@ -96,6 +97,9 @@ export function binary(name: BinaryOpName, a: Operand, b: Operand): Tensor {
   return runOp(def, inputs, attrs, (rt) => {
     const shape = a instanceof Tensor && b instanceof Tensor ? broadcastShapes(name, a.shape, b.shape) : inputs[0]!.shape;
     checkRank(name, shape);
+    // A bias row added to a pending matmul joins its dispatch (src/tensor/fusion/matmul-chain.ts).
+    const folded = name === 'add' ? foldBiasAdd(rt, a, b, shape) : null;
+    if (folded) return folded;
     const side = (v: Operand): BinaryOperand =>
       v instanceof Tensor ? { buffer: v.buffer, strides: broadcastStrides(v.shape, shape) } : { scalar: v };
     const broadcast = inputs.some((t) => !sameShape(t.shape, shape));

@@ -1,7 +1,8 @@
 // matmul with torch.matmul's semantics (1-D operands, broadcast batch dims). The tape op
 // works on op(A) op(B) with transpose flags, so backward reads transposed operands through
 // strides instead of materialising transposes.
-import { matmulKernel, type MatmulOperand } from '../../kernels/matmul.js';
+import { prepareMatmul, type MatmulOperand } from '../../kernels/matmul.js';
+import { deferMatmul } from '../fusion/matmul-chain.js';
 import { autocastDtype, autocastOperand } from '../autocast.js';
 import { cast } from './cast.js';
 import { sumToShape } from './reduce.js';
@@ -57,7 +58,9 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
       throw new Error(`matmul: operands have dtypes ${a.dtype} and ${b.dtype}; cast one to match (x.to('f16') or x.to('f32'))`);
     const out = Tensor.empty(rt, [...batchShape, m, n], 'matmul');
     if (out.size === 0) return out;
-    matmulKernel(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape, {}, a.dtype);
+    // Checked now, dispatched when the next op touches memory, so that a bias add and an
+    // activation on the product can join its epilogue (src/tensor/fusion/matmul-chain.ts).
+    deferMatmul(rt, prepareMatmul(rt, operand(a, transA), operand(b, transB), m, n, ka, batchShape, a.dtype), [a, b], out);
     return out;
   });
 }

@@ -4,7 +4,9 @@
 import { unaryKernel } from '../../kernels/elementwise.js';
 import { ACTIVATION_TABLE, NONLINEAR_ACTIVATIONS, type NonlinearActivation } from '../../kernels/activation-table.js';
 import { ACTIVATION_OPS } from '../activations.js';
-import { defineOp, runOp, type OpDef } from '../tape.js';
+import { defineOp, isGradEnabled, runOp, type OpDef } from '../tape.js';
+import { activationGrad } from '../fusion/activation-grad.js';
+import { foldActivation, fusableParams, fusionEnabled } from '../fusion/matmul-chain.js';
 import { shown } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { div } from './binary.js';
@@ -18,9 +20,16 @@ type GradRule = (x: Tensor, y: Tensor, g: Tensor, a: UnaryAttrs) => Tensor;
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 
-/** Each activation's unary op: g act'(x), its parameters in the op's slots p0, p1. */
+/**
+ * Each activation's unary op: g act'(x), its parameters in the op's slots p0, p1. Without a
+ * graph to record (no createGraph) it is one fused dispatch, as in linear's backward; with one,
+ * tensor ops, so it can be differentiated again.
+ */
 const ACTIVATION_RULES = Object.fromEntries(
-  NONLINEAR_ACTIVATIONS.map((name): [NonlinearActivation, GradRule] => [name, (x, y, g, a) => g.mul(ACTIVATION_OPS[name].derivative(x, y, [a.p0, a.p1]))]),
+  NONLINEAR_ACTIVATIONS.map((name): [NonlinearActivation, GradRule] => [
+    name,
+    (x, y, g, a) => (isGradEnabled() || !fusableParams(name, a.p1) || !fusionEnabled(g.device) ? g.mul(ACTIVATION_OPS[name].derivative(x, y, [a.p0, a.p1])) : activationGrad(name, a.p0, g, x)),
+  ]),
 ) as Record<NonlinearActivation, GradRule>;
 
 /** Gradient rules; an op whose rule is null (sign, step) has no gradient. */
@@ -68,6 +77,9 @@ export function unary(name: UnaryOpName, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const def = DEFS.get(name);
   if (!def) throw new Error(`unary: unknown op '${String(name)}' (valid: ${[...DEFS.keys()].join(', ')})`);
   return runOp(def, [x], { p0, p1 }, (rt) => {
+    // An activation of a pending matmul joins its dispatch (src/tensor/fusion/matmul-chain.ts).
+    const folded = foldActivation(rt, name, x, p0, p1);
+    if (folded) return folded;
     const y = Tensor.empty(rt, x.shape, name);
     unaryKernel(rt, name, x.buffer, y.buffer, x.size, p0, p1);
     return y;
