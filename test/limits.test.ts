@@ -258,6 +258,26 @@ describe('the unfused Langevin sampler on many chains', () => {
   }, 60_000);
 });
 
+describe('samplers with more chains than one binding holds', () => {
+  // The samplers keep each chain's state in one [chains, dim] tensor and their kernels (the
+  // MLP's matmuls, the fused Langevin kernel) bind it whole: past the binding limit they refuse
+  // by name before recording anything, and nothing they allocated stays behind.
+  for (const fused of [false, true]) {
+    it(`Langevin (${fused ? 'fused' : 'unfused'}) on over 128 MiB of chains refuses, naming its op; memory() unchanged, later work fine`, async () => {
+      if (rt.maxBindingSize >= 2 ** 31) return;
+      const chains = rt.maxBindingSize / 8 + 1024;
+      const energy = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [4], seed: 3 });
+      const x0 = ebm.randn([chains, 2], { seed: 4 });
+      const sampler = new ebm.LangevinDynamics(energy, { stepSize: 0.01, fused });
+      const err = await failsCleanly(() => sampler.sample({ x: x0, nSteps: 1, seed: 5 }), fused ? /^langevin-mlp[\w-]*: its kernel/ : new RegExp(`^linear on \\[${chains}, 2\\] and \\[4, 2\\] and \\[4\\]: its kernel \\(matmul`));
+      expect(err.message).toMatch(/binds 'x' whole|binds 'a' whole/);
+      expect(err.message).toContain(`maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes`);
+      x0.dispose();
+      for (const p of energy.parameters()) p.dispose();
+    }, 60_000);
+  }
+});
+
 describe('conv2d at the limits', () => {
   // About a minute on lavapipe (262,144 tiled workgroups), so EBM_TEST_LONG=1 only; test/conv2d.test.ts covers the wg_x0 offsets at small sizes.
   if (!LONG) console.log('conv2d on a [1, 1, 4096, 4096] input: skipped in npm test (about a minute on lavapipe); it runs under npm run test:long');

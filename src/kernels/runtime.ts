@@ -441,7 +441,16 @@ export class Runtime {
     if (++this.pendingDispatches >= this.batchSize) this.flush();
   }
 
-  private tooLargeToBind(spec: KernelSpec, binding: string, bytes: number): string {
+  /**
+   * Throws what dispatch() would, naming the op running now, unless each of `bindings` (name
+   * and buffer) can be bound whole: for a wrapper that checks at the call and dispatches later
+   * (a deferred matmul), so that the error is not raised by whichever op records it.
+   */
+  checkBindsWhole(shader: string, bindings: Readonly<Record<string, PooledBuffer>>): void {
+    for (const [name, b] of Object.entries(bindings)) if (b.size > this.maxBindingSize) throw new Error(this.tooLargeToBind({ shader }, name, b.size));
+  }
+
+  private tooLargeToBind(spec: Pick<KernelSpec, 'shader'>, binding: string, bytes: number): string {
     const op = this.currentOp ?? spec.shader.replace(/\.wgsl$/, '');
     return (
       `${op}: its kernel (${spec.shader}) binds '${binding}' whole, a ${bytes}-byte buffer (${mib(bytes)}), over this device's maxStorageBufferBindingSize of ${this.maxBindingSize} bytes (${mib(this.maxBindingSize)}); ` +
