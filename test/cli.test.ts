@@ -397,7 +397,7 @@ describe('errors are one line and a non-zero exit', () => {
   test('unknown dataset, option, value or command lists the valid ones', async () => {
     await oneLineError(['train', '--dataset', 'nine-gaussians'], 2, /unknown dataset 'nine-gaussians' \(valid: gaussian-mixture, eight-gaussians, two-moons, swiss-roll, circle, checkerboard, pinwheel, grid\)/);
     await oneLineError(['train', '--model', 'transformer'], 2, /unknown model 'transformer' \(valid: mlp, resnet\)/);
-    await oneLineError(['train', '--loss', 'nce'], 2, /unknown loss 'nce' \(valid: cd, pcd, dsm, ssm\)/);
+    await oneLineError(['train', '--loss', 'mle'], 2, /unknown loss 'mle' \(valid: cd, pcd, dsm, ssm, nce, eqm\)/);
     await oneLineError(['train', '--sampler', 'gibbs'], 2, /unknown sampler 'gibbs' \(valid: langevin, hmc\)/);
     await oneLineError(['train', '--bogus', '1'], 2, /unknown option '--bogus' for train \(valid: --dataset --model .*--quiet\)/);
     await oneLineError(['train', '--steps', 'many'], 2, /--steps must be an integer >= 1, got 'many'/);
@@ -406,7 +406,7 @@ describe('errors are one line and a non-zero exit', () => {
     await oneLineError(['train', '--steps'], 2, /--steps needs a value/);
     await oneLineError(['sample', '--checkpoint', 'x.safetensors', '--out', 'x.txt'], 2, /unknown format '\.txt' \(valid: \.npy, \.csv, \.png\)/);
     await oneLineError(['sample'], 2, /sample needs --checkpoint/);
-    await oneLineError(['fly'], 2, /unknown command 'fly' \(valid: train, sample, info, bench/);
+    await oneLineError(['fly'], 2, /unknown command 'fly' \(valid: train, sample, eval, info, bench/);
   });
 
   test('unreadable and corrupt checkpoints', async () => {

@@ -5,7 +5,9 @@ import * as ebm from '../index.js';
 import { CliError, UsageError } from './errors.js';
 
 export const MODELS = ['mlp', 'resnet'] as const;
-export const LOSSES = ['cd', 'pcd', 'dsm', 'ssm'] as const;
+export const LOSSES = ['cd', 'pcd', 'dsm', 'ssm', 'nce', 'eqm'] as const;
+/** EqM's paths (--interpolant). */
+export const INTERPOLANTS = ebm.EQM_INTERPOLANTS;
 export const SAMPLERS = ['langevin', 'hmc'] as const;
 /** The --activation spellings: PyTorch's functional names (leaky_relu), from the library's activation table. */
 export const ACTIVATIONS = ebm.NONLINEAR_ACTIVATIONS.map((a) => ebm.ACTIVATION_TABLE[a].functional);
@@ -21,7 +23,9 @@ export type SamplerConfig =
 export type LossConfig =
   | { type: 'cd' | 'pcd'; kSteps: number; energyRegWeight: number; bufferSize: number; newSampleRatio: number }
   | { type: 'dsm'; noiseScale: number }
-  | { type: 'ssm'; nProjections: number };
+  | { type: 'ssm'; nProjections: number }
+  | { type: 'nce'; noiseRatio: number; noiseScaleFactor: number }
+  | { type: 'eqm'; interpolant: ebm.EqmInterpolantName; ctThreshold: number; ctMultiplier: number };
 
 export interface TrainConfig {
   /** The format of this object (bumped on incompatible changes). */
@@ -41,8 +45,11 @@ export interface TrainConfig {
   logEvery: number;
   /** A resumable checkpoint every checkpointEvery steps (and at the end). */
   checkpointEvery: number;
-  /** The plots and the final evaluation. */
-  plot: { extent: number; grid: number; samples: number; sampleSteps: number };
+  /**
+   * The plots and the final evaluation; aisChains and aisTemperatures size the held-out
+   * log-likelihood's AIS (absent in older configs: EVAL_DEFAULTS).
+   */
+  plot: { extent: number; grid: number; samples: number; sampleSteps: number; aisChains?: number; aisTemperatures?: number };
 }
 
 /** Where a `train` command line may set each field. */
@@ -63,6 +70,10 @@ export interface TrainArgs {
   noiseScale?: string;
   energyReg?: string;
   sampleSteps?: string;
+  noiseRatio?: string;
+  interpolant?: string;
+  aisChains?: string;
+  aisTemperatures?: string;
   logEvery?: string;
   checkpointEvery?: string;
 }
@@ -93,6 +104,8 @@ export const RANGES = {
   nBlocks: [0, 256],
   inputDim: [1, 1 << 16],
   samples: [1, 1 << 24],
+  aisChains: [2, 1 << 16],
+  aisTemperatures: [1, 100_000],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /**
@@ -146,6 +159,13 @@ function intList(name: string, v: string | undefined, dflt: number[]): number[] 
     throw new UsageError(`--${name} must be a comma-separated list of at most ${RANGES.hiddenLayers[1]} decimal integers in [${lo}, ${hi}] (e.g. 128,128), got '${v}'`);
   return parts;
 }
+
+/**
+ * The held-out log-likelihood's AIS (train's final metrics, the eval command): chains, path
+ * steps, the HMC step as a fraction of the plot's half-width, leapfrog steps. Small enough to
+ * add seconds, not minutes, to a run on a software adapter; its standard error is reported with it.
+ */
+export const EVAL_DEFAULTS = { aisChains: 128, aisTemperatures: 25, aisStepFraction: 0.03, nLeapfrogSteps: 3, nce: { noiseRatio: 1, noiseScaleFactor: 1.2 }, eqm: { ctThreshold: 0.8, ctMultiplier: 4 } };
 
 /** The half-width of the square the plots show, per dataset (its data fits inside with a margin). */
 export const DATASET_EXTENT: Record<ebm.DatasetName, number> = {
@@ -208,12 +228,18 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
       ? { type: 'langevin', stepSize, noiseScale: posNumber('noise-scale', a.noiseScale, DEFAULTS.noiseScale, true) }
       : { type: 'hmc', stepSize, nLeapfrogSteps: 5 };
   const kSteps = ranged('k-steps', a.kSteps, samplerType === 'hmc' ? Math.max(1, Math.round(DEFAULTS.kSteps / 6)) : DEFAULTS.kSteps, RANGES.kSteps);
+  if (a.noiseRatio !== undefined && lossType !== 'nce') throw new UsageError(`--noise-ratio is an option of --loss nce (this run's loss is ${lossType})`);
+  if (a.interpolant !== undefined && lossType !== 'eqm') throw new UsageError(`--interpolant is an option of --loss eqm (this run's loss is ${lossType})`);
   const loss: LossConfig =
     lossType === 'cd' || lossType === 'pcd'
       ? { type: lossType, kSteps: lossType === 'pcd' && a.kSteps === undefined ? Math.max(1, Math.round(kSteps / 3)) : kSteps, energyRegWeight: posNumber('energy-reg', a.energyReg, DEFAULTS.energyRegWeight, true), bufferSize: 8192, newSampleRatio: 0.05 }
       : lossType === 'dsm'
         ? { type: 'dsm', noiseScale: 0.1 }
-        : { type: 'ssm', nProjections: 1 };
+        : lossType === 'ssm'
+          ? { type: 'ssm', nProjections: 1 }
+          : lossType === 'nce'
+            ? { type: 'nce', noiseRatio: posNumber('noise-ratio', a.noiseRatio, EVAL_DEFAULTS.nce.noiseRatio), noiseScaleFactor: EVAL_DEFAULTS.nce.noiseScaleFactor }
+            : { type: 'eqm', interpolant: choice('interpolant', a.interpolant, INTERPOLANTS, 'linear'), ...EVAL_DEFAULTS.eqm };
   const logEvery = ranged('log-every', a.logEvery, Math.min(DEFAULTS.logEvery, steps), RANGES.logEvery);
   return {
     version: 1,
@@ -229,7 +255,14 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     mixedPrecision: a.mixedPrecision ?? false,
     logEvery,
     checkpointEvery: ranged('checkpoint-every', a.checkpointEvery, Math.max(logEvery, Math.ceil(steps / 10 / logEvery) * logEvery), RANGES.checkpointEvery),
-    plot: { extent: DATASET_EXTENT[dataset], grid: 256, samples: 1000, sampleSteps: ranged('sample-steps', a.sampleSteps, Math.max(200, kSteps), RANGES.sampleSteps) },
+    plot: {
+      extent: DATASET_EXTENT[dataset],
+      grid: 256,
+      samples: 1000,
+      sampleSteps: ranged('sample-steps', a.sampleSteps, Math.max(200, kSteps), RANGES.sampleSteps),
+      aisChains: ranged('ais-chains', a.aisChains, EVAL_DEFAULTS.aisChains, RANGES.aisChains),
+      aisTemperatures: ranged('ais-temperatures', a.aisTemperatures, EVAL_DEFAULTS.aisTemperatures, RANGES.aisTemperatures),
+    },
   };
 }
 
@@ -349,14 +382,22 @@ export function checkTrainConfig(v: unknown, where: string): TrainConfig {
       ? { type: lossType, kSteps: l.int('kSteps', RANGES.kSteps), energyRegWeight: l.num('energyRegWeight', 0), bufferSize: l.int('bufferSize', RANGES.bufferSize), newSampleRatio: l.num('newSampleRatio', 0, 1) }
       : lossType === 'dsm'
         ? { type: 'dsm', noiseScale: l.num('noiseScale', 0, Infinity, true) }
-        : { type: 'ssm', nProjections: l.int('nProjections', RANGES.nProjections) };
+        : lossType === 'ssm'
+          ? { type: 'ssm', nProjections: l.int('nProjections', RANGES.nProjections) }
+          : lossType === 'nce'
+            ? { type: 'nce', noiseRatio: l.num('noiseRatio', 0, 1e6, true), noiseScaleFactor: l.num('noiseScaleFactor', 0, 1e6, true) }
+            : { type: 'eqm', interpolant: l.oneOf('interpolant', INTERPOLANTS), ctThreshold: l.num('ctThreshold', 0, 1, true), ctMultiplier: l.num('ctMultiplier', 0, 1e6, true) };
+  if (loss.type === 'eqm' && loss.ctThreshold >= 1) l.fail('ctThreshold', 'a number in (0, 1)');
   const opt = f.sub('optimizer');
   opt.oneOf('type', ['adam'] as const);
   const betas = opt.o.betas;
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1)) opt.fail('betas', 'two numbers in [0, 1)');
   const optimizer = { type: 'adam' as const, lr: opt.num('lr', 0, Infinity, true), betas: betas as [number, number] };
   const p = f.sub('plot');
-  const plot = { extent: p.num('extent', 0, 1e6, true), grid: p.int('grid', RANGES.plotGrid), samples: p.int('samples', RANGES.plotSamples), sampleSteps: p.int('sampleSteps', RANGES.sampleSteps) };
+  const plot: TrainConfig['plot'] = { extent: p.num('extent', 0, 1e6, true), grid: p.int('grid', RANGES.plotGrid), samples: p.int('samples', RANGES.plotSamples), sampleSteps: p.int('sampleSteps', RANGES.sampleSteps) };
+  // Absent in configs written before the held-out log-likelihood.
+  if (p.o.aisChains !== undefined) plot.aisChains = p.int('aisChains', RANGES.aisChains);
+  if (p.o.aisTemperatures !== undefined) plot.aisTemperatures = p.int('aisTemperatures', RANGES.aisTemperatures);
   return {
     version: 1,
     dataset,
@@ -404,10 +445,26 @@ export function checkModelFits(m: ModelConfig, where: string, limits: { maxStora
   }
 }
 
+function lossDescription(l: LossConfig, sampler: string): string {
+  switch (l.type) {
+    case 'cd':
+    case 'pcd':
+      return `${l.type.toUpperCase()}-${l.kSteps} (${sampler})`;
+    case 'dsm':
+      return `DSM sigma=${l.noiseScale}`;
+    case 'ssm':
+      return 'SSM';
+    case 'nce':
+      return `NCE nu=${l.noiseRatio}`;
+    case 'eqm':
+      return `EqM ${l.interpolant}`;
+  }
+}
+
 /** A one-line description of a config, for the log. */
 export function describeConfig(c: TrainConfig): string {
   const m = c.model.type === 'mlp' ? `MLP ${[c.model.inputDim, ...c.model.hiddenDims, 1].join('-')} ${c.model.activation}` : `ResNet ${c.model.hiddenDim}x${c.model.nBlocks} ${c.model.activation}`;
   const s = c.sampler.type === 'langevin' ? `Langevin h=${c.sampler.stepSize}` : `HMC h=${c.sampler.stepSize} L=${c.sampler.nLeapfrogSteps}`;
-  const l = c.loss.type === 'cd' || c.loss.type === 'pcd' ? `${c.loss.type.toUpperCase()}-${c.loss.kSteps} (${s})` : c.loss.type === 'dsm' ? `DSM sigma=${c.loss.noiseScale}` : `SSM`;
+  const l = lossDescription(c.loss, s);
   return `${c.dataset}, ${m}, ${l}, Adam lr=${c.optimizer.lr}, batch ${c.batchSize}, ${c.steps} steps${c.mixedPrecision ? ', mixed precision' : ''}, seed ${c.seed}`;
 }

@@ -33,8 +33,10 @@ export function streamSeed(config: TrainConfig, purpose: keyof typeof SEED): num
 export function createEngine(config: TrainConfig, opts: { legacyResumeStep?: number } = {}): Engine {
   const model = buildModel(config.model, seedFor(config, 'model'));
   const sampler = buildSampler(config.sampler, model);
-  const optimizer = new ebm.Adam(model.parameters(), { lr: config.optimizer.lr, betas: config.optimizer.betas });
   const loss = makeLoss(config, model, sampler, seedFor(config, 'loss', opts.legacyResumeStep ?? 0));
+  // NCE's learned log-normaliser c trains with the model's parameters.
+  const params = loss instanceof ebm.NoiseContrastiveEstimation ? [...model.parameters(), ...loss.parameters()] : model.parameters();
+  const optimizer = new ebm.Adam(params, { lr: config.optimizer.lr, betas: config.optimizer.betas });
   const Trainer = config.mixedPrecision ? ebm.MixedPrecisionEBMTrainer : ebm.EBMTrainer;
   // logEvery 0: the trainer never reads back by itself; fit reads the CLI's logged steps.
   const trainer = new Trainer({ energyFunction: model, sampler, optimizer, lossFn: loss, logEvery: 0 });
@@ -47,6 +49,10 @@ export function createEngine(config: TrainConfig, opts: { legacyResumeStep?: num
     dispose() {
       trainer.dispose();
       if (loss instanceof ebm.ContrastiveDivergence) loss.dispose();
+      if (loss instanceof ebm.NoiseContrastiveEstimation) {
+        loss.dispose();
+        loss.noise.dispose();
+      }
     },
   };
 }
@@ -68,5 +74,12 @@ function makeLoss(config: TrainConfig, model: ebm.BaseEnergyFunction, sampler: E
       return new ebm.DenoisingScoreMatching(model, { noiseScale: l.noiseScale, seed });
     case 'ssm':
       return new ebm.SlicedScoreMatching(model, { nProjections: l.nProjections, seed });
+    case 'nce': {
+      // The noise: a Gaussian fitted to the training set (the same seeded draw train.ts makes).
+      const noise = ebm.tidy(() => ebm.GaussianNoise.fit(ebm.makeDataset(config.dataset, { nSamples: config.datasetSize, seed: seedFor(config, 'data') }), { scaleFactor: l.noiseScaleFactor }));
+      return new ebm.NoiseContrastiveEstimation(model, { noise, noiseRatio: l.noiseRatio, seed });
+    }
+    case 'eqm':
+      return new ebm.EquilibriumMatchingLoss(model, { interpolant: l.interpolant, ctThreshold: l.ctThreshold, ctMultiplier: l.ctMultiplier, seed });
   }
 }

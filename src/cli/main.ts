@@ -1,16 +1,17 @@
-// The `webgpu-ebm` command: train, sample, info, bench. Every failure is one line on stderr and
+// The `webgpu-ebm` command: train, sample, eval, info, bench. Every failure is one line on stderr and
 // a non-zero exit status (2: a bad command line; 1: anything else), and the WebGPU device is
 // released before returning so that Node can exit.
 import { parseArgs } from 'node:util';
 import * as ebm from '../index.js';
 import { runBench } from './bench.js';
-import { ACTIVATIONS, DEFAULTS, LOSSES, MODELS, SAMPLERS } from './config.js';
+import { ACTIVATIONS, DEFAULTS, EVAL_DEFAULTS, INTERPOLANTS, LOSSES, MODELS, SAMPLERS } from './config.js';
+import { runEval } from './eval.js';
 import { CliError, oneLine, UsageError } from './errors.js';
 import type { Output } from './progress.js';
 import { runSample, SAMPLE_FORMATS } from './sample.js';
 import { runTrain } from './train.js';
 
-export const COMMANDS = ['train', 'sample', 'info', 'bench'] as const;
+export const COMMANDS = ['train', 'sample', 'eval', 'info', 'bench'] as const;
 
 export const USAGE = `usage: webgpu-ebm <command> [options]
 
@@ -23,13 +24,19 @@ commands:
              --hidden N,N         hidden widths (${DEFAULTS.hidden.join(',')}; resnet: width[,width...] = blocks)
              --activation NAME    ${ACTIVATIONS.join(', ')} (${DEFAULTS.activation})
              --loss TYPE          cd (contrastive divergence), pcd (persistent CD), dsm (denoising
-                                  score matching), ssm (sliced score matching) (${DEFAULTS.loss})
+                                  score matching), ssm (sliced score matching), nce (noise-
+                                  contrastive estimation, Gaussian noise fitted to the data),
+                                  eqm (equilibrium matching) (${DEFAULTS.loss})
+             --noise-ratio X      nce: noise draws per data point (${EVAL_DEFAULTS.nce.noiseRatio})
+             --interpolant NAME   eqm: ${INTERPOLANTS.join(', ')} (linear)
              --sampler TYPE       ${SAMPLERS.join(', ')} (${DEFAULTS.sampler})
              --k-steps N          sampler steps per training step for cd/pcd (${DEFAULTS.kSteps})
              --step-size X        sampler step size (langevin ${DEFAULTS.langevinStepSize}, hmc ${DEFAULTS.hmcStepSize})
              --noise-scale X      Langevin noise scale (${DEFAULTS.noiseScale})
              --energy-reg X       cd/pcd: weight of the energy-magnitude penalty (${DEFAULTS.energyRegWeight})
              --sample-steps N     chain length of the final samples (plots, samples.npy) (200)
+             --ais-chains N       chains of the final held-out log-likelihood's AIS (${EVAL_DEFAULTS.aisChains})
+             --ais-temperatures N its annealing steps (${EVAL_DEFAULTS.aisTemperatures})
              --steps N            training steps (${DEFAULTS.steps})
              --batch-size N       (${DEFAULTS.batchSize})
              --lr X               Adam's learning rate (${DEFAULTS.lr})
@@ -48,6 +55,12 @@ commands:
              --n N (1000)  --steps N (200)  --seed N (0)  --sampler ${SAMPLERS.join('|')}  --step-size X
              --out FILE           ${SAMPLE_FORMATS.map((f) => `samples${f}`).join(' | ')} (samples.npy)
              --activation NAME    for a file without a model config (PyTorch-made)
+  eval     a trained model's quality metrics (2-D energies: held-out log-likelihood in nats, log Z
+           by annealed importance sampling, with its standard error); one line, then a JSON line
+             --checkpoint PATH    model.safetensors or checkpoint.safetensors (required)
+             --dataset NAME       the held-out data (default: the dataset the model was trained on)
+             --n N (1000)  --seed N (0)  --ais-chains N (${EVAL_DEFAULTS.aisChains})  --ais-temperatures N (${EVAL_DEFAULTS.aisTemperatures})
+             --activation NAME    for a file without a model config (PyTorch-made)
   info     the WebGPU adapter, its features and limits, and whether f16 is on
   bench    time the kernels against tfjs on the same adapter; bench --help for its options`;
 
@@ -63,6 +76,10 @@ const TRAIN_OPTIONS = {
   'noise-scale': { type: 'string' },
   'energy-reg': { type: 'string' },
   'sample-steps': { type: 'string' },
+  'noise-ratio': { type: 'string' },
+  interpolant: { type: 'string' },
+  'ais-chains': { type: 'string' },
+  'ais-temperatures': { type: 'string' },
   steps: { type: 'string' },
   'batch-size': { type: 'string' },
   lr: { type: 'string' },
@@ -84,6 +101,16 @@ const SAMPLE_OPTIONS = {
   sampler: { type: 'string' },
   'step-size': { type: 'string' },
   seed: { type: 'string' },
+  activation: { type: 'string' },
+} as const;
+
+const EVAL_OPTIONS = {
+  checkpoint: { type: 'string' },
+  dataset: { type: 'string' },
+  n: { type: 'string' },
+  seed: { type: 'string' },
+  'ais-chains': { type: 'string' },
+  'ais-temperatures': { type: 'string' },
   activation: { type: 'string' },
 } as const;
 
@@ -161,6 +188,10 @@ export async function run(argv: string[], io: RunIO = processIO, deviceOptions?:
       if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
       const { values } = parse('sample', rest, SAMPLE_OPTIONS);
       await runSample(values, io, deviceOptions);
+    } else if (command === 'eval') {
+      if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
+      const { values } = parse('eval', rest, EVAL_OPTIONS);
+      await runEval(values, io, deviceOptions);
     } else if (command === 'info') {
       parse('info', rest, {});
       await info(io, deviceOptions);

@@ -17,6 +17,7 @@ import * as ebm from '../index.js';
 import { checkpointPathOf, readCheckpoint, saveCheckpoint, saveModel, type ResumeState } from './checkpoint.js';
 import { lockFolder, makeFolder } from './run-folder.js';
 import { configFromArgs, describeConfig, type TrainArgs, type TrainConfig } from './config.js';
+import { heldOutLogLikelihood } from './eval.js';
 import { createEngine, seedFor, streamSeed, type Engine } from './engine.js';
 import { CliError, oneLine, UsageError } from './errors.js';
 import { encodeNpy } from './formats.js';
@@ -58,11 +59,22 @@ export interface FinalMetrics {
   near_mode_fraction?: number;
   /** Per-mode fraction of samples, in the dataset's mode order. */
   mode_fractions?: number[];
+  /** Mean log p(x) of held-out data (nats per point; p = exp(-E) / Z, log Z by AIS). */
+  heldout_log_likelihood: number;
+  /** Its standard error (AIS's, over the chains). */
+  heldout_log_likelihood_se: number;
+  /** The AIS estimate of log Z. */
+  log_z: number;
+  /**
+   * log Z by quadrature on the landscape's grid (the plot's square only): a cross-check of
+   * log_z that misses any mass the model puts outside the square.
+   */
+  log_z_grid: number;
   seconds: number;
 }
 
 /** Options a --resume may change; any other training option must match the checkpoint's. */
-const RESUMABLE = new Set(['steps', 'logEvery', 'checkpointEvery', 'sampleSteps', 'out', 'resume', 'quiet', 'force']);
+const RESUMABLE = new Set(['steps', 'logEvery', 'checkpointEvery', 'sampleSteps', 'aisChains', 'aisTemperatures', 'out', 'resume', 'quiet', 'force']);
 
 /** Where a run that stopped on a NaN or inf loss keeps its state (the parameters from before the bad step). */
 export const NONFINITE_CHECKPOINT = 'checkpoint-nonfinite.safetensors';
@@ -152,6 +164,8 @@ async function settle(o: TrainCliOptions, given: Set<string>): Promise<{ config:
     loss: (c) => c.loss.type,
     kSteps: (c) => ('kSteps' in c.loss ? c.loss.kSteps : null),
     energyReg: (c) => ('energyRegWeight' in c.loss ? c.loss.energyRegWeight : null),
+    noiseRatio: (c) => ('noiseRatio' in c.loss ? c.loss.noiseRatio : null),
+    interpolant: (c) => ('interpolant' in c.loss ? c.loss.interpolant : null),
     sampler: (c) => c.sampler.type,
     stepSize: (c) => c.sampler.stepSize,
     noiseScale: (c) => ('noiseScale' in c.sampler ? c.sampler.noiseScale : null),
@@ -169,14 +183,19 @@ async function settle(o: TrainCliOptions, given: Set<string>): Promise<{ config:
   }
   if (diffs.length) {
     resume.dispose();
-    throw new UsageError(`--resume continues the checkpoint's run as configured; these options cannot change: ${diffs.join(', ')} (allowed with --resume: --steps --log-every --checkpoint-every --sample-steps --out --quiet)`);
+    throw new UsageError(`--resume continues the checkpoint's run as configured; these options cannot change: ${diffs.join(', ')} (allowed with --resume: --steps --log-every --checkpoint-every --sample-steps --ais-chains --ais-temperatures --out --quiet)`);
   }
   const config: TrainConfig = {
     ...saved,
     steps: given.has('steps') ? fresh.steps : saved.steps,
     logEvery: given.has('logEvery') ? fresh.logEvery : saved.logEvery,
     checkpointEvery: given.has('checkpointEvery') ? fresh.checkpointEvery : saved.checkpointEvery,
-    plot: { ...saved.plot, sampleSteps: given.has('sampleSteps') ? fresh.plot.sampleSteps : saved.plot.sampleSteps },
+    plot: {
+      ...saved.plot,
+      sampleSteps: given.has('sampleSteps') ? fresh.plot.sampleSteps : saved.plot.sampleSteps,
+      aisChains: given.has('aisChains') ? fresh.plot.aisChains : saved.plot.aisChains,
+      aisTemperatures: given.has('aisTemperatures') ? fresh.plot.aisTemperatures : saved.plot.aisTemperatures,
+    },
   };
   if (config.steps <= resume.step) {
     resume.dispose();
@@ -319,6 +338,7 @@ async function trainIn(o: TrainCliOptions, given: Set<string>, out: Output, outD
   data.dispose();
   const cov = final.modes_covered !== undefined ? `, modes covered ${final.modes_covered}/${final.modes}, ${(100 * final.near_mode_fraction!).toFixed(1)}% of samples within 4 std of a mode` : '';
   out.write(`done in ${final.seconds.toFixed(1)} s: loss ${fmt(final.loss)}, E(data) ${fmt(final.energy_data)}, E(samples) ${fmt(final.energy_samples)}${cov}`);
+  out.write(`held-out log-likelihood ${final.heldout_log_likelihood.toFixed(3)} +- ${final.heldout_log_likelihood_se.toFixed(3)} nats per point (log Z ${final.log_z.toFixed(3)} by AIS, ${final.log_z_grid.toFixed(3)} on the plot's grid)`);
   out.write(`wrote ${FILES.map((f) => join(outDir, f)).join(', ')}`);
   return { outDir, config, step, final, seconds: final.seconds, interrupted: false };
 }
@@ -359,16 +379,23 @@ async function evaluate(
   const evalData = ebm.keep(ebm.makeDataset(config.dataset, { nSamples: Math.min(1000, config.datasetSize), seed: seedFor(config, 'evalData') }));
   const samples = ebm.keep(drawSamples(engine, nSamples, sampleSteps, seedFor(config, 'eval')));
   // One batched forward over the whole grid; three readbacks started together.
-  const [energyGrid, eData, eSamples] = ebm.noGrad(() =>
+  const [energyGrid, eData, eSamples, gridLogZ] = ebm.noGrad(() =>
     ebm.tidy(() => {
       const pts = gridPoints(extent, grid);
-      return [engine.model.forward(pts), engine.model.forward(evalData).mean(), engine.model.forward(samples).mean()].map((t) => ebm.keep(t));
+      const e = engine.model.forward(pts);
+      // The grid's cells are (2 extent / (grid - 1))^2 (gridPoints spans the square's edges).
+      const cell = 2 * Math.log((2 * extent) / (grid - 1));
+      return [e, engine.model.forward(evalData).mean(), engine.model.forward(samples).mean(), e.neg().logsumexp().add(cell)].map((t) => ebm.keep(t));
     }),
-  ) as [ebm.Tensor, ebm.Tensor, ebm.Tensor];
-  const [gridE, sampleXY, dataXY, eD, eS] = await Promise.all([energyGrid.data(), samples.data(), evalData.data(), eData.item(), eSamples.item()]);
-  for (const t of [energyGrid, eData, eSamples, samples, evalData]) t.dispose();
+  ) as [ebm.Tensor, ebm.Tensor, ebm.Tensor, ebm.Tensor];
+  const [gridE, sampleXY, dataXY, eD, eS, logZGrid] = await Promise.all([energyGrid.data(), samples.data(), evalData.data(), eData.item(), eSamples.item(), gridLogZ.item()]);
+  for (const t of [energyGrid, eData, eSamples, samples, gridLogZ]) t.dispose();
   writeFileSync(join(outDir, 'samples.npy'), encodeNpy(sampleXY, [nSamples, 2]));
 
+  // The held-out log-likelihood, after the model is saved and with its own seed stream (the
+  // training's streams and the saved model are untouched). Its AIS reads back once.
+  const ll = await heldOutLogLikelihood(engine.model, evalData, { ...config.plot, seed: seedFor(config, 'eval', 1) });
+  evalData.dispose();
   const final: FinalMetrics = {
     step,
     phase: 'final',
@@ -376,6 +403,10 @@ async function evaluate(
     energy_data: eD,
     energy_samples: eS,
     ...modeCoverage(sampleXY, config.dataset),
+    heldout_log_likelihood: Number(ll.logLikelihood.toFixed(5)),
+    heldout_log_likelihood_se: Number(ll.standardError.toFixed(5)),
+    log_z: Number(ll.logZ.toFixed(5)),
+    log_z_grid: Number(logZGrid.toFixed(5)),
     seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
   };
   appendFileSync(join(outDir, 'metrics.jsonl'), `${JSON.stringify(final)}\n`);
