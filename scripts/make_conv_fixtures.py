@@ -20,6 +20,9 @@ Double-backward case ``dNN`` (metadata key ``double``, same fields, no bias) sto
 f = sum(conv2d(x, w)^2), gx = df/dx and gw = df/dw (both with create_graph):
 ``dNN/gx``, ``dNN/gw``, then ``dNN/gx_v_x`` = d<gx, v>/dx, ``dNN/gx_v_w`` = d<gx, v>/dw,
 ``dNN/gw_u_x`` = d<gw, u>/dx and ``dNN/gw_u_w`` = d<gw, u>/dw.
+
+Fused case ``fNN`` (metadata key ``fused``, with ``activation`` (torch.nn.functional's name)
+and its ``param``): see make_fused.
 """
 
 from __future__ import annotations
@@ -65,13 +68,41 @@ CASES = [
     ("b2 4->8 24x24 k3 s1 p1 bias (chunked weight gradient)", 2, 4, 8, (24, 24), 3, 1, 1, 1, True),
     ("b3 6->7 19x17 k3 s2 p1 (chunked, strided)", 3, 6, 7, (19, 17), 3, 2, 1, 1, False),
     ("b2 65->66 5x6 k[1,2] s1 p[0,1] bias (even kernel, several 64-wide tiles)", 2, 65, 66, (5, 6), (1, 2), 1, [0, 1], 1, True),
+    # First layers (Cin <= 3, output pixels a multiple of 4 per image: the direct forward).
+    ("b3 1->10 12x12 k3 s2 p1 bias (Cin = 1, direct forward)", 3, 1, 10, (12, 12), 3, 2, 1, 1, True),
+    ("b2 3->8 8x8 k3 s1 p1 (Cin = 3, direct forward)", 2, 3, 8, (8, 8), 3, 1, 1, 1, False),
+    ("b2 2->5 9x10 k[3,2] s[2,1] p[1,0] d[1,2] bias (direct forward, odd geometry)", 2, 2, 5, (9, 10), (3, 2), [2, 1], [1, 0], [1, 2], True),
+    # Several 16-row blocks of the subgroup GEMM in fwd (33 outputs) and dgrad (20 inputs).
+    ("b2 20->33 9x7 k3 s1 p1 bias (several subgroup row blocks)", 2, 20, 33, (9, 7), 3, 1, 1, 1, True),
+    ("b3 17->18 11x9 k3 s2 p1 (subgroup blocks, strided)", 3, 17, 18, (11, 9), 3, 2, 1, 1, False),
 ]
 
 # (name, N, C, O, (H, W), (KH, KW), stride, padding, dilation)
 DOUBLE = [
     ("b2 3->4 7x9 k3 s1 p1", 2, 3, 4, (7, 9), 3, 1, 1, 1),
     ("b1 3->5 7x9 k3 s2 p[1,2] d2", 1, 3, 5, (7, 9), 3, 2, [1, 2], 2),
+    ("b2 1->6 8x8 k3 s2 p1 (Cin = 1, direct forward)", 2, 1, 6, (8, 8), 3, 2, 1, 1),
+    ("b2 9->17 7x6 k3 s1 p1 (subgroup row blocks)", 2, 9, 17, (7, 6), 3, 1, 1, 1),
 ]
+
+# The fused epilogue: y = act(conv2d(x, w, b)). (name, N, C, O, (H, W), K, stride, padding,
+# activation (torch.nn.functional name, the activation table's `functional`), its parameter or None)
+FUSED = [
+    ("b2 3->5 7x9 k3 s1 p1 relu", 2, 3, 5, (7, 9), 3, 1, 1, "relu", None),
+    ("b2 1->6 8x8 k3 s2 p1 silu (direct forward)", 2, 1, 6, (8, 8), 3, 2, 1, "silu", None),
+    ("b2 9->17 7x6 k3 s2 p1 tanh", 2, 9, 17, (7, 6), 3, 2, 1, "tanh", None),
+    ("b2 5->4 6x6 k3 s1 p0 leaky_relu 0.2", 2, 5, 4, (6, 6), 3, 1, 0, "leaky_relu", 0.2),
+    ("b1 4->6 5x7 k3 s1 p1 softplus beta 2", 1, 4, 6, (5, 7), 3, 1, 1, "softplus", 2.0),
+    ("b2 3->4 6x6 k3 s2 p1 gelu", 2, 3, 4, (6, 6), 3, 2, 1, "gelu", None),
+]
+
+
+def activation(name, param):
+    if name == "leaky_relu":
+        return lambda t: F.leaky_relu(t, param)
+    if name == "softplus":
+        return lambda t: F.softplus(t, beta=param)
+    return getattr(F, name)
 
 
 def conv(x, w, b, stride, padding, dilation):
@@ -124,6 +155,27 @@ def make_double(tensors):
     return meta
 
 
+def make_fused(tensors):
+    """Case fNN: x, w, b, out = act(conv2d(x, w, b)), gout, the gradients gx, gw, gb of
+    sum(out * gout), and for f = sum(out^2) with v (x-shaped): ggx = df/dx, hv = d<df/dx, v>/dx."""
+    meta = []
+    for i, (name, n, c, o, (h, wd), k, stride, padding, act, param) in enumerate(FUSED):
+        fid = f"f{i:02d}"
+        kh, kw = pair(k)
+        x, w, b, v = randn(n, c, h, wd), randn(o, c, kh, kw), randn(o), randn(n, c, h, wd)
+        fn = activation(act, param)
+        xd, w64, bd = (t.to(F64).requires_grad_(True) for t in (x, w, b))
+        out = fn(conv(xd, w64, bd, stride, padding, 1))
+        gout = randn(*out.shape)
+        gx, gw, gb = torch.autograd.grad((out * gout.to(F64)).sum(), [xd, w64, bd])
+        ggx = torch.autograd.grad(fn(conv(xd, w64, bd, stride, padding, 1)).square().sum(), [xd], create_graph=True)[0]
+        hv = torch.autograd.grad((ggx * v.to(F64)).sum(), [xd])[0]
+        for key, t in {"x": x, "w": w, "b": b, "v": v, "out": out, "gout": gout, "gx": gx, "gw": gw, "gb": gb, "ggx": ggx, "hv": hv}.items():
+            tensors[f"{fid}/{key}"] = t.detach().to(F32)
+        meta.append({"id": fid, "name": name, "stride": stride, "padding": padding, "dilation": 1, "activation": act, "param": param})
+    return meta
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.join(root, "test", "fixtures", "conv2d.safetensors")
@@ -131,11 +183,12 @@ def main():
     tensors: dict[str, torch.Tensor] = {}
     cases = make_cases(tensors)
     double = make_double(tensors)
+    fused = make_fused(tensors)
     tensors = {k: t.contiguous().clone() for k, t in tensors.items()}
-    save_file(tensors, path, metadata={"cases": json.dumps(cases), "double": json.dumps(double)})
+    save_file(tensors, path, metadata={"cases": json.dumps(cases), "double": json.dumps(double), "fused": json.dumps(fused)})
     loaded = load_file(path)
     assert all(t.dtype == F32 for t in loaded.values())
-    print(f"{len(cases)} cases, {len(double)} double-backward cases, {len(loaded)} tensors -> {path}")
+    print(f"{len(cases)} cases, {len(double)} double-backward cases, {len(fused)} fused cases, {len(loaded)} tensors -> {path}")
 
 
 if __name__ == "__main__":

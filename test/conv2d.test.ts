@@ -115,6 +115,15 @@ describe('conv2d', () => {
     if (shader === 'conv2d-subgroup.wgsl') expect(rt.stats.byShader.get(other) ?? 0).toBe(theirs! + packs);
   });
 
+  test.each(['registers', 'subgroup'] as const)('a first layer (Cin = 1) runs the direct forward kernel under %s', async (tiling) => {
+    const rt = await device();
+    const c = cases.find((k) => k.name.includes('Cin = 1, direct'))!;
+    const before = rt.stats.byShader.get('conv2d-direct.wgsl') ?? 0;
+    const y = ebm.conv2d(fx.get(`${c.id}/x`), fx.get(`${c.id}/w`), fx.get(`${c.id}/b`), opts(c, tiling));
+    expectClose(await y.data(), fx.values(`${c.id}/out`), TOL, 'direct forward');
+    expect(rt.stats.byShader.get('conv2d-direct.wgsl') ?? 0).toBe(before + 1);
+  });
+
   test('one pipeline per entry point serves every size', async () => {
     const rt = await device();
     const run = (n: number, h: number) => ebm.tidy(() => ebm.conv2d(ebm.randn([n, 3, h, h + 2], { seed: 1 }), ebm.randn([4, 3, 3, 3], { seed: 2 }), null, { padding: 1, tiling: 'registers' }));

@@ -30,6 +30,21 @@ const TILED = spec('gemm_tiled');
 const subgroupSpec = (entry: string): KernelSpec => ({ shader: 'conv2d-subgroup.wgsl', entry, bindings, preamble: `subgroups.wgsl+${PREAMBLE}` });
 const CONV_SUBGROUP = subgroupSpec('conv_subgroup');
 const WGRAD_SUBGROUP = subgroupSpec('wgrad_subgroup');
+const CONV_DIRECT: KernelSpec = {
+  shader: 'conv2d-direct.wgsl',
+  entry: 'conv_direct',
+  preamble: 'activations.wgsl',
+  bindings: [
+    { name: 'x', kind: 'read-only-storage' },
+    { name: 'w', kind: 'read-only-storage' },
+    { name: 'bias', kind: 'read-only-storage' },
+    { name: 'out', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+    { name: 'z_out', kind: 'storage' },
+  ],
+};
+/** Pixel blocks per invocation of the direct kernel (its weight registers are loaded once). */
+const DIRECT_R = 4;
 
 /**
  * 'registers': no workgroup memory (CPU adapters); 'subgroup': the same with weight loads
@@ -232,6 +247,19 @@ function xPacking(g: ConvGeometry): Packing {
   return { c: g.inC, h: g.inH, w: g.inW, top: ph, left: pw, hp: g.inH + 2 * ph, wp: g.inW + 2 * pw };
 }
 
+/**
+ * The direct forward kernel's output-channel block (vec4 groups) for a first layer, or 0 where
+ * it does not apply: few input channels (Cin <= 3: the packed GEMMs read channels in fours),
+ * weights that fit its 36 vec4 registers, whole vec4s of output pixels per image, and a grid
+ * within one dispatch.
+ */
+function directBlock(g: ConvGeometry): number {
+  const taps = g.inC * g.kH * g.kW;
+  if (g.inC > 3 || taps > 36 || (g.outH * g.outW) % 4 !== 0) return 0;
+  for (const ob of [4, 2, 1]) if (taps * ob <= 36 && (ob === 1 || 4 * ob <= ceilDiv(g.outC, 4) * 4)) return ob;
+  return 0;
+}
+
 /** The register block of the packed GEMMs per schedule: TM rows x TP pixels per lane. */
 function packedGemm(tiling: ConvTiling): { spec: KernelSpec; tm: number; tp: number } {
   return tiling === 'subgroup' ? { spec: CONV_SUBGROUP, tm: TM_SUBGROUP, tp: TP_SUBGROUP } : { spec: CONV_PACKED, tm: TM_CONV, tp: TP_CONV };
@@ -244,6 +272,32 @@ export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffe
   const z = epilogue.z ?? rt.placeholderOut;
   const fused = epilogueOverrides(rt, epilogue);
   const pixels = g.batch * g.outH * g.outW;
+  const ob = directBlock(g);
+  if (tiling !== 'workgroup' && ob > 0 && ceilDiv(pixels / 4, DIRECT_R * WG) <= rt.maxWorkgroupsPerDimension) {
+    const lanesWanted = ceilDiv(pixels / 4, DIRECT_R);
+    const gx = ceilDiv(lanesWanted, WG);
+    const p = {
+      batch: g.batch,
+      in_c: g.inC,
+      in_h: g.inH,
+      in_w: g.inW,
+      out_c: g.outC,
+      out_h: g.outH,
+      out_w: g.outW,
+      k_h: g.kH,
+      k_w: g.kW,
+      stride_h: g.stride[0],
+      stride_w: g.stride[1],
+      pad_h: g.padding[0],
+      pad_w: g.padding[1],
+      dil_h: g.dilation[0],
+      dil_w: g.dilation[1],
+      lanes: gx * WG,
+    };
+    const overrides = { WG, OB: ob, R: DIRECT_R, CIN: g.inC, KH: g.kH, KW: g.kW, HAS_BIAS: bias !== null, ...fused };
+    rt.dispatch(CONV_DIRECT, [x, w, bias ?? ph, y, p, z], { overrides, workgroups: [gx, ceilDiv(g.outC, 4 * ob), 1] });
+    return;
+  }
   const pk = xPacking(g);
   // A packed image over the binding limit (a 4096 x 4096 input) would fail: tile instead.
   if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
