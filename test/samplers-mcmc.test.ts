@@ -372,6 +372,22 @@ describe('GradientDescentSampler and NesterovSampler (TorchEBM formulas)', () =>
   });
 });
 
+describe('memory', () => {
+  it('MALA and parallel tempering keep only what they return', () => {
+    const g = new GaussianEnergy([0, 0], [[1, 0.3], [0.3, 1]]);
+    const live = () => ebm.memory().liveTensors;
+    for (const s of [new MetropolisAdjustedLangevin(g, { stepSize: 0.1 }), new ParallelTempering(g, { nReplicas: 3, stepSize: 0.1, swapEvery: 2 })]) {
+      const before = live();
+      const r = s.sample({ dim: 2, nSamples: 32, nSteps: 40, thin: 10, returnTrajectory: true, returnDiagnostics: true, seed: 1 });
+      const returned = [r.samples, r.trajectory!, ...Object.values(r.diagnostics!)];
+      expect(live()).toBe(before + returned.length);
+      for (const t of returned) t.dispose();
+      expect(live()).toBe(before);
+    }
+    g.dispose();
+  });
+});
+
 describe('argument errors', () => {
   it('samplers name the option, the value and the limit', () => {
     const g = new GaussianEnergy([0, 0], [[1, 0], [0, 1]]);
