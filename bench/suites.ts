@@ -9,6 +9,7 @@ import { matmulLargeSuite } from './matmul-large.js';
 import { matmulSuite } from './matmul.js';
 import { mlpSuite } from './mlp.js';
 import { mlpStepSuite } from './mlp-step.js';
+import { samplersSuite } from './samplers.js';
 import { spectralNormSuite } from './spectral-norm.js';
 import { trainStepSuite } from './train-step.js';
 import type { Suite } from './suite.js';
@@ -25,5 +26,6 @@ export const SUITES: readonly Suite[] = [
   mlpStepSuite(),
   langevinSuite(),
   imageLangevinSuite(),
+  samplersSuite(),
   trainStepSuite(),
 ];
