@@ -17,3 +17,8 @@ export * from './datasets/mnist.js';
 export * from './datasets/mnist-asset.js';
 export * from './npy.js';
 export * from './image-data.js';
+export * from './quality/index.js';
+export * from './clip-grad.js';
+export * from './trainers/clipped-trainer.js';
+export * from './image-defaults.js';
+export * from './image-recipe.js';
