@@ -232,12 +232,13 @@ describe('the fused MALA and tempering kernels against tensor ops, same Philox s
     for (const t of [x, grad, beta, want, s.chain, s.xp, y]) t.dispose();
   });
 
-  it('malaAccept_: the Metropolis-Hastings ratio with the proposal densities, the uniform of stream 4', async () => {
-    const g = energy();
+  // d = 3 takes the thread-per-chain kernels, d = 100 the workgroup-per-chain ones (ROW_PER_THREAD_MAX_DIM = 64).
+  it.each([3, 100])('malaAccept_ (d = %i): the Metropolis-Hastings ratio with the proposal densities, the uniform of stream 4', async (d) => {
+    const g = d === 3 ? energy() : new GaussianEnergy(new Array(d).fill(0.1), Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 + (i % 3) : 0))));
     const x = ebm.randn([n, d], { seed: 4 });
     const beta = ebm.rand([n], { seed: 5 }).add(0.5);
     // A proposal that some chains accept and some reject.
-    const xp = ebm.tidy(() => x.add(ebm.randn([n, d], { seed: 6 }).mul(1.2)));
+    const xp = ebm.tidy(() => x.add(ebm.randn([n, d], { seed: 6 }).mul(d === 3 ? 1.2 : 0.5)));
     const [gx, gp, ex, ep] = [g.gradient(x), g.gradient(xp), g.forward(x), g.forward(xp)];
     const logA = ebm.tidy(() => {
       const b = beta.reshape([n, 1]);
@@ -267,7 +268,7 @@ describe('the fused MALA and tempering kernels against tensor ops, same Philox s
     g.dispose();
   });
 
-  it('temperingSwap_: neighbours of the round parity exchange with min(1, exp(dBeta dE)), the uniform of stream 5', async () => {
+  it.each([3, 100])('temperingSwap_ (d = %i): neighbours of the round parity exchange with min(1, exp(dBeta dE)), the uniform of stream 5', async (d) => {
     const [R, C] = [5, 7];
     const N = R * C;
     const x0 = ebm.randn([N, d], { seed: 7 });
