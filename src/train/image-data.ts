@@ -3,7 +3,7 @@
 // uint8 bytes p map to p / 127.5 - 1 (as loadMnist's digits), floats are taken as they are and
 // must already lie in [-1, 1]. Anything else is an error naming the file, what it holds and
 // what is allowed. `loadImageDataset` is the one entry for a dataset name ('mnist') or a path.
-import { parseSafetensors, type RawTensor } from '../nn/safetensors-format.js';
+import { parseSafetensors, toFloat32, type RawTensor } from '../nn/safetensors-format.js';
 import { readSource } from '../nn/checkpoint-io.js';
 import { keep, noGrad, tensor, type Runtime, type Tensor } from '../tensor/index.js';
 import { describe } from './samplers/options.js';
@@ -88,7 +88,7 @@ function fromSafetensors(bytes: Uint8Array, name: string, key: string | undefine
   const t: RawTensor | undefined = parsed.tensors.get(pick);
   if (!t) throw new Error(`${name}: has no tensor '${pick}' (it has ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`);
   if (t.dtype === 'U8') return { shape: t.shape, values: t.bytes.slice(), dtype: 'uint8' };
-  if (t.dtype === 'F32') return { shape: t.shape, values: new Float32Array(t.bytes.slice().buffer), dtype: 'float32' };
+  if (t.dtype === 'F32') return { shape: t.shape, values: toFloat32(t), dtype: 'float32' };
   throw new Error(`${name}: tensor '${pick}' is ${t.dtype} [${t.shape.join(', ')}]; expected an [N, C, H, W] tensor of F32 or U8`);
 }
 

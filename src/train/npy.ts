@@ -3,6 +3,8 @@
 // literal {'descr': '<f4', 'fortran_order': False, 'shape': (n, c, h, w), } padded with spaces,
 // then the raw array in C order. Only what image data needs: little-endian float32, float64
 // and uint8, C order. Pure bytes: no tensors, no file system.
+import { fromLittleEndian, littleEndianBytes } from '../nn/float-bits.js';
+import { readUintLE, writeUintLE } from './bytes.js';
 
 export type NpyDType = 'f4' | 'f8' | 'u1';
 
@@ -26,10 +28,9 @@ export function parseNpy(bytes: Uint8Array, name = 'the .npy file'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) fail('not a .npy file (it does not start with "\\x93NUMPY")');
   const major = bytes[6]!;
   if (major < 1 || major > 3) fail(`.npy format version ${major}.${bytes[7]} is not supported (1.0 to 3.0 are)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lenBytes = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lenBytes) fail('truncated in its header');
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  const headerLen = readUintLE(bytes, 8, lenBytes);
   const start = 8 + lenBytes + headerLen;
   if (start > bytes.length) fail(`truncated: its header says ${headerLen} bytes, the file has ${bytes.length - 8 - lenBytes} after the length`);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(8 + lenBytes, start));
@@ -55,8 +56,8 @@ export function parseNpy(bytes: Uint8Array, name = 'the .npy file'): NpyArray {
   // Copies: the body's offset need not be aligned for a typed view.
   let data: Float32Array | Uint8Array;
   if (dtype === 'u1') data = body.slice();
-  else if (dtype === 'f4') data = new Float32Array(body.slice().buffer);
-  else data = Float32Array.from(new Float64Array(body.slice().buffer));
+  else if (dtype === 'f4') data = fromLittleEndian(body, Float32Array);
+  else data = Float32Array.from(fromLittleEndian(body, Float64Array));
   return { dtype: dtype!, shape, data };
 }
 
@@ -74,8 +75,8 @@ export function serializeNpy(data: Float32Array | Uint8Array, shape: readonly nu
   out.set(MAGIC);
   out[6] = 1;
   out[7] = 0;
-  new DataView(out.buffer).setUint16(8, header.length, true);
+  writeUintLE(out, 8, 2, header.length);
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), total);
+  out.set(data instanceof Uint8Array ? data : littleEndianBytes(data), total);
   return out;
 }

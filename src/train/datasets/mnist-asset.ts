@@ -10,6 +10,7 @@
 // Digits are in the package's order (all its 0s, then its 1s, ...). A pixel byte p is the
 // original MNIST byte: the package stores round(p / 255, 3), from which round(v * 255) gives p
 // back exactly (an error of at most 0.0005 * 255 < 0.5). Pure bytes: no tensors, no file system.
+import { readUintLE, writeUintLE } from '../bytes.js';
 
 /** The raw digits: labels [count] and pixels [count * rows * cols], bytes 0..255. */
 export interface MnistDigits {
@@ -30,11 +31,7 @@ export function encodeMnistAsset(d: MnistDigits): Uint8Array {
     throw new Error(`encodeMnistAsset: ${d.pixels.length} pixels for ${count} digits of ${d.rows}x${d.cols} (expected ${count * d.rows * d.cols})`);
   const out = new Uint8Array(HEADER_BYTES + count + d.pixels.length);
   for (let i = 0; i < MAGIC.length; i++) out[i] = MAGIC.charCodeAt(i);
-  const view = new DataView(out.buffer);
-  view.setUint32(8, VERSION, true);
-  view.setUint32(12, count, true);
-  view.setUint32(16, d.rows, true);
-  view.setUint32(20, d.cols, true);
+  [VERSION, count, d.rows, d.cols].forEach((v, i) => writeUintLE(out, 8 + 4 * i, 4, v));
   out.set(d.labels, HEADER_BYTES);
   out.set(d.pixels, HEADER_BYTES + count);
   return out;
@@ -61,12 +58,9 @@ export async function decodeMnistAsset(bytes: Uint8Array, name = 'the MNIST asse
   const head = String.fromCharCode(...raw.subarray(0, MAGIC.length));
   if (raw.length < HEADER_BYTES || head !== MAGIC)
     throw new Error(`decodeMnistAsset: ${name} is not an MNIST asset (expected it to start with "${MAGIC}" after gunzip; got ${raw.length} bytes starting ${JSON.stringify(head)}); rebuild it with node scripts/make-mnist-asset.mjs`);
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const version = view.getUint32(8, true);
+  const version = readUintLE(raw, 8, 4);
   if (version !== VERSION) throw new Error(`decodeMnistAsset: ${name} has format version ${version}; this library reads version ${VERSION}`);
-  const count = view.getUint32(12, true);
-  const rows = view.getUint32(16, true);
-  const cols = view.getUint32(20, true);
+  const [count, rows, cols] = [12, 16, 20].map((at) => readUintLE(raw, at, 4)) as [number, number, number];
   const want = HEADER_BYTES + count + count * rows * cols;
   if (raw.length !== want) throw new Error(`decodeMnistAsset: ${name} holds ${raw.length} bytes; ${count} digits of ${rows}x${cols} need ${want} (truncated?)`);
   const labels = raw.slice(HEADER_BYTES, HEADER_BYTES + count);
