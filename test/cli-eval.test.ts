@@ -1,4 +1,4 @@
-// The CLI's new losses and its held-out log-likelihood: `train --loss nce|eqm` runs and writes
+// The CLI's new losses, samplers and held-out log-likelihood: `train --loss nce|eqm` runs and writes
 // the log-likelihood (nats, with its standard error) into the final metrics; `eval --checkpoint`
 // prints it, and its log Z agrees with quadrature of the model's own energy on a fine grid; an
 // NCE run resumed from its checkpoint (which carries c) ends on the uninterrupted run's model,
@@ -117,6 +117,32 @@ describe('train --loss eqm', () => {
   });
 });
 
+describe('train --sampler mala|pt|gd|nesterov|flow', () => {
+  // CD's negatives from each sampler: a few steps each, to show the choice is wired through (its
+  // statistics are the samplers' own tests); the config records the sampler with its defaults.
+  const TINY = ['--hidden', '8', '--batch-size', '32', '--k-steps', '3', '--steps', '3', '--sample-steps', '3', '--ais-chains', '2', '--ais-temperatures', '1', '--quiet'];
+  test.each([
+    ['mala', [], { type: 'mala', stepSize: 0.01 }, /MALA h=0\.01/],
+    ['pt', ['--replicas', '3', '--max-temperature', '5'], { type: 'pt', stepSize: 0.01, nReplicas: 3, maxTemperature: 5 }, /parallel tempering \(MALA h=0\.01, 3 replicas to T=5\)/],
+    ['gd', [], { type: 'gd', stepSize: 0.02 }, /gradient descent h=0\.02/],
+    ['nesterov', ['--momentum', '0.5'], { type: 'nesterov', stepSize: 0.005, momentum: 0.5 }, /Nesterov h=0\.005 mu=0\.5/],
+    ['flow', ['--step-size', '0.5'], { type: 'flow', stepSize: 0.5 }, /gradient flow over \[0, 0\.5\]/],
+  ] as [string, string[], object, RegExp][])('%s', async (sampler, extra, config, described) => {
+    const dir = tmp();
+    const r = await cli(['train', '--sampler', sampler, ...extra, '--out', dir, ...TINY]);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out.join('\n')).toMatch(described);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).sampler).toEqual(config);
+    if (sampler === 'nesterov') {
+      // sample takes the trained sampler from the model file, or another one by name.
+      const s = await cli(['sample', '--checkpoint', join(dir, 'model.safetensors'), '--n', '16', '--steps', '3', '--sampler', 'mala', '--out', join(dir, 'mala.npy')]);
+      expect(s.err).toEqual([]);
+      expect(s.out[0]).toMatch(/16 chains x 3 mala steps \(step size 0\.01\)/);
+    }
+  });
+});
+
 describe('bad options: one line, exit status 2', () => {
   test.each([
     [['train', '--loss', 'cd', '--noise-ratio', '2'], "webgpu-ebm train: --noise-ratio is an option of --loss nce (this run's loss is cd)"],
@@ -124,6 +150,11 @@ describe('bad options: one line, exit status 2', () => {
     [['train', '--loss', 'nce', '--noise-ratio', '0'], "webgpu-ebm train: --noise-ratio must be a positive number, got '0'"],
     [['train', '--ais-chains', '1'], "webgpu-ebm train: --ais-chains must be an integer >= 2, got '1'"],
     [['train', '--loss', 'mle'], "webgpu-ebm train: unknown loss 'mle' (valid: cd, pcd, dsm, ssm, nce, eqm)"],
+    [['train', '--momentum', '0.5'], "webgpu-ebm train: --momentum is an option of --sampler nesterov (this run's sampler is langevin)"],
+    [['train', '--sampler', 'nesterov', '--momentum', '1'], "webgpu-ebm train: --momentum must be in [0, 1), got '1'"],
+    [['train', '--sampler', 'pt', '--replicas', '1'], "webgpu-ebm train: --replicas must be an integer >= 2, got '1'"],
+    [['train', '--sampler', 'pt', '--max-temperature', '1'], "webgpu-ebm train: --max-temperature must be > 1, got '1'"],
+    [['train', '--sampler', 'hmc', '--noise-scale', '0.1'], "webgpu-ebm train: --noise-scale is an option of --sampler langevin (this run's sampler is hmc)"],
     [['eval'], 'webgpu-ebm eval: eval needs --checkpoint PATH (a model.safetensors or checkpoint.safetensors)'],
     [['eval', '--checkpoint', 'x.safetensors', '--steps', '3'], /^webgpu-ebm eval: unknown option '--steps' for eval \(valid: --checkpoint --dataset --n --seed --ais-chains --ais-temperatures --activation\)$/],
   ] as [string[], string | RegExp][])('%j', async (args, message) => {
@@ -137,6 +168,7 @@ describe('bad options: one line, exit status 2', () => {
   test('--help lists eval and the new options', async () => {
     const r = await cli(['--help']);
     const text = r.out.join('\n');
-    for (const s of ['eval     a trained model', '--noise-ratio X', '--interpolant NAME', '--ais-chains N', 'nce (noise-', 'eqm (equilibrium matching)']) expect(text).toContain(s);
+    for (const s of ['eval     a trained model', '--noise-ratio X', '--interpolant NAME', '--ais-chains N', 'nce (noise-', 'eqm (equilibrium matching)', 'pt (parallel', '--momentum X', '--replicas N', '--max-temperature X', 'flow: the time span'])
+      expect(text).toContain(s);
   });
 });

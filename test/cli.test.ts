@@ -398,7 +398,7 @@ describe('errors are one line and a non-zero exit', () => {
     await oneLineError(['train', '--dataset', 'nine-gaussians'], 2, /unknown dataset 'nine-gaussians' \(valid: gaussian-mixture, eight-gaussians, two-moons, swiss-roll, circle, checkerboard, pinwheel, grid\)/);
     await oneLineError(['train', '--model', 'transformer'], 2, /unknown model 'transformer' \(valid: mlp, resnet\)/);
     await oneLineError(['train', '--loss', 'mle'], 2, /unknown loss 'mle' \(valid: cd, pcd, dsm, ssm, nce, eqm\)/);
-    await oneLineError(['train', '--sampler', 'gibbs'], 2, /unknown sampler 'gibbs' \(valid: langevin, hmc\)/);
+    await oneLineError(['train', '--sampler', 'gibbs'], 2, /unknown sampler 'gibbs' \(valid: langevin, hmc, mala, pt, gd, nesterov, flow\)/);
     await oneLineError(['train', '--bogus', '1'], 2, /unknown option '--bogus' for train \(valid: --dataset --model .*--quiet\)/);
     await oneLineError(['train', '--steps', 'many'], 2, /--steps must be an integer >= 1, got 'many'/);
     await oneLineError(['train', '--lr=-1'], 2, /--lr must be a positive number, got '-1'/);

@@ -8,7 +8,7 @@ export const MODELS = ['mlp', 'resnet'] as const;
 export const LOSSES = ['cd', 'pcd', 'dsm', 'ssm', 'nce', 'eqm'] as const;
 /** EqM's paths (--interpolant). */
 export const INTERPOLANTS = ebm.EQM_INTERPOLANTS;
-export const SAMPLERS = ['langevin', 'hmc'] as const;
+export const SAMPLERS = ['langevin', 'hmc', 'mala', 'pt', 'gd', 'nesterov', 'flow'] as const;
 /** The --activation spellings: PyTorch's functional names (leaky_relu), from the library's activation table. */
 export const ACTIVATIONS = ebm.NONLINEAR_ACTIVATIONS.map((a) => ebm.ACTIVATION_TABLE[a].functional);
 
@@ -18,7 +18,13 @@ export type ModelConfig =
 
 export type SamplerConfig =
   | { type: 'langevin'; stepSize: number; noiseScale: number }
-  | { type: 'hmc'; stepSize: number; nLeapfrogSteps: number };
+  | { type: 'hmc'; stepSize: number; nLeapfrogSteps: number }
+  | { type: 'mala' | 'gd'; stepSize: number }
+  | { type: 'nesterov'; stepSize: number; momentum: number }
+  /** Replica exchange: MALA chains on a geometric ladder from 1 to maxTemperature. */
+  | { type: 'pt'; stepSize: number; nReplicas: number; maxTemperature: number }
+  /** The energy's gradient flow dx/dt = -grad E, integrated by Heun over t in [0, stepSize] (the span, split into a call's steps). */
+  | { type: 'flow'; stepSize: number };
 
 export type LossConfig =
   | { type: 'cd' | 'pcd'; kSteps: number; energyRegWeight: number; bufferSize: number; newSampleRatio: number }
@@ -72,6 +78,9 @@ export interface TrainArgs {
   sampleSteps?: string;
   noiseRatio?: string;
   interpolant?: string;
+  momentum?: string;
+  replicas?: string;
+  maxTemperature?: string;
   aisChains?: string;
   aisTemperatures?: string;
   logEvery?: string;
@@ -104,6 +113,7 @@ export const RANGES = {
   nBlocks: [0, 256],
   inputDim: [1, 1 << 16],
   samples: [1, 1 << 24],
+  nReplicas: [2, 64],
   aisChains: [2, 1 << 16],
   aisTemperatures: [1, 100_000],
 } as const satisfies Record<string, readonly [number, number]>;
@@ -202,10 +212,44 @@ export const DEFAULTS = {
   kSteps: 30,
   langevinStepSize: 0.02,
   hmcStepSize: 0.05,
+  /** MALA, PT, gradient descent, Nesterov; for the flow, the time span it integrates. */
+  otherStepSize: { mala: 0.01, pt: 0.01, gd: 0.02, nesterov: 0.005, flow: 1 },
+  momentum: 0.9,
+  replicas: 4,
+  maxTemperature: 10,
   noiseScale: 0.1,
   energyRegWeight: 0.01,
   logEvery: 10,
 };
+
+/** A sampler's config with the train command's defaults (`sample` starts from these for a sampler the model was not trained with). */
+export function defaultSamplerConfig(type: (typeof SAMPLERS)[number]): SamplerConfig {
+  return samplerConfigOf(type, type === 'langevin' ? DEFAULTS.langevinStepSize : type === 'hmc' ? DEFAULTS.hmcStepSize : DEFAULTS.otherStepSize[type], {});
+}
+
+/** A sampler's config from the command line (the step size settled by the caller). */
+function samplerConfigOf(type: (typeof SAMPLERS)[number], stepSize: number, a: TrainArgs): SamplerConfig {
+  switch (type) {
+    case 'langevin':
+      return { type, stepSize, noiseScale: posNumber('noise-scale', a.noiseScale, DEFAULTS.noiseScale, true) };
+    case 'hmc':
+      return { type, stepSize, nLeapfrogSteps: 5 };
+    case 'mala':
+    case 'gd':
+    case 'flow':
+      return { type, stepSize };
+    case 'nesterov': {
+      const momentum = posNumber('momentum', a.momentum, DEFAULTS.momentum, true);
+      if (momentum >= 1) throw new UsageError(`--momentum must be in [0, 1), got '${a.momentum}'`);
+      return { type, stepSize, momentum };
+    }
+    case 'pt': {
+      const maxTemperature = posNumber('max-temperature', a.maxTemperature, DEFAULTS.maxTemperature);
+      if (maxTemperature <= 1) throw new UsageError(`--max-temperature must be > 1, got '${a.maxTemperature}'`);
+      return { type, stepSize, nReplicas: ranged('replicas', a.replicas, DEFAULTS.replicas, RANGES.nReplicas), maxTemperature };
+    }
+  }
+}
 
 /** The configuration a `train` command line asks for, defaults filled in. */
 export function configFromArgs(a: TrainArgs): TrainConfig {
@@ -222,11 +266,15 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     modelType === 'mlp'
       ? { type: 'mlp', inputDim: 2, hiddenDims: hidden, activation, spectralNorm: false }
       : { type: 'resnet', inputDim: 2, hiddenDim: hidden[0]!, nBlocks: hidden.length > 1 ? hidden.length : DEFAULTS.resnetBlocks, activation };
-  const stepSize = posNumber('step-size', a.stepSize, samplerType === 'langevin' ? DEFAULTS.langevinStepSize : DEFAULTS.hmcStepSize);
-  const sampler: SamplerConfig =
-    samplerType === 'langevin'
-      ? { type: 'langevin', stepSize, noiseScale: posNumber('noise-scale', a.noiseScale, DEFAULTS.noiseScale, true) }
-      : { type: 'hmc', stepSize, nLeapfrogSteps: 5 };
+  const stepSize = posNumber('step-size', a.stepSize, samplerType === 'langevin' ? DEFAULTS.langevinStepSize : samplerType === 'hmc' ? DEFAULTS.hmcStepSize : DEFAULTS.otherStepSize[samplerType]);
+  const only = (flag: string, v: unknown, types: readonly string[]) => {
+    if (v !== undefined && !types.includes(samplerType)) throw new UsageError(`--${flag} is an option of --sampler ${types.join('|')} (this run's sampler is ${samplerType})`);
+  };
+  only('noise-scale', a.noiseScale, ['langevin']);
+  only('momentum', a.momentum, ['nesterov']);
+  only('replicas', a.replicas, ['pt']);
+  only('max-temperature', a.maxTemperature, ['pt']);
+  const sampler = samplerConfigOf(samplerType, stepSize, a);
   const kSteps = ranged('k-steps', a.kSteps, samplerType === 'hmc' ? Math.max(1, Math.round(DEFAULTS.kSteps / 6)) : DEFAULTS.kSteps, RANGES.kSteps);
   if (a.noiseRatio !== undefined && lossType !== 'nce') throw new UsageError(`--noise-ratio is an option of --loss nce (this run's loss is ${lossType})`);
   if (a.interpolant !== undefined && lossType !== 'eqm') throw new UsageError(`--interpolant is an option of --loss eqm (this run's loss is ${lossType})`);
@@ -275,9 +323,33 @@ export function buildModel(m: ModelConfig, seed?: number, where = 'the model con
   return new ebm.ResNetEnergyModel({ inputDim: m.inputDim, hiddenDim: m.hiddenDim, nBlocks: m.nBlocks, activation, seed });
 }
 
-export function buildSampler(s: SamplerConfig, model: ebm.BaseEnergyFunction): ebm.LangevinDynamics | ebm.HamiltonianMonteCarlo {
-  if (s.type === 'langevin') return new ebm.LangevinDynamics(model, { stepSize: s.stepSize, noiseScale: s.noiseScale });
-  return new ebm.HamiltonianMonteCarlo(model, { stepSize: s.stepSize, nLeapfrogSteps: s.nLeapfrogSteps });
+export type CliSampler =
+  | ebm.LangevinDynamics
+  | ebm.HamiltonianMonteCarlo
+  | ebm.MetropolisAdjustedLangevin
+  | ebm.ParallelTempering
+  | ebm.GradientDescentSampler
+  | ebm.NesterovSampler
+  | ebm.FlowSampler;
+
+export function buildSampler(s: SamplerConfig, model: ebm.BaseEnergyFunction): CliSampler {
+  switch (s.type) {
+    case 'langevin':
+      return new ebm.LangevinDynamics(model, { stepSize: s.stepSize, noiseScale: s.noiseScale });
+    case 'hmc':
+      return new ebm.HamiltonianMonteCarlo(model, { stepSize: s.stepSize, nLeapfrogSteps: s.nLeapfrogSteps });
+    case 'mala':
+      return new ebm.MetropolisAdjustedLangevin(model, { stepSize: s.stepSize });
+    case 'pt':
+      return new ebm.ParallelTempering(model, { stepSize: s.stepSize, nReplicas: s.nReplicas, maxTemperature: s.maxTemperature });
+    case 'gd':
+      return new ebm.GradientDescentSampler(model, { stepSize: s.stepSize });
+    case 'nesterov':
+      return new ebm.NesterovSampler(model, { stepSize: s.stepSize, momentum: s.momentum });
+    case 'flow':
+      // The gradient flow dx/dt = -grad E over t in [0, stepSize]: a call's steps split that span.
+      return new ebm.FlowSampler(model, { t0: 0, t1: s.stepSize });
+  }
 }
 
 // ---- configs read from files: config.json and a checkpoint's metadata are input ----
@@ -359,8 +431,25 @@ export function checkSamplerConfig(v: unknown, where: string, path = 'sampler'):
   const f = new Fields(v, where, path);
   const type = f.oneOf('type', SAMPLERS);
   const stepSize = f.num('stepSize', 0, Infinity, true);
-  if (type === 'langevin') return { type, stepSize, noiseScale: f.num('noiseScale', 0) };
-  return { type, stepSize, nLeapfrogSteps: f.int('nLeapfrogSteps', RANGES.nLeapfrogSteps) };
+  switch (type) {
+    case 'langevin':
+      return { type, stepSize, noiseScale: f.num('noiseScale', 0) };
+    case 'hmc':
+      return { type, stepSize, nLeapfrogSteps: f.int('nLeapfrogSteps', RANGES.nLeapfrogSteps) };
+    case 'mala':
+    case 'gd':
+    case 'flow':
+      return { type, stepSize };
+    case 'nesterov': {
+      const momentum = f.num('momentum', 0, 1);
+      if (momentum >= 1) f.fail('momentum', 'a number in [0, 1)');
+      return { type, stepSize, momentum };
+    }
+    case 'pt': {
+      const maxTemperature = f.num('maxTemperature', 1, 1e6, true);
+      return { type, stepSize, nReplicas: f.int('nReplicas', RANGES.nReplicas), maxTemperature };
+    }
+  }
 }
 
 /**
@@ -445,6 +534,25 @@ export function checkModelFits(m: ModelConfig, where: string, limits: { maxStora
   }
 }
 
+function samplerDescription(s: SamplerConfig): string {
+  switch (s.type) {
+    case 'langevin':
+      return `Langevin h=${s.stepSize}`;
+    case 'hmc':
+      return `HMC h=${s.stepSize} L=${s.nLeapfrogSteps}`;
+    case 'mala':
+      return `MALA h=${s.stepSize}`;
+    case 'gd':
+      return `gradient descent h=${s.stepSize}`;
+    case 'nesterov':
+      return `Nesterov h=${s.stepSize} mu=${s.momentum}`;
+    case 'pt':
+      return `parallel tempering (MALA h=${s.stepSize}, ${s.nReplicas} replicas to T=${s.maxTemperature})`;
+    case 'flow':
+      return `gradient flow over [0, ${s.stepSize}]`;
+  }
+}
+
 function lossDescription(l: LossConfig, sampler: string): string {
   switch (l.type) {
     case 'cd':
@@ -464,7 +572,7 @@ function lossDescription(l: LossConfig, sampler: string): string {
 /** A one-line description of a config, for the log. */
 export function describeConfig(c: TrainConfig): string {
   const m = c.model.type === 'mlp' ? `MLP ${[c.model.inputDim, ...c.model.hiddenDims, 1].join('-')} ${c.model.activation}` : `ResNet ${c.model.hiddenDim}x${c.model.nBlocks} ${c.model.activation}`;
-  const s = c.sampler.type === 'langevin' ? `Langevin h=${c.sampler.stepSize}` : `HMC h=${c.sampler.stepSize} L=${c.sampler.nLeapfrogSteps}`;
+  const s = samplerDescription(c.sampler);
   const l = lossDescription(c.loss, s);
   return `${c.dataset}, ${m}, ${l}, Adam lr=${c.optimizer.lr}, batch ${c.batchSize}, ${c.steps} steps${c.mixedPrecision ? ', mixed precision' : ''}, seed ${c.seed}`;
 }

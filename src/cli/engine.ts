@@ -2,11 +2,11 @@
 // as TorchEBM's examples wire them. The train command runs the trainer's fit() and saves its
 // stateDict(); nothing here steps or keeps state of its own.
 import * as ebm from '../index.js';
-import { buildModel, buildSampler, type TrainConfig } from './config.js';
+import { buildModel, buildSampler, type CliSampler, type TrainConfig } from './config.js';
 
 export interface Engine {
   model: ebm.BaseEnergyFunction;
-  sampler: ebm.LangevinDynamics | ebm.HamiltonianMonteCarlo;
+  sampler: CliSampler;
   optimizer: ebm.Optimizer;
   loss: ebm.BaseLoss;
   trainer: ebm.EBMTrainer;

@@ -29,9 +29,18 @@ commands:
                                   eqm (equilibrium matching) (${DEFAULTS.loss})
              --noise-ratio X      nce: noise draws per data point (${EVAL_DEFAULTS.nce.noiseRatio})
              --interpolant NAME   eqm: ${INTERPOLANTS.join(', ')} (linear)
-             --sampler TYPE       ${SAMPLERS.join(', ')} (${DEFAULTS.sampler})
+             --sampler TYPE       langevin, hmc, mala (Metropolis-adjusted Langevin), pt (parallel
+                                  tempering: MALA replicas on a geometric ladder of temperatures),
+                                  gd (gradient descent), nesterov, flow (the gradient flow,
+                                  integrated by Heun) (${DEFAULTS.sampler})
+             --momentum X         nesterov: mu in [0, 1) (${DEFAULTS.momentum})
+             --replicas N         pt: temperatures on the ladder (${DEFAULTS.replicas})
+             --max-temperature X  pt: the hottest (${DEFAULTS.maxTemperature})
              --k-steps N          sampler steps per training step for cd/pcd (${DEFAULTS.kSteps})
-             --step-size X        sampler step size (langevin ${DEFAULTS.langevinStepSize}, hmc ${DEFAULTS.hmcStepSize})
+             --step-size X        sampler step size (langevin ${DEFAULTS.langevinStepSize}, hmc ${DEFAULTS.hmcStepSize}, ${Object.entries(DEFAULTS.otherStepSize)
+               .filter(([k]) => k !== 'flow')
+               .map(([k, v]) => `${k} ${v}`)
+               .join(', ')}; flow: the time span it integrates, ${DEFAULTS.otherStepSize.flow})
              --noise-scale X      Langevin noise scale (${DEFAULTS.noiseScale})
              --energy-reg X       cd/pcd: weight of the energy-magnitude penalty (${DEFAULTS.energyRegWeight})
              --sample-steps N     chain length of the final samples (plots, samples.npy) (200)
@@ -78,6 +87,9 @@ const TRAIN_OPTIONS = {
   'sample-steps': { type: 'string' },
   'noise-ratio': { type: 'string' },
   interpolant: { type: 'string' },
+  momentum: { type: 'string' },
+  replicas: { type: 'string' },
+  'max-temperature': { type: 'string' },
   'ais-chains': { type: 'string' },
   'ais-temperatures': { type: 'string' },
   steps: { type: 'string' },

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import * as ebm from '../index.js';
 import { loadModel } from './checkpoint.js';
-import { buildSampler, choice, DATASET_EXTENT, posInt, posNumber, SAMPLERS, type SamplerConfig } from './config.js';
+import { buildSampler, choice, DATASET_EXTENT, defaultSamplerConfig, posInt, posNumber, SAMPLERS, type SamplerConfig } from './config.js';
 import { CliError, UsageError } from './errors.js';
 import { encodeCsv, encodeNpy } from './formats.js';
 import { gridPoints } from './grid.js';
@@ -46,7 +46,7 @@ export async function runSample(o: SampleCliOptions, out: Output, deviceOptions?
   const dim = loaded.modelConfig.inputDim;
   const trained = loaded.samplerConfig;
   const type = choice('sampler', o.sampler, SAMPLERS, trained?.type ?? 'langevin');
-  const base: SamplerConfig = trained?.type === type ? trained : type === 'langevin' ? { type, stepSize: 0.01, noiseScale: 1 } : { type, stepSize: 0.05, nLeapfrogSteps: 5 };
+  const base: SamplerConfig = trained?.type === type ? trained : type === 'langevin' ? { type, stepSize: 0.01, noiseScale: 1 } : type === 'hmc' ? { type, stepSize: 0.05, nLeapfrogSteps: 5 } : defaultSamplerConfig(type);
   const samplerConfig: SamplerConfig = { ...base, stepSize: posNumber('step-size', o.stepSize, base.stepSize) };
   const sampler = buildSampler(samplerConfig, loaded.model);
   out.write(`model: ${loaded.model.constructor.name} (config from ${loaded.configSource}); ${n} chains x ${nSteps} ${type} steps (step size ${samplerConfig.stepSize}), seed ${seed}`);
