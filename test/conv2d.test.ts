@@ -64,7 +64,53 @@ describe.each(TILINGS)('conv2d (%s)', (tiling) => {
   });
 });
 
+interface FusedCase extends Case {
+  activation: string;
+  param: number | null;
+}
+const fused: FusedCase[] = JSON.parse(fx.metadata.fused!);
+/** The activation table's name for torch's functional name, and its option. */
+const fusedOpts = (c: FusedCase, tiling: ebm.ConvTiling): ebm.Conv2dOptions => {
+  const activation = ({ relu: 'relu', silu: 'silu', tanh: 'tanh', leaky_relu: 'leakyRelu', softplus: 'softplus', gelu: 'gelu' } as const)[c.activation]!;
+  const param = c.param === null ? {} : activation === 'leakyRelu' ? { negativeSlope: c.param } : { beta: c.param };
+  return { ...opts(c, tiling), activation, ...param };
+};
+
+// Every activation on the default schedule of lavapipe (subgroup); two on the others (each
+// activation compiles its own pipelines, which costs seconds on a CPU adapter).
+describe.each(TILINGS)('conv2d with a fused activation (%s)', (tiling) => {
+  test.each(fused.filter((_, i) => tiling === 'subgroup' || i < 2).map((c) => [`${c.id} ${c.name}`, c] as const))('%s: forward, gradients and a Hessian-vector product', async (_name, c) => {
+    const [x, w, b, v] = ['x', 'w', 'b', 'v'].map((k) => fx.get(`${c.id}/${k}`)) as [ebm.Tensor, ebm.Tensor, ebm.Tensor, ebm.Tensor];
+    for (const t of [x, w, b]) t.requiresGrad = true;
+    const y = ebm.conv2d(x, w, b, fusedOpts(c, tiling));
+    expectClose(await y.data(), fx.values(`${c.id}/out`), TOL, `${c.id} forward`);
+    y.backward(fx.get(`${c.id}/gout`));
+    expectClose(await x.grad!.data(), fx.values(`${c.id}/gx`), TOL, `${c.id} grad x`);
+    expectClose(await w.grad!.data(), fx.values(`${c.id}/gw`), TOL, `${c.id} grad weight`);
+    expectClose(await b.grad!.data(), fx.values(`${c.id}/gb`), TOL, `${c.id} grad bias`);
+    // createGraph: act'(z) is recomputed on the tape, so the gradient is differentiable again.
+    const f = (xx: ebm.Tensor) => ebm.conv2d(xx, w, b, fusedOpts(c, tiling)).square().sum();
+    const hv = ebm.grad((xx: ebm.Tensor) => {
+      const g = ebm.grad(f, { createGraph: true })(xx);
+      return g.mul(v).sum();
+    })(x.detach());
+    expectClose(await ebm.grad(f)(x.detach()).data(), fx.values(`${c.id}/ggx`), TOL, `${c.id} df/dx`);
+    expectClose(await hv.data(), fx.values(`${c.id}/hv`), 1e-4, `${c.id} Hv`);
+  });
+});
+
 describe('conv2d', () => {
+  test('the fused activation runs in the conv dispatch: one dispatch forward, same values as separate ops', async () => {
+    const rt = await device();
+    const c = fused[2]!;
+    const [x, w, b] = ['x', 'w', 'b'].map((k) => fx.get(`${c.id}/${k}`)) as [ebm.Tensor, ebm.Tensor, ebm.Tensor];
+    const plain = ebm.conv2d(x, w, b, opts(c, 'workgroup'));
+    const before = rt.stats.dispatches;
+    const y = ebm.conv2d(x, w, b, fusedOpts(c, 'workgroup'));
+    expect(rt.stats.dispatches - before).toBe(1);
+    expectClose(await y.data(), await plain.tanh().data(), TOL, 'fused vs conv then tanh');
+  });
+
   test('a finite-difference check of the Hessian-vector product in x', async () => {
     // f = sum(conv(x, w)^2) is quadratic in x, so the central difference of its gradient along
     // v is exactly H v (up to rounding), which double backward computes as d/dx <grad f, v>.

@@ -5,15 +5,22 @@
 //   dw = convWeightGrad(x, g)    dx = convInputGrad(g, h)     dg = conv2d(x, h)
 // (h being the upstream gradient of the op's output), which makes gradients of gradients work.
 import { CONV_TILINGS, conv2dDataGradKernel, conv2dForwardKernel, conv2dWeightGradKernel, defaultTiling, type ConvGeometry, type ConvTiling } from '../../kernels/conv2d.js';
+import { activationGradKernel } from '../../kernels/elementwise.js';
+import { ACTIVATION_NAMES, ACTIVATION_OPS, activationParams, resolveActivationParam, type Activation, type ActivationParamOptions } from '../activations.js';
 import { fmt } from '../shape.js';
-import { checkInputs, defineOp, runOp } from '../tape.js';
+import { checkInputs, defineOp, isGradEnabled, runOp, willRecord } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
 export type { ConvTiling } from '../../kernels/conv2d.js';
 
 type Pair = readonly [number, number];
 
-export interface Conv2dOptions {
+export interface Conv2dOptions extends ActivationParamOptions {
+  /**
+   * An activation applied in the same dispatch (the fused epilogue): y = act(conv + bias). Any
+   * row of the activation table; its parameter by the table's name (negativeSlope, alpha, beta).
+   */
+  activation?: Activation;
   /** A number, or [h, w]. Default 1. */
   stride?: number | readonly [number, number];
   /** Zeros added on both sides of each spatial dim: a number, or [h, w]. Default 0. */
@@ -33,6 +40,12 @@ interface ConvAttrs {
   padding: Pair;
   dilation: Pair;
   tiling: ConvTiling | undefined;
+}
+
+interface ForwardAttrs extends ConvAttrs {
+  activation: Activation;
+  /** The activation's first parameter (default filled in). */
+  param: number;
 }
 
 interface InputGradAttrs extends ConvAttrs {
@@ -106,23 +119,45 @@ function checkOutputShape(op: string, name: string, t: Tensor, g: ConvGeometry):
 // ---------------------------------------------------------------------------------------------
 // The three ops
 
-const conv2dDef = defineOp<ConvAttrs>({
+const conv2dDef = defineOp<ForwardAttrs>({
   name: 'conv2d',
-  backward: ({ inputs, attrs, needs }, g) => {
+  backward: ({ inputs, attrs, needs, output, saved }, g) => {
     const [x, w] = inputs as [Tensor, Tensor];
+    const gz = activationGrad(inputs, attrs, output, saved[0] ?? null, g);
     return [
-      needs[0] ? convInputGrad(g, w, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null,
-      needs[1] ? convWeightGrad(x, g, { ...attrs, kernelSize: [w.shape[2]!, w.shape[3]!] }) : null,
-      needs[2] ? g.sum([0, 2, 3]) : null,
+      needs[0] ? convInputGrad(gz, w, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null,
+      needs[1] ? convWeightGrad(x, gz, { ...attrs, kernelSize: [w.shape[2]!, w.shape[3]!] }) : null,
+      needs[2] ? gz.sum([0, 2, 3]) : null,
     ];
   },
 });
+
+/**
+ * The gradient at the pre-activation, g * act'(z): one fused dispatch from the saved z (or the
+ * output, where it gives the same act'), as linear does; under createGraph z is recomputed in
+ * differentiable ops, so gradients of gradients see act'(z) depend on x, w and b.
+ */
+function activationGrad(inputs: readonly Tensor[], attrs: ForwardAttrs, output: Tensor, saved: Tensor | null, g: Tensor): Tensor {
+  if (attrs.activation === 'none') return g;
+  if (isGradEnabled()) {
+    const z = convForward(inputs[0]!, inputs[1]!, inputs[2] ?? null, { ...attrs, activation: 'none', param: 0 });
+    return g.mul(ACTIVATION_OPS[attrs.activation].derivative(z, output, activationParams(attrs.activation, attrs.param)));
+  }
+  const gz = Tensor.empty(g.device, g.shape, 'conv2d.gz');
+  activationGradKernel(g.device, attrs.activation, attrs.param, g.buffer, (saved ?? output).buffer, gz.buffer, gz.size);
+  return gz;
+}
+
+/** Activations whose derivative the output gives as well as z (sign-preserving ones). */
+function derivativeFromOutput(act: Activation, param: number): boolean {
+  return act === 'relu' || (act === 'leakyRelu' && param > 0);
+}
 
 const inputGradDef = defineOp<InputGradAttrs>({
   name: 'conv2dInputGrad',
   backward: ({ inputs, attrs, needs }, h) => {
     const [g, w] = inputs as [Tensor, Tensor];
-    return [needs[0] ? convForward(h, w, null, attrs) : null, needs[1] ? convWeightGrad(h, g, { ...attrs, kernelSize: [w.shape[2]!, w.shape[3]!] }) : null];
+    return [needs[0] ? convForward(h, w, null, { ...attrs, activation: 'none', param: 0 }) : null, needs[1] ? convWeightGrad(h, g, { ...attrs, kernelSize: [w.shape[2]!, w.shape[3]!] }) : null];
   },
 });
 
@@ -130,15 +165,25 @@ const weightGradDef = defineOp<WeightGradAttrs>({
   name: 'conv2dWeightGrad',
   backward: ({ inputs, attrs, needs }, h) => {
     const [x, g] = inputs as [Tensor, Tensor];
-    return [needs[0] ? convInputGrad(g, h, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null, needs[1] ? convForward(x, h, null, attrs) : null];
+    return [needs[0] ? convInputGrad(g, h, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null, needs[1] ? convForward(x, h, null, { ...attrs, activation: 'none', param: 0 }) : null];
   },
 });
 
-function convForward(x: Tensor, w: Tensor, bias: Tensor | null, attrs: ConvAttrs): Tensor {
+function convForward(x: Tensor, w: Tensor, bias: Tensor | null, attrs: ForwardAttrs): Tensor {
   const geo = geometry('conv2d', x.shape, w.shape, attrs);
-  return runOp(conv2dDef, bias ? [x, w, bias] : [x, w], attrs, (rt) => {
-    const out = Tensor.empty(rt, [geo.batch, geo.outC, geo.outH, geo.outW], 'conv2d');
-    if (out.size > 0) conv2dForwardKernel(rt, x.buffer, w.buffer, bias?.buffer ?? null, out.buffer, geo, attrs.tiling ?? defaultTiling(rt));
+  const inputs = bias ? [x, w, bias] : [x, w];
+  const saveZ = attrs.activation !== 'none' && !derivativeFromOutput(attrs.activation, attrs.param) && willRecord(conv2dDef, inputs);
+  return runOp(conv2dDef, inputs, attrs, (rt, save) => {
+    const shape = [geo.batch, geo.outC, geo.outH, geo.outW];
+    const out = Tensor.empty(rt, shape, 'conv2d');
+    // The pre-activation, for the backward: the node owns it and releases it with the output.
+    const z = saveZ ? save(Tensor.empty(rt, shape, 'conv2d.z')) : null;
+    if (out.size > 0)
+      conv2dForwardKernel(rt, x.buffer, w.buffer, bias?.buffer ?? null, out.buffer, geo, attrs.tiling ?? defaultTiling(rt), {
+        activation: attrs.activation,
+        param: attrs.param,
+        z: z?.buffer,
+      });
     return out;
   });
 }
@@ -174,7 +219,8 @@ function convWeightGrad(x: Tensor, g: Tensor, attrs: WeightGradAttrs): Tensor {
 
 /**
  * 2-D convolution with torch.nn.functional.conv2d's semantics (cross-correlation, groups = 1):
- * x [N, C, H, W], weight [O, C, KH, KW], optional bias [O] -> [N, O, OH, OW].
+ * x [N, C, H, W], weight [O, C, KH, KW], optional bias [O] -> [N, O, OH, OW], with an optional
+ * fused activation (opts.activation: y = act(conv + bias) in the same dispatch).
  * Inside an f16 autocast scope conv2d stays f32: there is no f16 conv kernel yet
  * (AUTOCAST_OPS in ../autocast.ts lists what the policy changes).
  */
@@ -188,10 +234,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     if (bias.rank !== 1 || bias.shape[0] !== weight.shape[0])
       throw new Error(`${op}: bias must have shape [${weight.shape[0]}] (one per output channel of weight ${fmt(weight.shape)}), got ${fmt(bias.shape)}`);
   }
-  if (typeof opts !== 'object' || opts === null) throw new Error(`${op}: options must be an object { stride, padding, dilation }, got ${JSON.stringify(opts)}`);
+  if (typeof opts !== 'object' || opts === null) throw new Error(`${op}: options must be an object { stride, padding, dilation, activation }, got ${JSON.stringify(opts)}`);
   const attrs = resolveAttrs(op, opts);
+  const activation = opts.activation ?? 'none';
+  if (!ACTIVATION_NAMES.includes(activation)) throw new Error(`${op}: unknown activation '${String(activation)}' (valid: ${ACTIVATION_NAMES.join(', ')})`);
+  const param = resolveActivationParam(op, activation, opts);
   checkInputs(op, bias ? [x, weight, bias] : [x, weight]);
-  return convForward(x, weight, bias ?? null, attrs);
+  return convForward(x, weight, bias ?? null, { ...attrs, activation, param });
 }
 
 /**
