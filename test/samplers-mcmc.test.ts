@@ -4,7 +4,7 @@
 // new fused kernels (shaders/mala.wgsl) against the same updates in tensor ops with the host
 // Philox; diagnostics, memory, and the argument errors.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { caught, device, ebm, expectClose } from './helpers.js';
+import { caught, device, ebm, expectClose, LONG } from './helpers.js';
 import { keyOf, normalStream, uniformAt } from './philox.js';
 import type { Tensor } from '../src/index.js';
 import { BaseEnergyFunction } from '../src/nn/energy.js';
@@ -13,6 +13,7 @@ import { GradientDescentSampler, LangevinDynamics, MetropolisAdjustedLangevin, N
 
 beforeAll(async () => {
   await device();
+  if (!LONG) console.log('samplers-mcmc: parallel tempering runs 512 chains (40-60% per well); EBM_TEST_LONG=1 runs 2048 for 3x the steps (45-55%)');
 });
 
 /** A seeded host generator (mulberry32) for test fixtures. */
@@ -164,17 +165,23 @@ describe('ParallelTempering on a 2-D double well', () => {
   it('Langevin chains started in the right well stay there; the T = 1 replica of PT holds 40-60% in each well', async () => {
     // Barrier 10 nats: Kramers' rate (omega_well omega_top / 2 pi) e^-10 ~ 4e-4 per unit time, so
     // over 400 steps of h = 0.01 (time 4; Langevin is stable for h < 2 / E'' = 0.025 in the
-    // wells) fewer than 1% of the Langevin chains cross. The PT
+    // wells; 1200 under LONG) fewer than 1% of the Langevin chains cross. The PT
     // ladder 1 .. 10 (5 replicas, geometric) brings the barrier down to 1 nat at the top, where
     // chains cross freely, and the exchanges pass them down. 512 independent T = 1 chains: the
     // fraction in the right well has standard error 0.5 / sqrt(512) = 0.022 when mixed, so
-    // 40-60% is 4.5 of them.
+    // 40-60% is 4.5 of them. The occupation relaxes from the start in ~150 steps (the hottest
+    // replica's random walk between the wells, then the ladder), so after 400 steps a few percent
+    // of bias toward the starting well remain: LONG runs 2048 chains for 1200 steps (standard
+    // error 0.011) and asks for 45-55%.
     const e = new TwoWells(10);
-    const x = ebm.tensor(Array.from({ length: 512 }, () => [1, 0]));
-    const lang = new LangevinDynamics(e, { stepSize: 0.01 }).sample({ x, nSteps: 400, seed: 3 });
+    const chains = LONG ? 2048 : 512;
+    const steps = LONG ? 1200 : 400;
+    const band = LONG ? 0.05 : 0.1;
+    const x = ebm.tensor(Array.from({ length: chains }, () => [1, 0]));
+    const lang = new LangevinDynamics(e, { stepSize: 0.01 }).sample({ x, nSteps: steps, seed: 3 });
     const pt = new ParallelTempering(e, { nReplicas: 5, maxTemperature: 10, stepSize: 0.02 });
     const t0 = performance.now();
-    const r = pt.sample({ x, nSteps: 400, returnDiagnostics: true, seed: 3 });
+    const r = pt.sample({ x, nSteps: steps, returnDiagnostics: true, seed: 3 });
     const right = async (s: Tensor) => {
       const f = ebm.tidy(() => s.slice(1, 0, 1).gt(0).mean());
       const v = (await f.data())[0]!;
@@ -185,10 +192,10 @@ describe('ParallelTempering on a 2-D double well', () => {
     const swaps = await (r.diagnostics as ParallelTemperingDiagnostics).swapAcceptanceRate.data();
     const acc = await r.diagnostics!.chainAcceptanceRate!.data();
     console.log(`double well (barrier 10): Langevin ${(100 * fl).toFixed(1)}% right; PT (5 replicas, T = 1 .. 10) ${(100 * fp).toFixed(1)}% right, swap rates ${[...swaps].map((v) => v.toFixed(2)).join(', ')}, MALA acceptance ${(acc.reduce((a, b) => a + b, 0) / acc.length).toFixed(3)} (${(performance.now() - t0).toFixed(0)} ms)`);
-    expect(fl).toBeGreaterThan(0.99);
-    expect(fp).toBeGreaterThan(0.4);
-    expect(fp).toBeLessThan(0.6);
-    expect(r.samples.shape).toEqual([512, 2]);
+    // (Over LONG's 3x longer run ~1% cross: 2% is the bound there.)
+    expect(fl).toBeGreaterThan(LONG ? 0.98 : 0.99);
+    expect(Math.abs(fp - 0.5)).toBeLessThan(band);
+    expect(r.samples.shape).toEqual([chains, 2]);
     expect(swaps.length).toBe(4);
     for (const s of swaps) expect(s).toBeGreaterThan(0.05);
     for (const t of [x, lang, r.samples, ...Object.values(r.diagnostics!)]) t.dispose();
