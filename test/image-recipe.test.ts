@@ -75,7 +75,7 @@ describe('createImageEBM', () => {
   });
 
   test('a tiny image model trains on digits without NaN and puts held-out digits below noise', async () => {
-    // 28x28 digits, channels [4, 8], batch 16, 5 Langevin steps, 40 updates: seconds on lavapipe.
+    // 28x28 digits, channels [4, 8], batch 16, 5 Langevin steps, 15 updates: seconds on lavapipe.
     const train = await ebm.loadMnist({ limit: 320 });
     const held = await ebm.loadMnist({ split: 'heldOut', limit: 64 });
     const r = ebm.createImageEBM({ channels: [4, 8], batchSize: 16, langevinSteps: 5, bufferSize: 320, lr: 1e-3, seed: 11 });
@@ -86,8 +86,8 @@ describe('createImageEBM', () => {
       e.dispose();
       return v;
     };
-    const result = await r.trainer.fit(train.images, { steps: 40, batchSize: 16, seed: 2, logEvery: 10 });
-    expect(result.steps).toBe(40);
+    const result = await r.trainer.fit(train.images, { steps: 15, batchSize: 16, seed: 2, logEvery: 5 });
+    expect(result.steps).toBe(15);
     const last = result.last!;
     expect(Number.isFinite(last.loss) && Number.isFinite(last.posEnergy) && Number.isFinite(last.negEnergy)).toBe(true);
     // The replay buffer holds chains inside the box.
@@ -98,7 +98,7 @@ describe('createImageEBM', () => {
     const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
     // Every held-out digit below the median noise energy is a far stronger claim than the means;
     // the means must separate by more than the noise energies' spread.
-    console.log(`tiny image EBM after 40 steps: E(held-out digits) ${mean(eHeld).toFixed(4)}, E(uniform noise) ${mean(eNoise).toFixed(4)}`);
+    console.log(`tiny image EBM after 15 steps: E(held-out digits) ${mean(eHeld).toFixed(4)}, E(uniform noise) ${mean(eNoise).toFixed(4)}`);
     const sd = Math.sqrt(eNoise.reduce((s, v) => s + (v - mean(eNoise)) ** 2, 0) / eNoise.length);
     expect(mean(eHeld)).toBeLessThan(mean(eNoise) - 2 * sd);
     for (const t of [train.images, held.images, noise]) t.dispose();
