@@ -6,6 +6,8 @@
 // Same seed and options, same data, on any device. Rows come shuffled (TorchEBM shuffles its
 // mixtures; here every sampled dataset is, so any slice is a fair minibatch); the mixture and
 // pinwheel splits are TorchEBM's exact ones. 'grid' keeps meshgrid order unless shuffle is set.
+// Image datasets (MNIST by name, users' .npy / .safetensors files) load asynchronously instead:
+// IMAGE_DATASETS and loadImageDataset in image-data.ts, loadMnist in datasets/mnist.ts.
 import { deriveSeed } from '../nn/init.js';
 import { getDevice, noGrad, tidy, type Runtime, type Tensor } from '../tensor/index.js';
 import { toyDataset } from '../tensor/ops/fused/index.js';
