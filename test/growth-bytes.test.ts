@@ -21,7 +21,7 @@ const MiB = 2 ** 20;
 it(`big tensors made once (a 200 MiB dataset, ${GROWTH_REPEATS - 1} tensors of one size holding over ${GROWTH_BYTES / MiB} MiB together, a small model) do not warn`, () => {
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
   const data = ebm.zeros([(200 * MiB) / 4]);
-  const same = Array.from({ length: GROWTH_REPEATS - 1 }, () => ebm.zeros([(GROWTH_BYTES / (GROWTH_REPEATS - 1) + 4 * MiB) / 4]));
+  const same = Array.from({ length: GROWTH_REPEATS - 1 }, () => ebm.zeros([Math.ceil(GROWTH_BYTES / (GROWTH_REPEATS - 1) / 4) + MiB]));
   const params = Array.from({ length: 20 }, (_, i) => ebm.zeros([64, 64 + i]));
   expect(warn).not.toHaveBeenCalled();
   for (const t of [data, ...same, ...params]) t.dispose();
@@ -29,18 +29,17 @@ it(`big tensors made once (a 200 MiB dataset, ${GROWTH_REPEATS - 1} tensors of o
 
 it(`a loop making a 16 MiB tensor a step outside tidy warns once, naming tidy and dispose, past ${GROWTH_BYTES / MiB} MiB`, () => {
   const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-  const x = ebm.zeros([(16 * MiB) / 4]);
   const leaked: ebm.Tensor[] = [];
   const steps = GROWTH_BYTES / (16 * MiB);
-  // The loop's tensors and x are all 16 MiB: `steps - 1` of them plus x hold exactly the threshold.
-  for (let step = 0; step < steps - 1; step++) leaked.push(x.add(1));
+  // A step's tensor (a fill: the cheapest GPU work that makes one): `steps` of them hold exactly the threshold.
+  const step = () => leaked.push(ebm.full([(16 * MiB) / 4], leaked.length));
+  for (let i = 0; i < steps; i++) step();
   expect(warn).not.toHaveBeenCalled();
-  for (let step = 0; step < 4; step++) leaked.push(x.add(1));
+  for (let i = 0; i < 4; i++) step();
   expect(warn).toHaveBeenCalledTimes(1);
   const message = String(warn.mock.calls[0]![0]);
   expect(message).toMatch(/^webgpu-ebm: \d+ tensors \(\d+\.\d MiB\) made outside tidy\(\) are alive/);
   expect(message).toMatch(/ebm\.tidy\(/);
   expect(message).toMatch(/dispose\(\)/);
   for (const t of leaked) t.dispose();
-  x.dispose();
 });
