@@ -80,7 +80,7 @@ describe('checkpoint metadata and run configs are checked before use', () => {
 
   test("--resume of a checkpoint with loss {type: 'evil'} lists the valid losses and prints nothing else", async () => {
     const path = await edited('checkpoint.safetensors', 'evil', withRun((c) => (c.loss = { type: 'evil' })));
-    const out = await fails(['train', '--resume', path, '--steps', '4'], 1, /run config: 'loss\.type' must be one of cd, pcd, dsm, ssm, got "evil"$/);
+    const out = await fails(['train', '--resume', path, '--steps', '4'], 1, /run config: 'loss\.type' must be one of cd, pcd, dsm, ssm, nce, eqm, got "evil"$/);
     expect(out.join('\n')).not.toMatch(/SSM|run:/);
   });
 

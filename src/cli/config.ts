@@ -463,7 +463,7 @@ export function checkTrainConfig(v: unknown, where: string): TrainConfig {
   const dataset = f.oneOf('dataset', ebm.DATASETS);
   const model = checkModelConfig(f.o.model, where);
   if (model.inputDim !== 2) f.sub('model').fail('inputDim', '2 (the datasets are 2-D)');
-  const sampler = checkSamplerConfig(f.o.sampler, where) ?? f.fail('sampler', 'a sampler config ({"type": "langevin" or "hmc", ...})');
+  const sampler = checkSamplerConfig(f.o.sampler, where) ?? f.fail('sampler', `a sampler config ({"type": one of ${SAMPLERS.join(', ')}, ...})`);
   const l = f.sub('loss');
   const lossType = l.oneOf('type', LOSSES);
   const loss: LossConfig =
