@@ -102,6 +102,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--reference", action="store_true", help="also write reference.safetensors: images and their energies")
+    p.add_argument("--save-buffer", type=int, default=0, metavar="N", help="also write buffer.safetensors: N replay-buffer chains as 'images' (webgpu-ebm's loadImages reads it)")
     args = p.parse_args()
 
     distributed = "WORLD_SIZE" in os.environ
@@ -161,6 +162,10 @@ def main():
         }
         save_file(state, os.path.join(args.out, "model.safetensors"), metadata=metadata)
         print(f"wrote {os.path.join(args.out, 'model.safetensors')}")
+        if args.save_buffer:
+            rows = buffer[: args.save_buffer].detach().cpu().contiguous()
+            save_file({"images": rows}, os.path.join(args.out, "buffer.safetensors"))
+            print(f"wrote {os.path.join(args.out, 'buffer.safetensors')}: {rows.shape[0]} chains")
         if args.reference:
             # Training digits, the last step's chains and uniform noise, with PyTorch's energies (CPU, f32).
             gen = torch.Generator().manual_seed(12345)
