@@ -183,6 +183,19 @@ describe('argument checks', () => {
     await expect(ebm.logLikelihood(energy, ebm.tensor([[1, 2], [3, 4]]), { dim: 2 } as never)).rejects.toThrow("logLikelihood: option 'dim' is set by logLikelihood itself (dim is the data's)");
   });
 
+  it('an energy of the wrong shape: one line naming it, and the chains it kept are freed', async () => {
+    class TwoPerSample extends ebm.BaseEnergyFunction {
+      override forward(x: ebm.Tensor): ebm.Tensor {
+        return x.square();
+      }
+    }
+    const before = ebm.memory().liveTensors;
+    await expect(ebm.annealedImportanceSampling(new TwoPerSample(), { dim: 2, nChains: 8, nTemperatures: 3, seed: 1 })).rejects.toThrow(
+      'annealedImportanceSampling: energy.forward(x) must return f32 [8] (one energy per chain) for x of shape [8, 2], got f32 [8, 2]',
+    );
+    expect(ebm.memory().liveTensors).toBe(before);
+  });
+
   it('the schedules run from 0 to 1, increasing; the sigmoid one is denser at both ends', () => {
     expect(ebm.annealingSchedule('linear', 4)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     const s = ebm.annealingSchedule('sigmoid', 10);

@@ -174,30 +174,37 @@ export function aisTensors(energy: unknown, opts: AnnealedImportanceSamplingOpti
       const pathGradient = (beta: number, y: Tensor) => gradientOf(model, y).mul(beta).add(base.energyGradient(y).mul(1 - beta));
       let counter = 0;
       const k = betas.length - 1;
-      for (let i = 1; i <= k; i++) {
-        tidy(() => {
-          const beta = betas[i]!;
-          const e = energyOf(model, x);
-          const logQ = base.logProb(x);
-          // log w += (beta_i - beta_{i-1}) (-log q(x) - E(x)) at the chain's x.
-          copyInto_(logW, logW.add(logQ.neg().sub(e).mul(beta - betas[i - 1]!)));
-          if (i === k) return; // the last transition would not change a weight
-          copyInto_(state.grad, pathGradient(beta, x));
-          copyInto_(state.chain, pathEnergy(beta, e, logQ), { count: nChains });
-          for (let j = 0; j < c.stepsPerTemperature; j++) {
-            tidy(() => {
-              const a = { step: counter++, key, h: c.stepSize, mass: 1 };
-              hmcBegin_(state, a);
-              let gp = pathGradient(beta, state.xp);
-              for (let l = 1; l < c.nLeapfrogSteps; l++) {
-                hmcLeap_(state, gp, a);
-                gp.dispose();
-                gp = pathGradient(beta, state.xp);
-              }
-              hmcAccept_(state, gp, pathEnergy(beta, energyOf(model, state.xp), base.logProb(state.xp)), a);
-            });
-          }
-        });
+      const scratch = [state.grad, state.chain, state.xp, state.p];
+      try {
+        for (let i = 1; i <= k; i++) {
+          tidy(() => {
+            const beta = betas[i]!;
+            const e = energyOf(model, x);
+            const logQ = base.logProb(x);
+            // log w += (beta_i - beta_{i-1}) (-log q(x) - E(x)) at the chain's x.
+            copyInto_(logW, logW.add(logQ.neg().sub(e).mul(beta - betas[i - 1]!)));
+            if (i === k) return; // the last transition would not change a weight
+            copyInto_(state.grad, pathGradient(beta, x));
+            copyInto_(state.chain, pathEnergy(beta, e, logQ), { count: nChains });
+            for (let j = 0; j < c.stepsPerTemperature; j++) {
+              tidy(() => {
+                const a = { step: counter++, key, h: c.stepSize, mass: 1 };
+                hmcBegin_(state, a);
+                let gp = pathGradient(beta, state.xp);
+                for (let l = 1; l < c.nLeapfrogSteps; l++) {
+                  hmcLeap_(state, gp, a);
+                  gp.dispose();
+                  gp = pathGradient(beta, state.xp);
+                }
+                hmcAccept_(state, gp, pathEnergy(beta, energyOf(model, state.xp), base.logProb(state.xp)), a);
+              });
+            }
+          });
+        }
+      } catch (e) {
+        // A failing energy (a wrong shape, say): free the kept chain state before the error goes up.
+        for (const t of [...scratch, x, logW]) t.dispose();
+        throw e;
       }
       const m = logW.max();
       const w = logW.sub(m).exp();
@@ -208,7 +215,7 @@ export function aisTensors(energy: unknown, opts: AnnealedImportanceSamplingOpti
       const proposals = Math.max(1, counter);
       const accept = state.chain.slice(0, 2, 3).mean().mul(1 / proposals);
       const summary = concat([logZ, se, ess, accept].map((t) => t.reshape([1])));
-      for (const t of [state.grad, state.chain, state.xp, state.p]) t.dispose();
+      for (const t of scratch) t.dispose();
       return { summary, logWeights: logW, samples: x, nTemperatures: k, nChains };
     }),
   );
@@ -221,20 +228,20 @@ export function aisTensors(energy: unknown, opts: AnnealedImportanceSamplingOpti
 export async function annealedImportanceSampling(energy: unknown, opts: AnnealedImportanceSamplingOptions): Promise<AnnealedImportanceSamplingResult> {
   const r = aisTensors(energy, opts);
   try {
-    const [logZ, standardError, effectiveSampleSize, acceptanceRate] = await r.summary.data();
-    return {
-      logZ: logZ!,
-      standardError: standardError!,
-      effectiveSampleSize: effectiveSampleSize!,
-      acceptanceRate: acceptanceRate!,
-      nChains: r.nChains,
-      nTemperatures: r.nTemperatures,
-      ...(opts.returnLogWeights ? { logWeights: r.logWeights } : {}),
-      ...(opts.returnSamples ? { samples: r.samples } : {}),
-    };
-  } finally {
-    r.summary.dispose();
-    if (!opts.returnLogWeights) r.logWeights.dispose();
-    if (!opts.returnSamples) r.samples.dispose();
+      const [logZ, standardError, effectiveSampleSize, acceptanceRate] = await r.summary.data();
+      return {
+        logZ: logZ!,
+        standardError: standardError!,
+        effectiveSampleSize: effectiveSampleSize!,
+        acceptanceRate: acceptanceRate!,
+        nChains: r.nChains,
+        nTemperatures: r.nTemperatures,
+        ...(opts.returnLogWeights ? { logWeights: r.logWeights } : {}),
+        ...(opts.returnSamples ? { samples: r.samples } : {}),
+      };
+    } finally {
+      r.summary.dispose();
+      if (!opts.returnLogWeights) r.logWeights.dispose();
+      if (!opts.returnSamples) r.samples.dispose();
+    }
   }
-}
