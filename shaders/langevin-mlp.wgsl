@@ -1,30 +1,38 @@
-// preambles: subgroups.wgsl+philox.wgsl+activations.wgsl
-// Fused Langevin sampling for MLP energies: E(x) = w_out . h_L + b_out, with
-// h_l = act_l(W_l h_{l-1} + b_l), h_0 = x. ONE dispatch runs params.steps Langevin steps of a
-// block of chains, each step being the forward pass through every hidden layer, the backward
+// Preamble, last in the chains of the schedule bodies langevin-mlp-sg8.wgsl, langevin-mlp-sg4.wgsl
+// and langevin-mlp-wg.wgsl: fused Langevin sampling for MLP energies, E(x) = w_out . h_L + b_out,
+// with h_l = act_l(W_l h_{l-1} + b_l), h_0 = x. ONE dispatch runs params.steps Langevin steps of
+// a block of chains, each step being the forward pass through every hidden layer, the backward
 // pass dE/dx = W_1^T (act_1'(z_1) * W_2^T (... act_L'(z_L) * w_out)) and the update
 //   x <- clamp(x - h grad + sigma eps),   sigma = noise_scale sqrt(2h)
 // with exactly langevin.wgsl's noise: element e (= chain * dim + i) at step t is lane e % 4 of
 // philox_normal4((e / 4, t, STREAM_LANGEVIN, 0), key), so a chain here is the chain of the
 // general path (energy.gradient + langevin.wgsl) up to the f32 round-off of the gradient.
 //
-// Mapping: one invocation per chain. Chains are independent, so a dispatch loops over its
-// steps without synchronising with anything. Every lane needs every weight, so the 8 lanes of a
-// group (a subgroup of 8, or an eighth of a wider one) share the loads: each loads one vec4 of
-// a tile and subgroupShuffle hands it round. On lavapipe a shuffle is a register permute, while
-// every storage or indexed private access is a gather costing about as much as 20 vec4 FMAs,
-// whether or not the lanes share the address. The tiles (per lane):
-//   forward  z[32 rows] += W[32 rows, i4] . h[i4]: 4 weight loads, 32 shuffles and 1
-//            activation read per 128 multiply-adds, the 32 row sums in registers;
-//   backward g[32 inputs] += W[4 rows, 32 inputs]^T d[4 rows]: the same per 128.
+// Mapping: one invocation per chain. Every chain needs every weight, so the invocations share
+// the weight loads; HOW is the schedule, the body that names this preamble. The arithmetic here
+// is the same for all: weights arrive in tiles of 32 rows (or 32 inputs) split into 8 pieces q
+// of 4 rows (or 4 inputs), and each invocation multiplies its own activations by every piece:
+//   forward  z[32 rows] += W[32 rows, i4] . h[i4]: piece q is rows 4q .. 4q + 3 of input vec4 i4
+//            (a mat4x4f whose columns are the rows), 32 row sums in registers;
+//   backward g[32 inputs] += W[4 rows, 32 inputs]^T d[4 rows]: piece q is input vec4 q of the
+//            4 rows (columns are the rows again), 32 input sums in registers;
+//   layer 0 and the vectors (bias, w_out) come in pieces of one vec4.
+// The schedule provides (Tile, VTile and W0Tile being its types):
+//   tile(a, qs, ks, slot) -> Tile  the matrix tile whose piece q, column k is wts[a + q qs + k ks]
+//                                  (slot: its index in the staged chunk), mpiece(Tile, q);
+//   vtile(a) -> VTile              the vector pieces wts[a + q], vpiece(VTile, q);
+//   w0tile(w0, row0, i, dim)       layer 0's rows row0 + 4q + k at input i, w0piece(W0Tile, q);
+//   stage(a0, step, qs, ks, n) and release(), around each chunk of at most CHUNK tiles (tile s at
+//   a = a0 + s step): the workgroup-memory schedule loads the chunk there between barriers;
+//   the subgroup schedules share each tile's loads by shuffles and stage nothing.
 // A chain's state and dE/dx live in small private arrays. Its activations (ping-pong halves A
 // and B) and every hidden layer's act'(z) (kept for the backward pass) live in a scratch
 // storage buffer, one column per invocation, interleaved so that neighbouring lanes touch
 // neighbouring words (coalesced on a GPU): word k of column j is scratch[k * stride + j].
 // Large private arrays would cost the same per access on lavapipe, but its compile time grows
-// with the square of their size (20 s for this kernel's). No workgroup memory, no barriers;
-// control flow is uniform wherever lanes shuffle: lanes past the last chain recompute the last
-// chain in their own scratch column and store nothing.
+// with the square of their size (20 s for this kernel's). Control flow is uniform wherever lanes
+// share (shuffles, barriers): lanes past the last chain recompute the last chain in their own
+// scratch column and store nothing.
 //
 // The packed weights (array<vec4f>; offsets in vec4 units, written by the wrapper):
 //   layer 0:   W_0 [rows_0, dim] row-major (read as scalars through wts1), bias [rows_0]
@@ -40,8 +48,6 @@ const MAX_DIM = 16u;      // elements per chain
 const MAX_STEPS = 64u;    // steps per dispatch (the (h, sigma) table)
 
 override WG: u32 = 64u;
-// The subgroup is exactly 8 lanes (lavapipe): shuffle by constant lane indices.
-override SUBGROUP8: bool = false;
 
 struct Params {
   // Chains this dispatch runs (from chain0).
@@ -88,26 +94,12 @@ struct Params {
 var<private> xs: array<f32, MAX_DIM>;
 var<private> gx: array<f32, MAX_DIM>;
 
-// This lane's index in its group of 8, and the group's first lane in the subgroup.
-var<private> lane8: u32;
-var<private> group8: u32;
 // This invocation's scratch column.
 var<private> col: u32;
 
 // Word k of this chain's scratch.
 fn at(k: u32) -> u32 {
   return k * params.stride + col;
-}
-
-// Lane r's value of v, within this lane's group of 8.
-fn sh(v: vec4f, r: u32) -> vec4f {
-  if (SUBGROUP8) { return subgroupShuffle(v, r); }
-  return subgroupShuffle(v, group8 + r);
-}
-
-// Lane q's m0 .. m3, as the columns of a matrix.
-fn sh4(m0: vec4f, m1: vec4f, m2: vec4f, m3: vec4f, q: u32) -> mat4x4f {
-  return mat4x4f(sh(m0, q), sh(m1, q), sh(m2, q), sh(m3, q));
 }
 
 fn act4(z: vec4f, act: u32, p: f32) -> vec4f {
@@ -136,21 +128,20 @@ fn w0_col(base: u32, row0: u32, i: u32, dim: u32) -> vec4f {
   return vec4f(wts1[r], wts1[r + dim], wts1[r + 2u * dim], wts1[r + 3u * dim]);
 }
 
-// z = W_0 x + b_0, 32 rows at a time, into half A: this lane loads rows jb * 32 + lane8 * 4 + k
-// of each input's column, the group shares them.
+// z = W_0 x + b_0, 32 rows at a time, into half A.
 fn forward0() {
   let l0 = params.layers[0];
   let dim = params.dim;
   let w0 = l0.z * 4u;
   for (var jb = 0u; jb < l0.y; jb++) {
-    let bias = wts[l0.w + jb * 8u + lane8];
-    var a0 = sh(bias, 0u); var a1 = sh(bias, 1u); var a2 = sh(bias, 2u); var a3 = sh(bias, 3u);
-    var a4 = sh(bias, 4u); var a5 = sh(bias, 5u); var a6 = sh(bias, 6u); var a7 = sh(bias, 7u);
+    let bias = vtile(l0.w + jb * 8u);
+    var a0 = vpiece(bias, 0u); var a1 = vpiece(bias, 1u); var a2 = vpiece(bias, 2u); var a3 = vpiece(bias, 3u);
+    var a4 = vpiece(bias, 4u); var a5 = vpiece(bias, 5u); var a6 = vpiece(bias, 6u); var a7 = vpiece(bias, 7u);
     for (var i = 0u; i < dim; i++) {
-      let c = w0_col(w0, jb * 32u + lane8 * 4u, i, dim);
+      let c = w0tile(w0, jb * 32u, i, dim);
       let xi = xs[i];
-      a0 += xi * sh(c, 0u); a1 += xi * sh(c, 1u); a2 += xi * sh(c, 2u); a3 += xi * sh(c, 3u);
-      a4 += xi * sh(c, 4u); a5 += xi * sh(c, 5u); a6 += xi * sh(c, 6u); a7 += xi * sh(c, 7u);
+      a0 += xi * w0piece(c, 0u); a1 += xi * w0piece(c, 1u); a2 += xi * w0piece(c, 2u); a3 += xi * w0piece(c, 3u);
+      a4 += xi * w0piece(c, 4u); a5 += xi * w0piece(c, 5u); a6 += xi * w0piece(c, 6u); a7 += xi * w0piece(c, 7u);
     }
     let n = jb * 8u;
     scratch[at(n)] = a0; scratch[at(n + 1u)] = a1; scratch[at(n + 2u)] = a2; scratch[at(n + 3u)] = a3;
@@ -159,26 +150,25 @@ fn forward0() {
 }
 
 // Layer l >= 1: z = W_l h + b_l from the half at cur into the half at nxt, 32 rows per pass over
-// the input: this lane loads rows jb * 32 + lane8 * 4 + k of each vec4 column, the group shares
-// them, and h . S_q (S_q: lane q's four rows) adds rows 4q .. 4q + 3.
+// the input; piece q of input vec4 i4 is rows jb * 32 + 4q + k, and h . piece adds rows 4q .. 4q + 3.
 fn forward(l: u32, cur: u32, nxt: u32) {
   let ly = params.layers[l];
   let in4 = ly.x;
   for (var jb = 0u; jb < ly.y; jb++) {
-    let bias = wts[ly.w + jb * 8u + lane8];
-    var a0 = sh(bias, 0u); var a1 = sh(bias, 1u); var a2 = sh(bias, 2u); var a3 = sh(bias, 3u);
-    var a4 = sh(bias, 4u); var a5 = sh(bias, 5u); var a6 = sh(bias, 6u); var a7 = sh(bias, 7u);
-    let r0 = ly.z + (jb * 32u + lane8 * 4u) * in4;
-    for (var i4 = 0u; i4 < in4; i4++) {
-      let h = scratch[at(cur + i4)];
-      let m0 = wts[r0 + i4];
-      let m1 = wts[r0 + in4 + i4];
-      let m2 = wts[r0 + 2u * in4 + i4];
-      let m3 = wts[r0 + 3u * in4 + i4];
-      a0 += h * sh4(m0, m1, m2, m3, 0u); a1 += h * sh4(m0, m1, m2, m3, 1u);
-      a2 += h * sh4(m0, m1, m2, m3, 2u); a3 += h * sh4(m0, m1, m2, m3, 3u);
-      a4 += h * sh4(m0, m1, m2, m3, 4u); a5 += h * sh4(m0, m1, m2, m3, 5u);
-      a6 += h * sh4(m0, m1, m2, m3, 6u); a7 += h * sh4(m0, m1, m2, m3, 7u);
+    let bias = vtile(ly.w + jb * 8u);
+    var a0 = vpiece(bias, 0u); var a1 = vpiece(bias, 1u); var a2 = vpiece(bias, 2u); var a3 = vpiece(bias, 3u);
+    var a4 = vpiece(bias, 4u); var a5 = vpiece(bias, 5u); var a6 = vpiece(bias, 6u); var a7 = vpiece(bias, 7u);
+    let r0 = ly.z + jb * 32u * in4;
+    for (var c0 = 0u; c0 < in4; c0 += CHUNK) {
+      let c1 = min(c0 + CHUNK, in4);
+      stage(r0 + c0, 1u, 4u * in4, in4, c1 - c0);
+      for (var i4 = c0; i4 < c1; i4++) {
+        let h = scratch[at(cur + i4)];
+        let t = tile(r0 + i4, 4u * in4, in4, i4 - c0);
+        a0 += h * mpiece(t, 0u); a1 += h * mpiece(t, 1u); a2 += h * mpiece(t, 2u); a3 += h * mpiece(t, 3u);
+        a4 += h * mpiece(t, 4u); a5 += h * mpiece(t, 5u); a6 += h * mpiece(t, 6u); a7 += h * mpiece(t, 7u);
+      }
+      release();
     }
     let n = nxt + jb * 8u;
     scratch[at(n)] = a0; scratch[at(n + 1u)] = a1; scratch[at(n + 2u)] = a2; scratch[at(n + 3u)] = a3;
@@ -190,17 +180,17 @@ fn forward(l: u32, cur: u32, nxt: u32) {
 fn backward_top(top: u32, cur: u32) {
   let d = params.dact_at[top];
   for (var jb = 0u; jb < params.layers[top].y; jb++) {
-    let w = wts[params.w_out + jb * 8u + lane8];
+    let w = vtile(params.w_out + jb * 8u);
     for (var q = 0u; q < 8u; q++) {
       let o = jb * 8u + q;
-      scratch[at(cur + o)] = sh(w, q) * scratch[at(d + o)];
+      scratch[at(cur + o)] = vpiece(w, q) * scratch[at(d + o)];
     }
   }
 }
 
 // d_{l-1} = (W_l^T d_l) * act_{l-1}'(z_{l-1}) from the half at cur into the half at nxt, 32
-// inputs per pass over the rows: this lane loads input vec4 kb * 8 + lane8 of rows 4 j4 + k,
-// and S_q d (S_q: lane q's four row pieces) adds to inputs 4q .. 4q + 3.
+// inputs per pass over the rows; piece q of row vec4 j4 is input vec4 kb * 8 + q of rows
+// 4 j4 + k, and piece . d adds to inputs 4q .. 4q + 3.
 fn backward(l: u32, cur: u32, nxt: u32) {
   let ly = params.layers[l];
   let in4 = ly.x;
@@ -208,18 +198,17 @@ fn backward(l: u32, cur: u32, nxt: u32) {
   for (var kb = 0u; kb < in4 / 8u; kb++) {
     var a0 = vec4f(0.0); var a1 = vec4f(0.0); var a2 = vec4f(0.0); var a3 = vec4f(0.0);
     var a4 = vec4f(0.0); var a5 = vec4f(0.0); var a6 = vec4f(0.0); var a7 = vec4f(0.0);
-    let c0 = ly.z + kb * 8u + lane8;
-    for (var j4 = 0u; j4 < n4; j4++) {
-      let d = scratch[at(cur + j4)];
-      let r = c0 + j4 * 4u * in4;
-      let m0 = wts[r];
-      let m1 = wts[r + in4];
-      let m2 = wts[r + 2u * in4];
-      let m3 = wts[r + 3u * in4];
-      a0 += sh4(m0, m1, m2, m3, 0u) * d; a1 += sh4(m0, m1, m2, m3, 1u) * d;
-      a2 += sh4(m0, m1, m2, m3, 2u) * d; a3 += sh4(m0, m1, m2, m3, 3u) * d;
-      a4 += sh4(m0, m1, m2, m3, 4u) * d; a5 += sh4(m0, m1, m2, m3, 5u) * d;
-      a6 += sh4(m0, m1, m2, m3, 6u) * d; a7 += sh4(m0, m1, m2, m3, 7u) * d;
+    let c0 = ly.z + kb * 8u;
+    for (var j0 = 0u; j0 < n4; j0 += CHUNK) {
+      let j1 = min(j0 + CHUNK, n4);
+      stage(c0 + j0 * 4u * in4, 4u * in4, 1u, in4, j1 - j0);
+      for (var j4 = j0; j4 < j1; j4++) {
+        let d = scratch[at(cur + j4)];
+        let t = tile(c0 + j4 * 4u * in4, 1u, in4, j4 - j0);
+        a0 += mpiece(t, 0u) * d; a1 += mpiece(t, 1u) * d; a2 += mpiece(t, 2u) * d; a3 += mpiece(t, 3u) * d;
+        a4 += mpiece(t, 4u) * d; a5 += mpiece(t, 5u) * d; a6 += mpiece(t, 6u) * d; a7 += mpiece(t, 7u) * d;
+      }
+      release();
     }
     let n = nxt + kb * 8u;
     let g = params.dact_at[l - 1u] + kb * 8u;
@@ -241,9 +230,9 @@ fn backward0(cur: u32) {
     let d0 = scratch[at(n)]; let d1 = scratch[at(n + 1u)]; let d2 = scratch[at(n + 2u)]; let d3 = scratch[at(n + 3u)];
     let d4 = scratch[at(n + 4u)]; let d5 = scratch[at(n + 5u)]; let d6 = scratch[at(n + 6u)]; let d7 = scratch[at(n + 7u)];
     for (var i = 0u; i < dim; i++) {
-      let c = w0_col(w0, jb * 32u + lane8 * 4u, i, dim);
-      gx[i] += dot(sh(c, 0u), d0) + dot(sh(c, 1u), d1) + dot(sh(c, 2u), d2) + dot(sh(c, 3u), d3) +
-               dot(sh(c, 4u), d4) + dot(sh(c, 5u), d5) + dot(sh(c, 6u), d6) + dot(sh(c, 7u), d7);
+      let c = w0tile(w0, jb * 32u, i, dim);
+      gx[i] += dot(w0piece(c, 0u), d0) + dot(w0piece(c, 1u), d1) + dot(w0piece(c, 2u), d2) + dot(w0piece(c, 3u), d3) +
+               dot(w0piece(c, 4u), d4) + dot(w0piece(c, 5u), d5) + dot(w0piece(c, 6u), d6) + dot(w0piece(c, 7u), d7);
     }
   }
 }
@@ -270,14 +259,11 @@ fn update(chain: u32, t: u32, h: f32, sigma: f32) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sg_lane: u32) {
-  lane8 = sg_lane & 7u;
-  group8 = sg_lane & ~7u;
-  let index = gid.x + gid.y * nwg.x * WG;
+// The whole dispatch's work for invocation `index` (the schedule's entry point calls it).
+fn run_chain(index: u32) {
   col = index;
-  // Lanes past the last chain recompute it (every lane of a group takes part in the shuffles)
-  // in their own scratch column, and store nothing.
+  // Lanes past the last chain recompute it (every lane takes part in the sharing) in their own
+  // scratch column, and store nothing.
   let chain = params.chain0 + min(index, params.chains - 1u);
   let dim = params.dim;
   let n_layers = params.n_layers;

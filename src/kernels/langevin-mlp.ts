@@ -1,24 +1,35 @@
 // Wrapper for langevin-mlp.wgsl: several Langevin steps of an MLP energy in one dispatch (the
 // forward pass, dE/dx and the update, per chain). The caller packs the weights as packedLayout
 // says, allocates langevinMlpScratchWords() words of scratch, and checks the model against
-// LANGEVIN_MLP_LIMITS and langevinMlpUsable() first. Chains whose scratch would not fit one
-// storage binding (about 50,000 for three hidden layers of 128) run in blocks, one dispatch
-// per block.
+// LANGEVIN_MLP_LIMITS first. Chains whose scratch would not fit one storage binding (about
+// 50,000 for three hidden layers of 128) run in blocks, one dispatch per block.
+//
+// Schedules (how the chains of a workgroup share the weight loads; langevinMlpSchedule picks one
+// per adapter, `rt.tuning.langevinMlp` forces one):
+//   'subgroup8'  langevin-mlp-sg8.wgsl: shuffles within groups of 8 lanes (subgroups of 8+ lanes:
+//                lavapipe, most GPUs);
+//   'subgroup4'  langevin-mlp-sg4.wgsl: shuffles within groups of 4 lanes (subgroups of 4:
+//                SwiftShader; correct on any subgroup size that is a multiple of 4);
+//   'workgroup'  langevin-mlp-wg.wgsl: tiles through workgroup memory (no subgroups needed).
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 
-const LANGEVIN_MLP: KernelSpec = {
-  shader: 'langevin-mlp.wgsl',
-  preamble: 'subgroups.wgsl+philox.wgsl+activations.wgsl',
-  entry: 'main',
-  bindings: [
-    { name: 'x', kind: 'storage' },
-    { name: 'wts', kind: 'read-only-storage' },
-    { name: 'scratch', kind: 'storage' },
-    { name: 'params', kind: 'uniform' },
-    { name: 'wts1', kind: 'read-only-storage' },
-  ],
+export const LANGEVIN_MLP_SCHEDULES = ['subgroup8', 'subgroup4', 'workgroup'] as const;
+export type LangevinMlpSchedule = (typeof LANGEVIN_MLP_SCHEDULES)[number];
+
+const BINDINGS: KernelSpec['bindings'] = [
+  { name: 'x', kind: 'storage' },
+  { name: 'wts', kind: 'read-only-storage' },
+  { name: 'scratch', kind: 'storage' },
+  { name: 'params', kind: 'uniform' },
+  { name: 'wts1', kind: 'read-only-storage' },
+];
+const SUBGROUP_PREAMBLE = 'subgroups.wgsl+philox.wgsl+activations.wgsl+langevin-mlp.wgsl';
+const KERNELS: Record<LangevinMlpSchedule, KernelSpec> = {
+  subgroup8: { shader: 'langevin-mlp-sg8.wgsl', preamble: SUBGROUP_PREAMBLE, entry: 'main', bindings: BINDINGS },
+  subgroup4: { shader: 'langevin-mlp-sg4.wgsl', preamble: SUBGROUP_PREAMBLE, entry: 'main', bindings: BINDINGS },
+  workgroup: { shader: 'langevin-mlp-wg.wgsl', preamble: 'philox.wgsl+activations.wgsl+langevin-mlp.wgsl', entry: 'main', bindings: BINDINGS },
 };
 
 /** What the kernel takes (MAX_* in langevin-mlp.wgsl and the size of its uniform block). */
@@ -102,15 +113,39 @@ export function packedLayout(dim: number, layers: readonly MlpLayerShape[]): Pac
   return { dim, layers: out, wOut, words: at, padded, halfB, dactAt, scratchPerChain: s };
 }
 
-/**
- * Whether the device can run the kernel: lanes share weight loads in groups of 8 by
- * subgroupShuffle, so it needs subgroups of at least 8 lanes.
- */
+/** Whether the device runs the schedule: the subgroup ones need subgroups of at least 8 or 4 lanes. */
+function runs(rt: Runtime, s: LangevinMlpSchedule): boolean {
+  const lanes = s === 'subgroup8' ? 8 : s === 'subgroup4' ? 4 : 0;
+  const k = KERNELS[s];
+  return (lanes === 0 || (rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= lanes)) && rt.pipelines.runnable(`${k.preamble!}+${k.shader}`);
+}
+
+/** Whether the device can run the kernel (some schedule runs on every WebGPU device). */
 export function langevinMlpUsable(rt: Runtime): boolean {
-  return rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 && rt.pipelines.runnable(LANGEVIN_MLP.preamble!);
+  return LANGEVIN_MLP_SCHEDULES.some((s) => runs(rt, s));
+}
+
+/**
+ * The schedule for this adapter: shuffles within groups of 8 lanes where the subgroups have 8 or
+ * more, of 4 where they have 4 (SwiftShader), workgroup memory where there are no subgroups (or
+ * the adapter does not say their size). `rt.tuning.langevinMlp` forces one ('auto': the choice);
+ * a forced schedule the device cannot run gives way to the choice.
+ */
+export function langevinMlpSchedule(rt: Runtime): LangevinMlpSchedule {
+  const forced = rt.tuning.langevinMlp;
+  if (forced !== undefined && forced !== 'auto' && !(LANGEVIN_MLP_SCHEDULES as readonly string[]).includes(forced))
+    throw new Error(`rt.tuning.langevinMlp must be 'auto' or one of ${LANGEVIN_MLP_SCHEDULES.join(', ')}, got '${forced}'`);
+  if (forced && forced !== 'auto' && runs(rt, forced as LangevinMlpSchedule)) return forced as LangevinMlpSchedule;
+  return LANGEVIN_MLP_SCHEDULES.find((s) => runs(rt, s))!;
+}
+
+/** The shader file a schedule runs (what rt.stats.byShader counts). */
+export function langevinMlpShader(s: LangevinMlpSchedule): string {
+  return KERNELS[s].shader;
 }
 
 interface Schedule {
+  name: LangevinMlpSchedule;
   /** Workgroup size: a multiple of the subgroup size, so every subgroup is full. */
   wg: number;
   /** Chains one dispatch can run (its scratch must fit one storage binding). */
@@ -118,14 +153,16 @@ interface Schedule {
 }
 
 function schedule(rt: Runtime, layout: PackedLayout): Schedule {
-  const sg = Math.max(8, rt.info.subgroupMaxSize);
-  // One subgroup per workgroup on software adapters (more workgroups for the CPU's threads).
-  const wg = rt.info.isSoftware ? sg : Math.max(64, sg);
+  const name = langevinMlpSchedule(rt);
+  const lanes = name === 'subgroup8' ? 8 : 4;
+  // Subgroup schedules: one subgroup per workgroup on software adapters (more workgroups for the
+  // CPU's threads). Workgroup memory: 64 invocations share each staged chunk.
+  const wg = name === 'workgroup' ? 64 : rt.info.isSoftware ? Math.max(lanes, rt.info.subgroupMaxSize) : Math.max(64, rt.info.subgroupMaxSize);
   const limit = Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
   // rt.tuning.langevinMlpMaxChains lowers the block size (tests run the blocked path with it).
   const cap = Number(rt.tuning.langevinMlpMaxChains ?? Infinity);
   const maxChains = Math.max(wg, Math.floor(Math.min(cap, limit / (layout.scratchPerChain * 16)) / wg) * wg);
-  return { wg, maxChains };
+  return { name, wg, maxChains };
 }
 
 /** The scratch words (f32) a dispatch over `chains` chains needs. */
@@ -157,9 +194,10 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
   if (steps < 1 || steps > LANGEVIN_MLP_LIMITS.maxStepsPerDispatch) throw new Error(`langevinMlpKernel: ${steps} steps per dispatch (1 to ${LANGEVIN_MLP_LIMITS.maxStepsPerDispatch})`);
   const nl = layout.layers.length;
   if (nl < 1 || nl > LANGEVIN_MLP_LIMITS.maxHiddenLayers) throw new Error(`langevinMlpKernel: ${nl} hidden layers (1 to ${LANGEVIN_MLP_LIMITS.maxHiddenLayers})`);
-  const { wg, maxChains } = schedule(rt, layout);
+  const { name, wg, maxChains } = schedule(rt, layout);
+  const kernel = KERNELS[name];
   const clamp = (a.clampMin !== undefined ? 1 : 0) | (a.clampMax !== undefined ? 2 : 0);
-  const codes = layout.layers.map((l) => rt.pipelines.constValue(LANGEVIN_MLP.shader, ACTIVATION_TABLE[l.act].wgsl, LANGEVIN_MLP.preamble));
+  const codes = layout.layers.map((l) => rt.pipelines.constValue(kernel.shader, ACTIVATION_TABLE[l.act].wgsl, kernel.preamble));
   const hs: number[] = [];
   for (const [h, sigma] of a.hs) hs.push(h, sigma);
   for (let chain0 = 0; chain0 < a.chains; chain0 += maxChains) {
@@ -188,8 +226,11 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
       act_params: layout.layers.map((l) => l.actParam),
       hs,
     };
-    rt.dispatch(LANGEVIN_MLP, [x, weights, scratch, params, weights], {
-      overrides: { WG: wg, SUBGROUP8: rt.info.subgroupMinSize === 8 && rt.info.subgroupMaxSize === 8 },
+    // Where the subgroup is exactly 8 lanes, the 8-lane schedule's shuffles take constant lane indices.
+    const exact = (n: number) => rt.info.subgroupMinSize === n && rt.info.subgroupMaxSize === n;
+    const overrides: Record<string, number | boolean> = name === 'subgroup8' ? { WG: wg, SUBGROUP8: exact(8) } : { WG: wg };
+    rt.dispatch(kernel, [x, weights, scratch, params, weights], {
+      overrides,
       workgroups: groups,
     });
   }

@@ -17,9 +17,11 @@
 // no activation after it.
 //
 // Limits (LANGEVIN_MLP_LIMITS): input width <= 16, every hidden width <= 256, 1 to 4 hidden
-// layers, chains of shape [n, inputDim], f32 weights on the chains' device, and a device with
-// subgroups of 8 or more lanes (the kernel shares weight loads by subgroupShuffle). Anything
-// else runs the general path, without error; sampler.fusedSupport() says which and why.
+// layers, chains of shape [n, inputDim], f32 weights on the chains' device. Anything else runs
+// the general path, without error; sampler.fusedSupport() says which and why. Every device runs
+// it: the kernel's schedule (langevinMlpSchedule) shares weight loads by shuffles within groups
+// of 8 or 4 lanes where the adapter has subgroups of that size, through workgroup memory where
+// it has none.
 //
 // Weights: each Linear's param('weight') and param('bias') are read ONCE per sample() call,
 // in the module's current mode, and packed into one buffer (buffer copies, no dispatch). In
@@ -101,7 +103,7 @@ export function fusedSupport(energy: unknown, sampleShape: readonly number[] | n
   if (typeof s === 'string') return no(s);
   sampleShape ??= [s.inputDim];
   rt ??= s.hidden[0]!.linear.weight.device;
-  if (!langevinMlpUsable(rt)) return no('the device has no subgroups of 8 or more lanes (the kernel shares weight loads by subgroupShuffle)');
+  if (!langevinMlpUsable(rt)) return no('the device runs none of the fused kernel\'s schedules');
   const L = LANGEVIN_MLP_LIMITS;
   if (sampleShape.length !== 1 || sampleShape[0] !== s.inputDim) return no(`samples of shape [${sampleShape.join(', ')}] are not [${s.inputDim}] (the network's input)`);
   if (s.inputDim > L.maxDim) return no(`input width ${s.inputDim} exceeds ${L.maxDim}`);
