@@ -189,13 +189,13 @@ describe('training an MLP energy on two moons', () => {
   const fitNoise = () => ebm.tidy(() => ebm.GaussianNoise.fit(data(), { scaleFactor: 1.2 }));
 
   it('a short EqM run, and a short NCE run, each lower their loss on a fixed batch', async () => {
-    // 40 steps: the fixed-batch loss of EqM falls by more than 5% (its floor, the target's
-    // variance given x_t, is most of it), NCE's from about 2 log 2 (a classifier at chance) by more than 10%.
+    // 40 steps, measured: EqM's fixed-batch loss 23.7 -> 18.7 (its floor, the target's variance
+    // given x_t, is most of it), NCE's 2.69 -> 1.53. Held to a 10% and a 25% fall.
     const eqm = await train((m) => new ebm.EquilibriumMatchingLoss(m, { seed: 6 }), 2e-3, 40, eqmProbe);
-    expect(eqm.after).toBeLessThan(0.95 * eqm.before);
+    expect(eqm.after).toBeLessThan(0.9 * eqm.before);
     const noise = fitNoise();
     const nce = await train((m) => new ebm.NoiseContrastiveEstimation(m, { noise, seed: 6 }), 3e-3, 40, nceProbe);
-    expect(nce.after).toBeLessThan(0.9 * nce.before);
+    expect(nce.after).toBeLessThan(0.75 * nce.before);
     (nce.loss as ebm.NoiseContrastiveEstimation).dispose();
     noise.dispose();
   });
