@@ -320,6 +320,32 @@ describe('autodiff through fused chains', () => {
   });
 });
 
+test("a binary op's side that takes no gradient costs no dispatch (sub's -g, mul's g * a), and the other side's gradient is unchanged", async () => {
+  const x = ebm.randn([6, 5], { seed: 500, requiresGrad: true });
+  const target = ebm.randn([6, 5], { seed: 501 });
+  const both = target.detach().requiresGrad_();
+  const backwardDispatches = (y: ebm.Tensor, f: (x: ebm.Tensor, t: ebm.Tensor) => ebm.Tensor) => {
+    for (const t of [x, both]) {
+      t.grad?.dispose();
+      t.grad = null;
+    }
+    const loss = f(x, y).sum();
+    const d0 = rt.stats.dispatches;
+    loss.backward();
+    return rt.stats.dispatches - d0;
+  };
+  for (const [name, f] of [
+    ['sub', (a: ebm.Tensor, t: ebm.Tensor) => a.sub(t)],
+    ['mul', (a: ebm.Tensor, t: ebm.Tensor) => a.mul(t)],
+  ] as const) {
+    const withBoth = backwardDispatches(both, f);
+    const gBoth = await x.grad!.data();
+    const withX = backwardDispatches(target, f);
+    expect(withX, name).toBe(withBoth - 1);
+    expectClose(await x.grad!.data(), gBoth, 0, `${name}: grad x`);
+  }
+});
+
 describe('tidy, disposal and memory', () => {
   test('inside tidy without grad: the intermediates are disposed before the dispatch and not stored; nothing leaks', async () => {
     const h = ebm.randn([16, 8], { seed: 400 });

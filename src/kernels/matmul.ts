@@ -40,6 +40,9 @@ export interface Epilogue {
 }
 
 export type MatmulSchedule = 'subgroup' | 'register' | 'tiled' | 'scalar';
+
+/** The shader each schedule runs ('f16': the strided f16 body, where f16 takes 'scalar'). */
+const SHADER_OF = { subgroup: 'matmul-subgroup.wgsl', register: 'matmul-vec4.wgsl', tiled: 'matmul-tiled.wgsl', scalar: 'matmul.wgsl', f16: 'matmul-f16.wgsl' } as const;
 export type OperandType = 'f32' | 'f16';
 
 /** The batch dims the kernels can address (one vec4<u32> each of shape and strides). */
@@ -123,8 +126,8 @@ export function matmulKernel(
   epilogue: Epilogue = {},
   dtype: OperandType = 'f32',
 ): MatmulSchedule {
-  const launch = prepareMatmul(rt, a, b, m, n, k, batchShape, dtype);
-  launch.run(c, epilogue);
+  const launch = prepareMatmul(rt, a, b, c, m, n, k, batchShape, dtype);
+  launch.run(epilogue);
   return launch.schedule;
 }
 
@@ -133,19 +136,23 @@ export interface MatmulLaunch {
   readonly schedule: MatmulSchedule;
   /** Whether this schedule applies the fused epilogue (the strided f16 body does not). */
   readonly takesEpilogue: boolean;
-  /** Records the dispatch(es) writing C (f32) = epilogue(op(A) op(B)). */
-  run(c: PooledBuffer, epilogue?: Epilogue): void;
+  /**
+   * Records the dispatch(es) writing C (f32) = epilogue(op(A) op(B)), into `out` if given (a
+   * buffer of C's size: a folded chain writes its last stage), else into C.
+   */
+  run(epilogue?: Epilogue, out?: PooledBuffer): void;
 }
 
 /**
- * Everything of a matmul but its dispatch: the checks that can fail (batch rank, grid width),
- * which run at once, and the schedule. src/tensor/fusion/ defers run() so that a bias add and an
+ * Everything of a matmul but its dispatch: the checks that can fail (batch rank, grid width,
+ * buffers over the binding limit), which run at once, and the schedule. src/tensor/fusion/ defers run() so that a bias add and an
  * activation on the product can join its epilogue.
  */
 export function prepareMatmul(
   rt: Runtime,
   a: MatmulOperand,
   b: MatmulOperand,
+  c: PooledBuffer,
   m: number,
   n: number,
   k: number,
@@ -155,7 +162,9 @@ export function prepareMatmul(
   if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
   const batch = product(batchShape);
   const schedule = matmulSchedule(rt, a, b, m, n, k, dtype);
-  const args = [a.buffer, b.buffer];
+  // Kernels bind every buffer whole; refused here, naming the op that asked, not when recorded.
+  rt.checkBindsWhole(SHADER_OF[dtype === 'f16' && schedule === 'scalar' ? 'f16' : schedule], { a: a.buffer, b: b.buffer, c });
+  const args = (out: PooledBuffer) => [a.buffer, b.buffer, out];
   const fusedOverrides = (epilogue: Epilogue) => ({
     ACT: rt.pipelines.constValue('matmul.wgsl', ACTIVATION_TABLE[epilogue.activation ?? 'none'].wgsl, EPILOGUE),
     HAS_BIAS: !!epilogue.bias,
@@ -183,14 +192,14 @@ export function prepareMatmul(
       // Narrow outputs get narrower workgroups, but never narrower than a subgroup.
       const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
       const grid = splitGrid(rt, Math.ceil(n / 4 / wg), 8, m, n, batch);
-      return { schedule, takesEpilogue: true, run: (c, ep = {}) => dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }, ...extra(ep)], { WG: wg, ...fusedOverrides(ep) }, grid) };
+      return { schedule, takesEpilogue: true, run: (ep = {}, out = c) => dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }, ...extra(ep)], { WG: wg, ...fusedOverrides(ep) }, grid) };
     }
     const { tm, tn4 } = REGISTER_TILE[dtype][layout];
     const grid = splitGrid(rt, Math.ceil(n / 4 / tn4 / REGISTER_WG), tm * REGISTER_WG, m, n, batch);
     return {
       schedule,
       takesEpilogue: true,
-      run: (c, ep = {}) => dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }, ...extra(ep)], { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fusedOverrides(ep) }, grid),
+      run: (ep = {}, out = c) => dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }, ...extra(ep)], { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fusedOverrides(ep) }, grid),
     };
   }
 
@@ -213,17 +222,17 @@ export function prepareMatmul(
     return {
       schedule,
       takesEpilogue: false,
-      run: (c, ep = {}) => {
+      run: (ep = {}, out = c) => {
         if (ep.bias || ep.z || ep.raw || (ep.activation ?? 'none') !== 'none')
           throw new Error('matmul: the fused epilogue takes f16 operands only in vec4-aligned shapes; cast to f32 or use separate ops');
-        dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }], {}, grid);
+        dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }], {}, grid);
       },
     };
   }
   const tile = schedule === 'tiled' ? 64 : 32;
   const spec: KernelSpec = { shader: schedule === 'tiled' ? 'matmul-tiled.wgsl' : 'matmul.wgsl', entry: 'main', bindings: epilogueBindings, preamble: EPILOGUE };
   const grid = splitGrid(rt, Math.ceil(n / tile), tile, m, n, batch);
-  return { schedule, takesEpilogue: true, run: (c, ep = {}) => dispatchGrid(rt, spec, (p) => [...args, c, { ...params, ...p }, ...extra(ep)], fusedOverrides(ep), grid) };
+  return { schedule, takesEpilogue: true, run: (ep = {}, out = c) => dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }, ...extra(ep)], fusedOverrides(ep), grid) };
 }
 
 /** Per device: the buffer bound as raw_out when the raw product is not saved (z_out takes the runtime's placeholderOut; two outputs may not share one). */

@@ -66,13 +66,16 @@ export function runDeferred(): void {
     const alive = (s: Stage | null): s is Stage => s !== null && s.storage.refCount > 1;
     const pre = c.activated ? (c.biased ?? c.raw) : null;
     const rawSaved = c.biased !== null && c.raw !== pre && alive(c.raw);
-    c.launch.run(last(c).storage.deferredBuffer, {
-      bias: c.bias?.deferredBuffer,
-      activation: c.activation,
-      param: c.param,
-      z: alive(pre) ? pre.storage.deferredBuffer : undefined,
-      raw: rawSaved ? c.raw.storage.deferredBuffer : undefined,
-    });
+    c.launch.run(
+      {
+        bias: c.bias?.deferredBuffer,
+        activation: c.activation,
+        param: c.param,
+        z: alive(pre) ? pre.storage.deferredBuffer : undefined,
+        raw: rawSaved ? c.raw.storage.deferredBuffer : undefined,
+      },
+      last(c).storage.deferredBuffer,
+    );
   } finally {
     for (const s of c.operands) s.release();
     c.bias?.release();
@@ -88,14 +91,16 @@ deferredWork.beforeDispose = (t: Tensor) => {
 };
 
 /**
- * Defers a prepared matmul whose output is `out` (operands a and b, already checked): it becomes
- * the first stage of a pending chain. A launch that takes no epilogue (the strided f16 body)
+ * Defers a prepared matmul whose output is `out` (operands a and b, already checked; `launch`
+ * prepared with out's buffer as C): it becomes the first stage of a pending chain. A launch that takes no epilogue (the strided f16 body)
  * runs at once.
  */
 export function deferMatmul(rt: Runtime, launch: MatmulLaunch, operands: readonly Tensor[], out: Tensor): void {
   runDeferred();
-  if (!launch.takesEpilogue || !fusionEnabled(rt)) {
-    launch.run(out.storage.deferredBuffer);
+  // An output near the binding limit is recorded inside its own op, whose GPU error scopes
+  // (Runtime.beginOp) then cover it; at that size the dispatch's overhead is nothing to save.
+  if (!launch.takesEpilogue || !fusionEnabled(rt) || out.byteLength > rt.maxBindingSize / 2) {
+    launch.run();
     return;
   }
   pending = {

@@ -16,21 +16,22 @@ interface BinaryAttrs {
 }
 
 type Grads = [Tensor | null, Tensor | null];
-type GradRule = (a: Operand, b: Operand, y: Tensor, g: Tensor) => Grads;
+/** `want`: which sides' gradients are needed; a rule may skip the other (sub's -g for a target that takes no gradient). */
+type GradRule = (a: Operand, b: Operand, y: Tensor, g: Tensor, want: readonly [boolean, boolean]) => Grads;
 
 /** Gradient rules; an op whose rule is null (the comparisons) has no gradient. */
 const RULES = {
   add: (_a, _b, _y, g) => [g, g],
-  sub: (_a, _b, _y, g) => [g, g.neg()],
-  mul: (a, b, _y, g) => [g.mul(b), g.mul(a)],
-  div: (_a, b, y, g) => {
+  sub: (_a, _b, _y, g, [, wantB]) => [g, wantB ? g.neg() : null],
+  mul: (a, b, _y, g, [wantA, wantB]) => [wantA ? g.mul(b) : null, wantB ? g.mul(a) : null],
+  div: (_a, b, y, g, [, wantB]) => {
     const ga = g.div(b);
-    return [ga, ga.mul(y).neg()];
+    return [ga, wantB ? ga.mul(y).neg() : null];
   },
-  pow: (a, b, y, g) => [
+  pow: (a, b, y, g, [wantA, wantB]) => [
     // d/da a^b = b a^(b-1); a number exponent 0 has a zero gradient even at a = 0.
-    b === 0 ? g.mul(0) : g.mul(b).mul(pow(a, typeof b === 'number' ? b - 1 : b.sub(1))),
-    typeof a === 'number' ? g.mul(y).mul(Math.log(a)) : g.mul(y).mul(a.log()),
+    !wantA ? null : b === 0 ? g.mul(0) : g.mul(b).mul(pow(a, typeof b === 'number' ? b - 1 : b.sub(1))),
+    !wantB ? null : typeof a === 'number' ? g.mul(y).mul(Math.log(a)) : g.mul(y).mul(a.log()),
   ],
   // Like torch.maximum: the gradient goes to the larger side, half to each on a tie, and all of
   // it to both sides where either is NaN (the output is NaN; every comparison is then false).
@@ -70,7 +71,9 @@ for (const [name, rule] of Object.entries(RULES) as [BinaryOpName, GradRule | nu
       backward: rule
         ? (ctx, g) => {
             const [a, b] = operands(ctx);
-            const [ga, gb] = rule(a, b, ctx.output, g);
+            const { aScalar, bScalar } = ctx.attrs;
+            const want = [aScalar === undefined && ctx.needs[0]!, bScalar === undefined && ctx.needs[aScalar === undefined ? 1 : 0]!] as const;
+            const [ga, gb] = rule(a, b, ctx.output, g, want);
             // Only tensor sides are inputs on the tape.
             if (ctx.attrs.aScalar !== undefined) return [gb];
             if (ctx.attrs.bScalar !== undefined) return [ga];

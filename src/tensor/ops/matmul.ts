@@ -32,8 +32,18 @@ const matmulDef = defineOp<MatmulAttrs>({
   },
 });
 
-/** Batched op(A) op(B) for operands of rank >= 2; the transposes are free. */
+/** Batched op(A) op(B) for operands of rank >= 2; the transposes are free. Dispatched at once. */
 export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  return product(a, b, transA, transB, false);
+}
+
+/**
+ * matmulT, and with `defer` (the user-facing matmul) its dispatch waits for the next op that
+ * touches memory, so that a bias add and an activation on the product join its epilogue
+ * (src/tensor/fusion/matmul-chain.ts). matmulT itself stays eager: backward rules and kernels'
+ * tests call it, and nothing of theirs folds.
+ */
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, defer: boolean): Tensor {
   return runOp(matmulDef, [a, b], { transA, transB }, (rt) => {
     if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands must have rank >= 2 here, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
     const [ar, ac] = a.shape.slice(-2) as [number, number];
@@ -58,9 +68,9 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
       throw new Error(`matmul: operands have dtypes ${a.dtype} and ${b.dtype}; cast one to match (x.to('f16') or x.to('f32'))`);
     const out = Tensor.empty(rt, [...batchShape, m, n], 'matmul');
     if (out.size === 0) return out;
-    // Checked now, dispatched when the next op touches memory, so that a bias add and an
-    // activation on the product can join its epilogue (src/tensor/fusion/matmul-chain.ts).
-    deferMatmul(rt, prepareMatmul(rt, operand(a, transA), operand(b, transB), m, n, ka, batchShape, a.dtype), [a, b], out);
+    const launch = prepareMatmul(rt, operand(a, transA), operand(b, transB), out.buffer, m, n, ka, batchShape, a.dtype);
+    if (defer) deferMatmul(rt, launch, [a, b], out);
+    else launch.run();
     return out;
   });
 }
@@ -68,8 +78,10 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
 /**
  * torch.matmul: 1-D operands are promoted to a row (left) or column (right) and squeezed back.
  * Inside an f16 autocast scope both operands are cast to f16 and multiplied with f32
- * accumulation (an f32 result). matmulT is the primitive below it: it runs in its operands'
- * dtype and does not consult the policy (backward rules call it).
+ * accumulation (an f32 result). Its dispatch waits for the next op that touches memory, so a
+ * bias add and an activation on the product join it (see product above). matmulT is the
+ * primitive below it: it runs in its operands' dtype, does not consult the policy and dispatches
+ * at once (backward rules call it).
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   for (const [name, t] of [['a', a], ['b', b]] as const)
@@ -86,7 +98,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const kb = b.rank === 1 ? b.shape[0]! : b.shape[b.rank - 2]!;
   if (ka !== kb) throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${ka} vs ${kb})`);
   broadcastShapes(`matmul of ${fmt(a.shape)} and ${fmt(b.shape)} (batch dims)`, a.shape.slice(0, -2), b.shape.slice(0, -2));
-  if (a.rank > 1 && b.rank > 1) return matmulT(a, b);
+  if (a.rank > 1 && b.rank > 1) return product(a, b, false, false, true);
   const a2 = a.rank === 1 ? a.unsqueeze(0) : a;
   const b2 = b.rank === 1 ? b.unsqueeze(-1) : b;
   const c = matmulT(a2, b2);
