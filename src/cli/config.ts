@@ -149,7 +149,7 @@ export function posInt(name: string, v: string | undefined, dflt: number, min = 
 }
 
 /** posInt over one of RANGES. */
-function ranged(name: string, v: string | undefined, dflt: number, range: readonly [number, number]): number {
+export function ranged(name: string, v: string | undefined, dflt: number, range: readonly [number, number]): number {
   return posInt(name, v, dflt, range[0], range[1]);
 }
 
@@ -161,7 +161,7 @@ export function posNumber(name: string, v: string | undefined, dflt: number, all
   return n;
 }
 
-function intList(name: string, v: string | undefined, dflt: number[]): number[] {
+export function intList(name: string, v: string | undefined, dflt: number[]): number[] {
   if (v === undefined) return dflt;
   const [lo, hi] = RANGES.hiddenWidth;
   const parts = v.split(',').map((p) => decimal(p.trim()));
@@ -175,7 +175,7 @@ function intList(name: string, v: string | undefined, dflt: number[]): number[] 
  * steps, the HMC step as a fraction of the plot's half-width, leapfrog steps. Small enough to
  * add seconds, not minutes, to a run on a software adapter; its standard error is reported with it.
  */
-export const EVAL_DEFAULTS = { aisChains: 128, aisTemperatures: 25, aisStepFraction: 0.03, nLeapfrogSteps: 3, nce: { noiseRatio: 1, noiseScaleFactor: 1.2 }, eqm: { ctThreshold: 0.8, ctMultiplier: 4 } };
+export const EVAL_DEFAULTS = { aisChains: 128, aisTemperatures: 25, aisStepFraction: 0.03, nLeapfrogSteps: 3 };
 
 /** The half-width of the square the plots show, per dataset (its data fits inside with a margin). */
 export const DATASET_EXTENT: Record<ebm.DatasetName, number> = {
@@ -217,6 +217,10 @@ export const DEFAULTS = {
   momentum: 0.9,
   replicas: 4,
   maxTemperature: 10,
+  /** NCE: noise draws per data point; its Gaussian noise is fitted to the data, 1.2 times as wide. */
+  nce: { noiseRatio: 1, noiseScaleFactor: 1.2 },
+  /** EqM: TorchEBM's c(t) threshold and multiplier. */
+  eqm: { interpolant: 'linear' as const, ctThreshold: 0.8, ctMultiplier: 4 },
   noiseScale: 0.1,
   energyRegWeight: 0.01,
   logEvery: 10,
@@ -286,8 +290,8 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
         : lossType === 'ssm'
           ? { type: 'ssm', nProjections: 1 }
           : lossType === 'nce'
-            ? { type: 'nce', noiseRatio: posNumber('noise-ratio', a.noiseRatio, EVAL_DEFAULTS.nce.noiseRatio), noiseScaleFactor: EVAL_DEFAULTS.nce.noiseScaleFactor }
-            : { type: 'eqm', interpolant: choice('interpolant', a.interpolant, INTERPOLANTS, 'linear'), ...EVAL_DEFAULTS.eqm };
+            ? { type: 'nce', noiseRatio: posNumber('noise-ratio', a.noiseRatio, DEFAULTS.nce.noiseRatio), noiseScaleFactor: DEFAULTS.nce.noiseScaleFactor }
+            : { type: 'eqm', interpolant: choice('interpolant', a.interpolant, INTERPOLANTS, DEFAULTS.eqm.interpolant), ctThreshold: DEFAULTS.eqm.ctThreshold, ctMultiplier: DEFAULTS.eqm.ctMultiplier };
   const logEvery = ranged('log-every', a.logEvery, Math.min(DEFAULTS.logEvery, steps), RANGES.logEvery);
   return {
     version: 1,
@@ -363,7 +367,7 @@ const show = (x: unknown): string => {
  * Reads one object of a config file field by field; each failure is one line naming the file,
  * the field's path, its value and what is valid.
  */
-class Fields {
+export class Fields {
   readonly o: Record<string, unknown>;
   constructor(
     v: unknown,
