@@ -10,8 +10,6 @@ import { CliError, oneLine, UsageError } from './errors.js';
 import type { Output } from './progress.js';
 import { runSample, SAMPLE_FORMATS } from './sample.js';
 import { runTrain } from './train.js';
-import { isImageDataset } from './image-config.js';
-import { isImageModelFile, runTrainImage } from './image-train.js';
 
 export const COMMANDS = ['train', 'sample', 'eval', 'info', 'bench'] as const;
 
@@ -61,16 +59,6 @@ commands:
              --checkpoint-every N (steps/10, rounded to --log-every)
              --quiet              plain log lines instead of the progress bar
              --force              train into a folder that holds an earlier run, replacing its files
-  train --dataset mnist (or FILE.npy / FILE.safetensors of [N, C, H, W] images)
-           train the image EBM (ConvEnergyModel, persistent CD with a replay buffer, clamped
-           Langevin; the recipe's defaults are IMAGE_DEFAULTS); writes config.json, metrics.jsonl
-           (with digit-classifier quality figures), model.safetensors, checkpoint.safetensors,
-           samples.png, buffer.png, chain.png and loss.png
-             --channels N,N       the stride-2 convolutions' channels (${ebm.IMAGE_DEFAULTS.channels.join(',')})
-             --image-size N       must match the data (checked)
-             --model conv  --activation NAME  --k-steps N (${ebm.IMAGE_DEFAULTS.langevinSteps})  --step-size X (${ebm.IMAGE_DEFAULTS.stepSize})
-             --energy-reg X (${ebm.IMAGE_DEFAULTS.energyRegWeight})  --batch-size N (${ebm.IMAGE_DEFAULTS.batchSize})  --lr X (${ebm.IMAGE_DEFAULTS.lr})  --sample-steps N
-             --steps N  --seed N  --out DIR  --resume CHECKPOINT  --log-every N  --checkpoint-every N  --quiet  --force
   sample   draw samples from a trained model
              --checkpoint PATH    model.safetensors or checkpoint.safetensors (required)
              --n N (1000)  --steps N (200)  --seed N (0)  --sampler ${SAMPLERS.join('|')}  --step-size X
@@ -88,8 +76,6 @@ commands:
 const TRAIN_OPTIONS = {
   dataset: { type: 'string' },
   model: { type: 'string' },
-  channels: { type: 'string' },
-  'image-size': { type: 'string' },
   hidden: { type: 'string' },
   activation: { type: 'string' },
   loss: { type: 'string' },
@@ -209,11 +195,7 @@ export async function run(argv: string[], io: RunIO = processIO, deviceOptions?:
     if (command === 'train') {
       if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
       const { values, given } = parse('train', rest, TRAIN_OPTIONS);
-      // Images (a dataset name like mnist, an image file, or a checkpoint of a ConvEnergyModel) train the image EBM.
-      const image = isImageDataset(values.dataset as string | undefined) || (typeof values.resume === 'string' && isImageModelFile(values.resume));
-      if (image) await runTrainImage(values, given, io, deviceOptions);
-      else if (given.has('channels') || given.has('imageSize')) throw new UsageError(`--channels and --image-size are for image datasets (--dataset ${ebm.IMAGE_DATASETS.join(', ')} or an image .npy/.safetensors); '${values.dataset ?? 'the default dataset'}' is 2-D`);
-      else await runTrain(values, given, io, deviceOptions);
+      await runTrain(values, given, io, deviceOptions);
     } else if (command === 'sample') {
       if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
       const { values } = parse('sample', rest, SAMPLE_OPTIONS);
