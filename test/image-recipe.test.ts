@@ -35,14 +35,14 @@ describe('clipGradNorm_', () => {
 
   test('ClippedEBMTrainer: an SGD step (lr 1) moves the parameters by at most maxGradNorm', async () => {
     const dist = async (maxGradNorm: number | undefined) => {
-      const model = new ebm.ConvEnergyModel({ inputChannels: 1, imageSize: 8, channels: [4, 8], seed: 3 });
+      const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [16, 16], seed: 3 });
       const before = await Promise.all(model.parameters().map((p) => p.data()));
       const optimizer = new ebm.SGD(model.parameters(), { lr: 1 });
-      const sampler = new ebm.LangevinDynamics(model, { stepSize: 0.01 });
+      const sampler = new ebm.LangevinDynamics(model, { stepSize: 0.01, fused: false });
       const lossFn = new ebm.ContrastiveDivergence(model, sampler, { kSteps: 2, seed: 5, energyRegWeight: 1 });
       const opts = { energyFunction: model, optimizer, lossFn };
       const trainer = maxGradNorm === undefined ? new ebm.EBMTrainer(opts) : new ebm.ClippedEBMTrainer({ ...opts, maxGradNorm });
-      await (await trainer.step(ebm.rand([8, 1, 8, 8], { seed: 9 }))).read();
+      await trainer.step(ebm.randn([8, 2], { seed: 9, std: 3 })).read();
       const after = await Promise.all(model.parameters().map((p) => p.data()));
       let sq = 0;
       after.forEach((a, i) => a.forEach((v, j) => (sq += (v - before[i]![j]!) ** 2)));
