@@ -11,14 +11,16 @@
 #   bench/gpu/run.sh --quick --local          here, on lavapipe: small sizes, this tree's build
 #
 # Options: --quick (N = 256 and the cheap suites only, short limits), --local (use this
-# machine's node and dist/ from `npm run build` instead of the kit), --out DIR (default $OUT,
+# machine's node and dist/ from `npm run build` instead of the kit), --only S1,S2 (run only
+# these suites of the plan), --budget SECONDS (the whole run's, default 450, quick 300: keep it
+# under 480 there; each suite's own limit scales with it), --out DIR (default $OUT,
 # else ./gpu-bench-out), --peak-f32 T and --peak-f16 T (TFLOP/s; env PEAK_F32_TFLOPS and
 # PEAK_F16_TFLOPS; defaults are an H200 SXM's non-tensor peaks, 67 and 134: WGSL has no tensor
 # cores, and our f16 matmul accumulates in f32), --size N (the large matmul's side, 4096).
 # Output: DIR/bench.jsonl (every result line), DIR/summary.md (the table), DIR/log.txt.
 set -uo pipefail
 
-quick=0 local=0 size=
+quick=0 local=0 size= only= budget=
 out=${OUT:-./gpu-bench-out}
 peak_f32=${PEAK_F32_TFLOPS:-67} peak_f16=${PEAK_F16_TFLOPS:-134}
 while [ $# -gt 0 ]; do
@@ -29,14 +31,18 @@ while [ $# -gt 0 ]; do
     --peak-f32) peak_f32=$2; shift ;;
     --peak-f16) peak_f16=$2; shift ;;
     --size) size=$2; shift ;;
+    --only) only=$2; shift ;;
+    --budget) budget=$2; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    *) echo "bench/gpu/run.sh: unknown option '$1' (valid: --quick --local --out DIR --peak-f32 T --peak-f16 T --size N)" >&2; exit 2 ;;
+    *) echo "bench/gpu/run.sh: unknown option '$1' (valid: --quick --local --only S1,S2 --budget SECONDS --out DIR --peak-f32 T --peak-f16 T --size N)" >&2; exit 2 ;;
   esac
   shift
 done
 size=${size:-$([ "$quick" = 1 ] && echo 256 || echo 4096)}
-for v in "$peak_f32" "$peak_f16" "$size"; do
-  [[ "$v" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench/gpu/run.sh: peaks and --size must be positive numbers, got '$v'" >&2; exit 2; }
+default_budget=$([ "$quick" = 1 ] && echo 300 || echo 450)
+budget=${budget:-$default_budget}
+for v in "$peak_f32" "$peak_f16" "$size" "$budget"; do
+  [[ "$v" =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench/gpu/run.sh: peaks, --size and --budget must be positive numbers, got '$v'" >&2; exit 2; }
 done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -46,7 +52,7 @@ out=$(cd "$out" && pwd)
 log="$out/log.txt"; : > "$log"
 start=$(date +%s)
 # The whole run must end inside 8 minutes: each step gets at most what is left, minus a margin.
-budget=$((quick ? 300 : 450))
+budget=${budget%.*}
 left() { echo $((budget - ($(date +%s) - start))); }
 say() { echo "$*" | tee -a "$log"; }
 
@@ -77,7 +83,7 @@ timeout 60 "${cli[@]}" info 2>&1 | grep -v '^Warning: max' | tee -a "$log"
 
 if [ "$quick" = 1 ]; then
   # suite, seconds at most, extra arguments
-  plan=("matmul-large 60" "conv2d 90 --repeat 2 --warmup 1" "langevin 90 --repeat 2 --warmup 1")
+  plan=("matmul-large 60 --repeat 2 --warmup 1" "conv2d 90 --repeat 1 --warmup 1" "langevin 90 --repeat 1 --warmup 1")
   compare=jax
 else
   plan=("matmul-large 90" "conv2d 70" "langevin 50" "conv2d-backward 60" "image-langevin 60" "mlp-step 30" "train-step 60")
@@ -87,6 +93,8 @@ export EBM_BENCH_MATMUL_SIZE=$size
 : > "$out/bench.jsonl"
 for step in "${plan[@]}"; do
   read -r suite cap extra <<< "$step"
+  if [ -n "$only" ] && [[ ",$only," != *",$suite,"* ]]; then continue; fi
+  cap=$((cap * budget / default_budget))
   t=$(left); t=$((t - 20 < cap ? t - 20 : cap))
   if [ "$t" -lt 10 ]; then say "suite $suite: not run (the 8-minute budget is spent)"; continue; fi
   say "suite $suite: up to ${t}s"
