@@ -50,7 +50,8 @@ function storageOf(a: KernelArg): PooledBuffer | null {
 interface OpFrame {
   /** The op and its inputs' shapes, made only for a message (runOp is on every hot path). */
   readonly label: () => string;
-  readonly allocated: Set<PooledBuffer>;
+  /** An array, not a Set: an op allocates one or two buffers, and this is on every op's path. */
+  readonly allocated: PooledBuffer[];
 }
 
 /** The outcome of one op's error scopes: null until they pop, then the error or false. */
@@ -206,7 +207,7 @@ export class Runtime {
     const b = this.pool.acquire(bytes, STORAGE_USAGE, label, bytes <= this.maxBindingSize ? this.maxBindingSize : this.maxBufferSize);
     this.stats.bufferAllocations += this.pool.allocations - before;
     this.taint.delete(b);
-    frame?.allocated.add(b);
+    frame?.allocated.push(b);
     this.liveBytes += b.size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
     return b;
@@ -228,7 +229,7 @@ export class Runtime {
    */
   beginOp(label: () => string): object {
     this.closeLooseScopes();
-    const frame: OpFrame = { label, allocated: new Set() };
+    const frame: OpFrame = { label, allocated: [] };
     this.ops.push(frame);
     if (this.errorScopes === 'every-op' && !this.scoped && !this.isLost && !this.destroyed) this.openScopes(frame, '');
     return frame;
@@ -241,14 +242,14 @@ export class Runtime {
    */
   endOp(handle: object, failed: boolean): void {
     const frame = handle as OpFrame;
-    const at = this.ops.lastIndexOf(frame);
+    const at = this.ops[this.ops.length - 1] === frame ? this.ops.length - 1 : this.ops.lastIndexOf(frame);
     if (at < 0) return;
-    this.ops.splice(at);
+    this.ops.length = at;
     if (this.scoped?.frame === frame) this.closeScopes();
-    if (failed) for (const b of frame.allocated) this.free(b);
+    if (failed) for (const b of [...frame.allocated]) this.free(b);
     else {
       const parent = this.ops[this.ops.length - 1];
-      if (parent) for (const b of frame.allocated) parent.allocated.add(b);
+      if (parent) for (const b of frame.allocated) parent.allocated.push(b);
     }
   }
 
@@ -270,7 +271,7 @@ export class Runtime {
     this.flush();
     this.device.pushErrorScope('validation');
     this.device.pushErrorScope('out-of-memory');
-    this.scoped = { frame: frame ?? { label: () => label, allocated: new Set() }, record: { error: null } };
+    this.scoped = { frame: frame ?? { label: () => label, allocated: [] }, record: { error: null } };
     this.stats.errorScopes++;
   }
 
@@ -330,7 +331,11 @@ export class Runtime {
   }
 
   free(b: PooledBuffer): void {
-    for (const f of this.ops) f.allocated.delete(b);
+    for (let i = 0; i < this.ops.length; i++) {
+      const list = this.ops[i]!.allocated;
+      const at = list.lastIndexOf(b);
+      if (at >= 0) list.splice(at, 1);
+    }
     this.liveBytes -= b.size;
     // Storage buffers are only used by this encoder's dispatches and copies (in order) and by
     // write(), which copies in encoder order into a buffer pending work uses: safe to reuse at
