@@ -23,6 +23,13 @@ f = sum(conv2d(x, w)^2), gx = df/dx and gw = df/dw (both with create_graph):
 
 Fused case ``fNN`` (metadata key ``fused``, with ``activation`` (torch.nn.functional's name)
 and its ``param``): see make_fused.
+
+Also test/fixtures/conv-energy.safetensors: ConvEnergyModel as the seed's PyTorch class builds it
+(metadata ``cases``: ``{"id", "inputChannels", "imageSize", "channels", "seedClass"}``), with its
+state dict under ``ID/sd/KEY``, a batch ``ID/x``, its energies ``ID/energy`` and dE/dx
+``ID/grad_x``. ``seedClass`` true: the seed's class verbatim (its feature-size formula,
+image_size // 2^len(channels), is right there); false: the seed's class with the feature size
+from the conv arithmetic, for sizes where the seed's formula is wrong (its forward would fail).
 """
 
 from __future__ import annotations
@@ -75,6 +82,7 @@ CASES = [
     # Several 16-row blocks of the subgroup GEMM in fwd (33 outputs) and dgrad (20 inputs).
     ("b2 20->33 9x7 k3 s1 p1 bias (several subgroup row blocks)", 2, 20, 33, (9, 7), 3, 1, 1, 1, True),
     ("b3 17->18 11x9 k3 s2 p1 (subgroup blocks, strided)", 3, 17, 18, (11, 9), 3, 2, 1, 1, False),
+    ("b3 1->20 20x20 k3 s1 p1 bias (direct forward, several pixel blocks per invocation)", 3, 1, 20, (20, 20), 3, 1, 1, 1, True),
 ]
 
 # (name, N, C, O, (H, W), (KH, KW), stride, padding, dilation)
@@ -176,6 +184,63 @@ def make_fused(tensors):
     return meta
 
 
+class SeedConvEnergyModel(torch.nn.Module):
+    """The seed's ConvEnergyModel (shared/seed/models-implementation.md), verbatim but for
+    `true_size`, which sizes fc from the convolutions' real output instead of the seed's formula."""
+
+    def __init__(self, input_channels, image_size, channels, kernel_size=3, activation=None, true_size=False):
+        super().__init__()
+        nn = torch.nn
+        self.input_channels = input_channels
+        self.image_size = image_size
+        self.activation = activation or nn.LeakyReLU(0.2)
+        layers = []
+        in_channels = input_channels
+        for out_channels in channels:
+            layers.append(nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size, stride=2, padding=kernel_size // 2))
+            layers.append(self.activation)
+            in_channels = out_channels
+        self.conv_net = nn.Sequential(*layers)
+        feature_size = image_size // (2 ** len(channels))
+        if true_size:
+            feature_size = image_size
+            for _ in channels:
+                feature_size = (feature_size + 2 * (kernel_size // 2) - kernel_size) // 2 + 1
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(in_channels * feature_size * feature_size, 128), self.activation, nn.Linear(128, 1))
+
+    def forward(self, x):
+        if len(x.shape) == 2:
+            x = x.view(-1, self.input_channels, self.image_size, self.image_size)
+        return self.fc(self.conv_net(x)).squeeze(-1)
+
+
+# (id, input_channels, image_size, channels, batch, seed class as written)
+ENERGY_MODELS = [
+    ("mnist-32-64", 1, 28, [32, 64], 3, True),
+    ("mnist-32-64-128", 1, 28, [32, 64, 128], 2, False),
+]
+
+
+def make_energy_models(root):
+    tensors, meta = {}, []
+    for mid, c, size, channels, batch, seed_class in ENERGY_MODELS:
+        model = SeedConvEnergyModel(c, size, channels, true_size=not seed_class)
+        for k, t in model.state_dict().items():
+            tensors[f"{mid}/sd/{k}"] = t.detach().to(F32)
+        x = torch.rand(batch, c, size, size, dtype=F32)
+        m64 = model.to(F64)
+        xd = x.to(F64).requires_grad_(True)
+        e = m64(xd)
+        (gx,) = torch.autograd.grad(e.sum(), [xd])
+        tensors[f"{mid}/x"] = x
+        tensors[f"{mid}/energy"] = e.detach().to(F32)
+        tensors[f"{mid}/grad_x"] = gx.to(F32)
+        meta.append({"id": mid, "inputChannels": c, "imageSize": size, "channels": channels, "seedClass": seed_class, "keys": list(model.state_dict().keys())})
+    path = os.path.join(root, "test", "fixtures", "conv-energy.safetensors")
+    save_file({k: t.contiguous().clone() for k, t in tensors.items()}, path, metadata={"cases": json.dumps(meta)})
+    print(f"{len(meta)} ConvEnergyModel cases -> {path}")
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.path.join(root, "test", "fixtures", "conv2d.safetensors")
@@ -189,6 +254,7 @@ def main():
     loaded = load_file(path)
     assert all(t.dtype == F32 for t in loaded.values())
     print(f"{len(cases)} cases, {len(double)} double-backward cases, {len(fused)} fused cases, {len(loaded)} tensors -> {path}")
+    make_energy_models(root)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,9 @@ fn conv_direct(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
       ih0[k] = i32((q / params.out_w) * params.stride_h) - i32(params.pad_h);
       iw0[k] = i32((q % params.out_w) * params.stride_w) - i32(params.pad_w);
     }
+    // Zeroed explicitly each block: lavapipe does not re-zero a `var` declared in a loop body.
     var acc: array<vec4f, 16>;
+    for (var m = 0u; m < 4u * OB; m++) { acc[m] = vec4f(0.0); }
     for (var c = 0u; c < CIN; c++) {
       let base = (n * CIN + c) * plane_in;
       for (var kh = 0u; kh < KH; kh++) {

@@ -9,7 +9,7 @@ const ids = (prefix: string, n: number, width: number) => Array.from({ length: n
 const EXPECTED: [file: string, key: string, field: 'id' | 'name', ids: string[]][] = [
   ['ops.safetensors', 'cases', 'id', ids('c', 285, 3)],
   ['optim.safetensors', 'cases', 'id', ['sgd', 'sgd_momentum', 'sgd_nesterov', 'sgd_damp_wd', 'sgd_maximize', 'adam', 'adam_wd', 'adam_amsgrad', 'adam_maximize', 'adamw', 'adamw_amsgrad', 'adam_exponential_lr']],
-  ['conv2d.safetensors', 'cases', 'id', ids('c', 25, 2)],
+  ['conv2d.safetensors', 'cases', 'id', ids('c', 26, 2)],
   ['conv2d.safetensors', 'double', 'id', ids('d', 4, 2)],
   ['conv2d.safetensors', 'fused', 'id', ids('f', 6, 2)],
   ['linear.safetensors', 'cases', 'id', ids('c', 30, 1)],

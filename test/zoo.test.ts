@@ -269,10 +269,9 @@ describe('construction', () => {
     expect(() => new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [4, 2.5] })).toThrow('MLPEnergyModel: hiddenDims must be a non-empty array');
     expect(() => new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [4], useSpectralNorm: true, spectralNorm: false })).toThrow('useSpectralNorm (true) and spectralNorm (false) disagree');
     expect(() => new ebm.MLPEnergyModel(undefined as never)).toThrow('MLPEnergyModel: expected an options object');
-    expect(() => new ebm.ConvEnergyModel({ inputChannels: 1, imageSize: 28 })).toThrow(
-      "ConvEnergyModel: imageSize 28 with 4 stride-2 convolutions (kernelSize 3, padding 1) gives 2x2 feature maps (sizes 14 -> 7 -> 4 -> 2), but the seed's fc layer expects imageSize // 2^4 = 1",
-    );
-    expect(() => new ebm.ConvEnergyModel({ inputChannels: 1, imageSize: 8, channels: [4, 8], kernelSize: 4 })).toThrow('gives 3x3 feature maps');
+    // The feature size comes from the conv arithmetic (28: 14 -> 7 -> 4 -> 2, where the seed's 28 // 2^4 is 1); test/conv2d-models.test.ts checks it against PyTorch.
+    expect(new ebm.ConvEnergyModel({ inputChannels: 1, imageSize: 28 }).featureSize).toBe(2);
+    expect(new ebm.ConvEnergyModel({ inputChannels: 1, imageSize: 8, channels: [4, 8], kernelSize: 4 }).featureSize).toBe(3);
     expect(() => new ebm.ResNetEnergyModel({ inputDim: 2, nBlocks: -1 })).toThrow('ResNetEnergyModel: nBlocks must be a non-negative integer, got -1');
     expect(() => new ebm.CustomEnergyModel({ inputDim: 2, seed: -1 })).toThrow('CustomEnergyModel: seed must be a non-negative safe integer');
     // An empty BaseModel is the identity, as the seed's empty Sequential is.

@@ -1,9 +1,10 @@
-// Containers: Sequential (runs its children in order, fusing each Linear + activation pair into
-// one ebm.linear dispatch) and ModuleList (holds modules, has no forward). Children are named
+// Containers: Sequential (runs its children in order, fusing each Linear or Conv2d + activation
+// pair into one ebm.linear or ebm.conv2d dispatch) and ModuleList (holds modules, has no forward). Children are named
 // '0', '1', … as in PyTorch, so state-dict keys match ('network.0.weight').
 import type { Tensor } from '../../tensor/index.js';
 import { Module, runsAsDefinedBy, type PlainMlp } from '../module.js';
 import { fusableEpilogue } from './activation.js';
+import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
 
 function checkModule(cls: string, m: unknown, i: number | string): asserts m is Module {
@@ -69,16 +70,17 @@ export class Sequential extends ModuleSequence {
   /**
    * Runs the children in order. A Linear followed by an activation module of the activation
    * table (FUSABLE_ACTIVATIONS: ReLU, LeakyReLU, SiLU, Tanh, exact GELU, Sigmoid, ELU, Softplus
-   * at threshold 20) runs as one ebm.linear call with that activation fused (exact classes only:
-   * a subclass that changes forward() is run as written).
+   * at threshold 20) runs as one ebm.linear call with that activation fused, and a Conv2d so
+   * followed as one ebm.conv2d call (exact classes only: a subclass that changes forward() is
+   * run as written).
    */
   override forward(x: Tensor): Tensor {
     const list = this.list();
     for (let i = 0; i < list.length; i++) {
       const m = list[i]!;
-      const epilogue = m.constructor === Linear ? fusableEpilogue(list[i + 1]) : null;
+      const epilogue = m.constructor === Linear || m.constructor === Conv2d ? fusableEpilogue(list[i + 1]) : null;
       if (epilogue) {
-        x = (m as Linear).forwardActivated(x, epilogue.activation, epilogue.param);
+        x = (m as Linear | Conv2d).forwardActivated(x, epilogue.activation, epilogue.param);
         i++;
       } else x = m.forward(x);
     }

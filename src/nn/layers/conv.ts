@@ -1,6 +1,6 @@
 // Conv2d: PyTorch's layout (NCHW input, weight [out, in, kh, kw], bias [out]) and
 // initialisation, through ebm.conv2d (implicit GEMM; groups = 1).
-import { conv2d, Tensor } from '../../tensor/index.js';
+import { type Activation, activationOptions, applyActivation, conv2d, Tensor } from '../../tensor/index.js';
 import { fmt } from '../../tensor/shape.js';
 import { Module } from '../module.js';
 import type { Parameter } from '../parameter.js';
@@ -76,6 +76,14 @@ export class Conv2d extends Module {
 
   /** x: [N, inChannels, H, W], or one unbatched image [inChannels, H, W]. */
   override forward(x: Tensor): Tensor {
+    return this.forwardActivated(x, 'none');
+  }
+
+  /**
+   * act(conv(x) + b) in one fused dispatch (Sequential uses it for a Conv2d followed by an
+   * activation module); `param` is the activation's first parameter (default: the table's).
+   */
+  forwardActivated(x: Tensor, activation: Activation = 'none', param?: number): Tensor {
     if (!(x instanceof Tensor)) throw new Error(`${this.describe()}: expected a Tensor input, got ${x === null ? 'null' : typeof x}`);
     const batched = x.rank === 4;
     if ((x.rank !== 4 && x.rank !== 3) || x.shape[x.rank - 3] !== this.inChannels)
@@ -85,7 +93,7 @@ export class Conv2d extends Module {
     // f16 parameters (toDtype('f16')): the convolution runs in f32.
     if (w.dtype !== 'f32') w = w.to('f32');
     if (b && b.dtype !== 'f32') b = b.to('f32');
-    const y = conv2d(batched ? x : x.unsqueeze(0), w, b, { stride: this.stride, padding: this.padding, dilation: this.dilation });
+    const y = conv2d(batched ? x : x.unsqueeze(0), w, b, { stride: this.stride, padding: this.padding, dilation: this.dilation, ...activationOptions(activation, param) });
     return batched ? y : y.squeeze(0);
   }
 

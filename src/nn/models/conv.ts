@@ -1,7 +1,8 @@
 // ConvEnergyModel, the seed's image energy: `conv_net` = Sequential(Conv2d(stride 2, padding
 // kernelSize // 2), act, ...) over `channels`, then `fc` = Sequential(Flatten, Linear(C' * f * f,
-// 128), act, Linear(128, 1)) with f = imageSize // 2^len(channels) (the seed's formula, which
-// fixes fc.1.weight's shape); E(x) = fc(conv_net(x)).squeeze(-1), shape [batch]. Like the seed
+// 128), act, Linear(128, 1)) with f the side of conv_net's output (the seed's imageSize //
+// 2^len(channels) where that is right; see the constructor); E(x) = fc(conv_net(x)).squeeze(-1),
+// shape [batch]. Each Conv2d + activation pair runs as one fused conv dispatch (Sequential). Like the seed
 // it takes images [batch, C, S, S] or flat rows [batch, C*S*S] (reshaped to images). One
 // activation module (default LeakyReLU(0.2)) is shared by every layer and registered as
 // `activation` first, as the seed's `self.activation` is.
@@ -34,7 +35,7 @@ export class ConvEnergyModel extends BaseEnergyFunction {
   readonly imageSize: number;
   readonly channels: readonly number[];
   readonly kernelSize: number;
-  /** The side of conv_net's output maps (imageSize // 2^channels.length). */
+  /** The side of conv_net's output maps, from the conv arithmetic (the seed's imageSize // 2^n where that is right). */
   readonly featureSize: number;
   readonly activation: Module;
   readonly conv_net: Sequential;
@@ -55,22 +56,14 @@ export class ConvEnergyModel extends BaseEnergyFunction {
     this.channels = Object.freeze([...channels]);
     this.kernelSize = kernelSize;
     const padding = Math.floor(kernelSize / 2);
-    // The seed sizes fc from imageSize // 2^n; the convolutions give ceil-like sizes, so the two
-    // agree only for some sizes (powers of two with an odd kernel). Refuse the others here, where
-    // PyTorch's class would fail at its first forward.
-    this.featureSize = Math.floor(imageSize / 2 ** channels.length);
+    // fc's input is sized from the convolutions' true output, floor((s + 2p - k) / 2) + 1 per
+    // layer. The seed writes imageSize // 2^n, which is the same for powers of two with an odd
+    // kernel but wrong whenever a stride-2 layer rounds up (28 with three layers: 14 -> 7 -> 4,
+    // not 3), where the seed's PyTorch class fails at its first forward.
     let side = imageSize;
-    const sides: number[] = [];
-    for (let i = 0; i < channels.length; i++) {
-      side = Math.floor((side + 2 * padding - kernelSize) / 2) + 1;
-      sides.push(side);
-    }
-    if (this.featureSize < 1 || side !== this.featureSize)
-      throw new Error(
-        `${cls}: imageSize ${imageSize} with ${channels.length} stride-2 convolutions (kernelSize ${kernelSize}, padding ${padding}) gives ${side}x${side} feature maps ` +
-          `(sizes ${sides.join(' -> ')}), but the seed's fc layer expects imageSize // 2^${channels.length} = ${this.featureSize}; ` +
-          `use an imageSize divisible by ${2 ** channels.length} with an odd kernelSize, or fewer channels`,
-      );
+    for (let i = 0; i < channels.length; i++) side = Math.floor((side + 2 * padding - kernelSize) / 2) + 1;
+    if (side < 1) throw new Error(`${cls}: imageSize ${imageSize} is too small for ${channels.length} stride-2 convolutions with kernelSize ${kernelSize}`);
+    this.featureSize = side;
     this.activation = this.registerModule('activation', resolveActivation(cls, opts.activation, () => new LeakyReLU(0.2)));
     const layers: Module[] = [];
     let inC = inputChannels;
