@@ -145,8 +145,8 @@ export interface MatmulLaunch {
 
 /**
  * Everything of a matmul but its dispatch: the checks that can fail (batch rank, grid width,
- * buffers over the binding limit), which run at once, and the schedule. src/tensor/fusion/ defers run() so that a bias add and an
- * activation on the product can join its epilogue.
+ * buffers over the binding limit), which run at once, and the schedule. src/tensor/fusion/
+ * defers run() so that a bias add and an activation on the product can join its epilogue.
  */
 export function prepareMatmul(
   rt: Runtime,

@@ -1,8 +1,9 @@
 // Plain tensor code at the fused `linear` speed: h.matmul(W).add(b).silu() runs as ONE matmul
 // dispatch whose epilogue adds the bias and applies the activation, with no change to the tape.
 //
-// How: matmulT prepares its dispatch (every check that can fail runs at once) but does not
-// record it; its output is the last stage of a pending chain. While the chain is pending:
+// How: matmul (the user-facing op; matmulT, which backward rules call, stays eager) prepares its
+// dispatch (every check that can fail runs at once) but does not record it; its output is the
+// last stage of a pending chain. While the chain is pending:
 //   - add(last, bias) with bias a broadcast row ([n], [1, n], ...) appends a bias stage;
 //   - an activation of the activation table on the last stage appends an activation stage;
 // each appended stage is a new tensor (the op's usual output, recorded on the tape as usual).
@@ -92,8 +93,8 @@ deferredWork.beforeDispose = (t: Tensor) => {
 
 /**
  * Defers a prepared matmul whose output is `out` (operands a and b, already checked; `launch`
- * prepared with out's buffer as C): it becomes the first stage of a pending chain. A launch that takes no epilogue (the strided f16 body)
- * runs at once.
+ * prepared with out's buffer as C): it becomes the first stage of a pending chain. A launch that
+ * takes no epilogue (the strided f16 body) runs at once.
  */
 export function deferMatmul(rt: Runtime, launch: MatmulLaunch, operands: readonly Tensor[], out: Tensor): void {
   runDeferred();
