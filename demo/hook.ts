@@ -3,6 +3,7 @@
 // (train() pauses it first), and bytes travel as base64 strings, so a test driver such as
 // Playwright's page.evaluate() passes them without special handling.
 import type { DemoConfig, StepMetrics } from './session.js';
+import type { DigitsConfig, DigitsQuality, DigitsStepMetrics } from './digits-session.js';
 
 export type HookStatus = 'loading' | 'ready' | 'no-webgpu' | 'error';
 
@@ -67,6 +68,44 @@ export interface EbmHook {
   loadCheckpoint(base64: string, name?: string): Promise<{ config: DemoConfig; activationFrom: 'metadata' | 'fallback' }>;
   /** The library's memory() (live tensors and bytes): flat across steps when nothing leaks. */
   memory(): { liveTensors: number; liveBytes: number; peakBytes: number };
+  /** The digits mode ("Digits (MNIST)"): switching to it pauses the 2-D mode. */
+  digits: DigitsHook;
+}
+
+export interface DigitsTrainResult {
+  steps: number;
+  step: number;
+  metrics: DigitsStepMetrics[];
+  losses: number[];
+  seconds: number;
+  stepsPerSecond: number;
+  /** The classifier's figures of the 64 display chains after the steps. */
+  quality: DigitsQuality | null;
+}
+
+/** window.__ebm.digits: the digits mode, for tests and the console (demo/README.md). */
+export interface DigitsHook {
+  config(): DigitsConfig;
+  /** Switches the page to digits (the dataset menu follows), applies part of a config, starts a fresh model. */
+  configure(partial: Partial<DigitsConfig>): Promise<DigitsConfig>;
+  /** Pauses the live loop, runs exactly `steps` updates, advances the display chains, scores them, redraws. */
+  train(steps: number): Promise<DigitsTrainResult>;
+  start(): void;
+  pause(): Promise<void>;
+  /** Advances the display chains, scores them, redraws. */
+  refresh(): Promise<void>;
+  /** The grid canvas's pixels, as drawn. */
+  gridPixels(): HeatmapPixels;
+  /** E of the first n held-out digits and of n uniform-noise images, as numbers. */
+  heldOutVsNoise(n?: number): Promise<{ heldOut: number[]; noise: number[] }>;
+  /** E of images [n, 1, 28, 28] given as n * 784 values in [-1, 1]. */
+  energies(pixels: readonly number[]): Promise<number[]>;
+  /** The classifier's figures of the display chains now. */
+  score(): Promise<DigitsQuality>;
+  /** The bytes the digits Download link serves (model.safetensors, the CLI's format), base64. */
+  downloadCheckpointBytes(): Promise<string>;
+  /** Loads a ConvEnergyModel checkpoint (base64) as the file input does. */
+  loadCheckpoint(base64: string, name?: string): Promise<{ config: DigitsConfig; from: 'metadata' | 'shapes' }>;
 }
 
 declare global {

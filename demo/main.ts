@@ -7,6 +7,7 @@ import { ACTIVATIONS, type DemoActivation } from './checkpoint.js';
 import { drawCurve, drawScene, legendGradient } from './heatmap.js';
 import { fromBase64, toBase64, type EbmHook, type HookInfo, type HookStatus, type TrainResult } from './hook.js';
 import { DEFAULT_CONFIG, DEMO_DATASETS, Session, type DemoConfig, type DemoDataset, type StepMetrics } from './session.js';
+import { createDigitsMode } from './digits-mode.js';
 
 const GRID = 64;
 /** Milliseconds of training between two redraws of the landscape. */
@@ -99,6 +100,7 @@ function setupForm(): void {
     for (const v of values) sel.add(new Option(v, v));
   };
   options('dataset', DEMO_DATASETS);
+  field<HTMLSelectElement>('dataset').add(new Option('Digits (MNIST)', DIGITS));
   options('activation', ACTIVATIONS);
   fillForm(DEFAULT_CONFIG);
   document.querySelector<HTMLElement>('.legend .bar')!.style.background = legendGradient();
@@ -227,6 +229,28 @@ async function checkpointBytes(): Promise<Uint8Array> {
   return exclusive(() => session!.checkpointBytes());
 }
 
+// ---- the digits mode (digits-mode.ts): the dataset menu's "Digits (MNIST)" ----
+
+/** The dataset menu's value for the digits mode. */
+const DIGITS = 'mnist';
+const digits = createDigitsMode(log);
+
+async function showDigits(): Promise<void> {
+  await pause();
+  field<HTMLSelectElement>('dataset').value = DIGITS;
+  await digits.enter();
+}
+
+/** A change of the dataset menu: into or out of the digits mode; true when the change is handled. */
+async function switchMode(dataset: string): Promise<boolean> {
+  if (dataset === DIGITS) {
+    await showDigits().catch((e) => log((e as Error).message, true));
+    return true;
+  }
+  if (digits.active) await digits.leave();
+  return false;
+}
+
 // ---- the hook ----
 
 const hook: EbmHook = {
@@ -273,6 +297,13 @@ const hook: EbmHook = {
     const m = ebm.memory();
     return { liveTensors: m.liveTensors, liveBytes: m.liveBytes, peakBytes: m.peakBytes };
   },
+  digits: {
+    ...digits.hook,
+    configure: async (partial) => {
+      await showDigits();
+      return digits.hook.configure(partial);
+    },
+  },
 };
 window.__ebm = hook;
 
@@ -301,6 +332,7 @@ function wireUi(): void {
   form.addEventListener('change', async (ev) => {
     const name = (ev.target as HTMLInputElement).name;
     if (name === 'showData' || name === 'showSamples') return draw();
+    if (name === 'dataset' && (await switchMode((ev.target as HTMLSelectElement).value))) return;
     if (name) resetButton.click();
   });
   download.addEventListener('click', async (ev) => {

@@ -25,6 +25,7 @@ import * as ebm from '../src/index.js';
 import { demoConfig, libraryConfig } from '../vite.config.js';
 import type { DemoConfig } from '../demo/session.js';
 import type { HookInfo } from '../demo/hook.js';
+import type { DigitsConfig } from '../demo/digits-session.js';
 
 const ROOT = join(import.meta.dirname, '..');
 /** Debian's chromium; WEBGPU_EBM_CHROMIUM points elsewhere (never a downloaded browser). */
@@ -306,6 +307,120 @@ describe('the demo in headless Chromium (SwiftShader, no shader-f16)', () => {
     for (const t of [e, ...Object.values(extra)]) t.dispose();
     model.dispose();
   }, 60_000);
+});
+
+describe('the digits mode (MNIST) in headless Chromium', () => {
+  let ctx: BrowserContext;
+  let page: Page;
+  let errors: string[];
+  const M = ebm.CHECKPOINT_METADATA;
+  /** Small enough for SwiftShader on a loaded 2-core machine: two convs, batch 32, PCD-5. */
+  const SMALL = { channels: [8, 16], batchSize: 32, langevinSteps: 5, lr: 1e-3, seed: 0 } satisfies DigitsConfig;
+  const STEPS = 30;
+
+  beforeAll(async () => {
+    ctx = await launch(true);
+    let info: HookInfo;
+    ({ page, info, errors } = await openDemo(ctx, `${base}/demo/`));
+    expect(info.status).toBe('ready');
+  }, 60_000);
+
+  afterAll(async () => {
+    await ctx?.close();
+  });
+
+  afterEach(() => {
+    expect(errors, 'page errors and console errors').toEqual([]);
+  });
+
+  test('trains: held-out digits end up below noise in energy, the 64-chain grid is drawn, the quality score is live', async () => {
+    // Chosen in the dataset menu as a person would; the page swaps the 2-D panels for the digits ones.
+    await page.selectOption('select[name=dataset]', 'mnist');
+    await page.waitForFunction(() => document.body.dataset.mode === 'digits' && document.getElementById('digits-model')!.textContent !== '-', undefined, { timeout: 60_000 });
+    expect(await page.isVisible('#digits-grid')).toBe(true);
+    expect(await page.isVisible('#heatmap')).toBe(false);
+    const config = await page.evaluate((c) => window.__ebm.digits.configure(c), SMALL);
+    expect(config).toEqual(SMALL);
+    const before = await page.evaluate(() => window.__ebm.digits.heldOutVsNoise(64));
+    const run = await page.evaluate((n) => window.__ebm.digits.train(n), STEPS);
+    expect(run.step).toBe(STEPS);
+    expect(run.losses.every(Number.isFinite)).toBe(true);
+    const after = await page.evaluate(() => window.__ebm.digits.heldOutVsNoise(64));
+    const gap = (r: { heldOut: number[]; noise: number[] }) => mean(r.noise) - mean(r.heldOut);
+    // The fraction of held-out digits below the lowest-energy noise image: 64 each, so one
+    // digit is 1.6%; an untrained net does not separate them (its energies barely depend on x).
+    const minNoise = Math.min(...after.noise);
+    const below = after.heldOut.filter((e) => e < minNoise).length / after.heldOut.length;
+    console.log(
+      `digits: ${STEPS} steps in ${run.seconds.toFixed(1)} s (${run.stepsPerSecond.toFixed(2)} steps/s); E(noise) - E(held-out): ${gap(before).toExponential(2)} -> ${gap(after).toExponential(2)}; ` +
+        `${(100 * below).toFixed(0)}% of held-out digits below every noise image; classifier confidence ${run.quality?.meanConfidence.toFixed(3)}, IS ${run.quality?.inceptionScore.toFixed(2)}`,
+    );
+    expect(mean(after.heldOut)).toBeLessThan(mean(after.noise));
+    expect(gap(after)).toBeGreaterThan(gap(before));
+    expect(below).toBeGreaterThan(0.9);
+    // The live quality figures of the 64 chains: probabilities and a histogram over 10 classes.
+    expect(run.quality!.n).toBe(64);
+    expect(run.quality!.meanConfidence).toBeGreaterThan(0.1);
+    expect(run.quality!.meanConfidence).toBeLessThanOrEqual(1);
+    expect(run.quality!.histogram.length).toBe(10);
+    expect(run.quality!.inceptionScore).toBeGreaterThanOrEqual(1 - 1e-4);
+    expect(await page.textContent('#digits-confidence')).toBe(run.quality!.meanConfidence.toFixed(3));
+
+    // The grid as drawn: 8 x 8 tiles, not one flat colour (the grey levels spread: variance
+    // of the tiles' luminance well above 0; uniform noise in [-1, 1] gives ~5,400, a flat grid 0).
+    const px = await page.evaluate(() => window.__ebm.digits.gridPixels());
+    const rgba = Buffer.from(px.rgba, 'base64');
+    expect(rgba.length).toBe(px.width * px.height * 4);
+    const ys: number[] = [];
+    for (let i = 0; i < rgba.length; i += 4) ys.push(rgba[i]!);
+    const m = mean(ys);
+    const variance = mean(ys.map((y) => (y - m) ** 2));
+    console.log(`digits: grid ${px.width}x${px.height}, luminance mean ${m.toFixed(1)}, variance ${variance.toFixed(0)}`);
+    expect(variance).toBeGreaterThan(500);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-digits.png') });
+
+    // Download: the CLI's model.safetensors format, and Node gives the page's energies with it.
+    const bytes = Buffer.from(await page.evaluate(() => window.__ebm.digits.downloadCheckpointBytes()), 'base64');
+    const parsed = ebm.parseSafetensors(new Uint8Array(bytes));
+    expect(parsed.metadata[M.model]).toBe('ConvEnergyModel');
+    const options = JSON.parse(parsed.metadata[M.config]!) as ebm.ConvEnergyModelOptions;
+    expect(options).toEqual({ inputChannels: 1, imageSize: 28, channels: [8, 16], kernelSize: 3, activation: 'silu' });
+    expect(parsed.metadata[M.step]).toBe(String(STEPS));
+    const model = new ebm.ConvEnergyModel(options);
+    await ebm.loadSafetensors(model, new Uint8Array(bytes));
+    const ref = await ebm.readSafetensors(join(ROOT, 'test', 'fixtures', 'pytorch-example', 'reference.safetensors'));
+    const images = ref.tensors.get('images')!;
+    const e = ebm.tidy(() => ebm.noGrad(() => model.forward(images)));
+    const inNode = await e.data();
+    const inPage = await page.evaluate((x) => window.__ebm.digits.energies(x), Array.from(await images.data()));
+    expect(relErr(inPage, inNode), 'page vs Node energies of the downloaded model').toBeLessThan(1e-4);
+    e.dispose();
+    model.dispose();
+    for (const t of ref.tensors.values()) t.dispose();
+  }, 120_000);
+
+  test('loads the PyTorch example checkpoint (examples/pytorch) through the file input: PyTorch energies', async () => {
+    const ref = await ebm.readSafetensors(join(ROOT, 'test', 'fixtures', 'pytorch-example', 'reference.safetensors'));
+    const xs = Array.from(await ref.tensors.get('images')!.data());
+    const expected = await ref.tensors.get('energies')!.data();
+    for (const t of ref.tensors.values()) t.dispose();
+    await page.setInputFiles('#digits-load', join(ROOT, 'test', 'fixtures', 'pytorch-example', 'model.safetensors'));
+    await page.waitForFunction(() => document.documentElement.dataset.ebmLoaded === 'model.safetensors' || document.documentElement.dataset.ebmLoadError, undefined, { timeout: 60_000 });
+    expect(await page.evaluate(() => document.documentElement.dataset.ebmLoadError ?? null)).toBeNull();
+    expect(await page.evaluate(() => window.__ebm.digits.config().channels)).toEqual([4, 8]);
+    const got = await page.evaluate((x) => window.__ebm.digits.energies(x), xs);
+    const err = relErr(got, expected);
+    console.log(`digits: PyTorch example checkpoint, page vs PyTorch energies on ${expected.length} images: ${err.toExponential(2)}`);
+    expect(err).toBeLessThan(1e-4);
+    // A 2-D model's file is refused in this mode, with the reason.
+    const mlp = readFileSync(join(ROOT, 'test', 'fixtures', 'zoo-mlp.safetensors')).toString('base64');
+    await expect(page.evaluate((b64) => window.__ebm.digits.loadCheckpoint(b64, 'zoo-mlp.safetensors'), mlp)).rejects.toThrow(/ConvEnergyModel/);
+    // Back to a 2-D dataset: the 2-D page returns.
+    await page.selectOption('select[name=dataset]', 'two-moons');
+    await page.waitForFunction(() => document.body.dataset.mode !== 'digits' && window.__ebm.config().dataset === 'two-moons', undefined, { timeout: 60_000 });
+    expect(await page.isVisible('#heatmap')).toBe(true);
+    expect(await page.isVisible('#digits-grid')).toBe(false);
+  }, 120_000);
 });
 
 test('without WebGPU the demo shows a message instead of a blank page', async () => {
