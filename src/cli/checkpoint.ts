@@ -74,7 +74,15 @@ const REPLAY_BUFFER = 'replay_buffer';
  * of the trainer's state (scaler, loss counters, data order, random streams) are JSON metadata.
  */
 export async function saveCheckpoint(path: string, parts: { config: TrainConfig; state: ebm.EBMTrainerStateDict }): Promise<void> {
-  const { config, state } = parts;
+  await saveTrainerState(path, { run: parts.config, modelMetadata: modelMetadata(parts.config, parts.state.step), state: parts.state });
+}
+
+/**
+ * The checkpoint format for any run (2-D or image): the trainer's stateDict() as above, `run` (the
+ * run config, JSON) and the model's metadata (class, options) beside it.
+ */
+export async function saveTrainerState(path: string, parts: { run: unknown; modelMetadata: Record<string, string>; state: ebm.EBMTrainerStateDict }): Promise<void> {
+  const { state } = parts;
   const dict = new Map<string, ebm.Tensor>(state.model);
   const numbers: Record<string, Record<string, number>> = {};
   for (const [idx, entry] of Object.entries(state.optimizer.state))
@@ -87,9 +95,9 @@ export async function saveCheckpoint(path: string, parts: { config: TrainConfig;
   const trainer: TrainerJson = { scaler: state.scaler ?? null, loss, data: state.data ?? null, random: state.random, scheduler: state.scheduler ?? null };
   await ebm.saveSafetensors(dict, path, {
     metadata: {
-      ...modelMetadata(config, state.step),
+      ...parts.modelMetadata,
       [KIND]: 'checkpoint',
-      [RUN]: JSON.stringify(config),
+      [RUN]: JSON.stringify(parts.run),
       [OPTIM]: JSON.stringify({ paramGroups: state.optimizer.paramGroups, numbers }),
       [TRAINER]: JSON.stringify(trainer),
     },
@@ -97,7 +105,7 @@ export async function saveCheckpoint(path: string, parts: { config: TrainConfig;
 }
 
 /** Reads a safetensors file's bytes and header, with one-line errors naming the file. */
-function readChecked(path: string): { bytes: Uint8Array; parsed: ebm.ParsedSafetensors } {
+export function readChecked(path: string): { bytes: Uint8Array; parsed: ebm.ParsedSafetensors } {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(readFileSync(path));
@@ -189,9 +197,9 @@ export async function loadModel(path: string, opts: { activation?: string } = {}
   return { model, modelConfig, samplerConfig: sampler, configSource: source, metadata: parsed.metadata };
 }
 
-export interface ResumeState {
+export interface ResumeState<Config = TrainConfig> {
   path: string;
-  config: TrainConfig;
+  config: Config;
   step: number;
   /** The trainer's state as the file holds it, for trainer.loadStateDict (its tensors are the file's). */
   state: ebm.EBMTrainerStateDict;
@@ -211,6 +219,11 @@ export function checkpointPathOf(pathOrDir: string): string {
 
 /** Reads a checkpoint.safetensors for --resume (a run folder means its checkpoint.safetensors). */
 export async function readCheckpoint(pathOrDir: string): Promise<ResumeState> {
+  return readTrainerState(pathOrDir, checkTrainConfig);
+}
+
+/** readCheckpoint for any run kind: `check` validates the run config the file holds (it is input). */
+export async function readTrainerState<Config extends { steps: number }>(pathOrDir: string, check: (run: unknown, where: string) => Config): Promise<ResumeState<Config>> {
   const path = checkpointPathOf(pathOrDir);
   const { bytes, parsed } = readChecked(path);
   const meta = parsed.metadata;
@@ -222,7 +235,7 @@ export async function readCheckpoint(pathOrDir: string): Promise<ResumeState> {
   const run = json(meta, RUN, path);
   if (run === undefined) throw new CliError(`${where} has incomplete metadata (its run config '${RUN}' is missing)`);
   // The run config is checked as the command line's values are: a --resume builds what it says.
-  const config = checkTrainConfig(run, `${where}, run config`);
+  const config = check(run, `${where}, run config`);
   const step = decimal(meta[STEP] ?? '');
   if (!Number.isSafeInteger(step) || step < 0 || step > config.steps)
     throw new CliError(`${where}: its metadata '${STEP}' must be an integer in [0, ${config.steps}] (the run's steps), got ${JSON.stringify(meta[STEP])}`);

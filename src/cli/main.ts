@@ -10,6 +10,9 @@ import { CliError, oneLine, UsageError } from './errors.js';
 import type { Output } from './progress.js';
 import { runSample, SAMPLE_FORMATS } from './sample.js';
 import { runTrain } from './train.js';
+import { IMAGE_RUN_DEFAULTS, isImageDataset } from './image-config.js';
+import { isImageModelFile, runTrainImage } from './image-train.js';
+import { runEvalImage, runSampleImage } from './image-sample.js';
 
 export const COMMANDS = ['train', 'sample', 'eval', 'info', 'bench'] as const;
 
@@ -59,7 +62,18 @@ commands:
              --checkpoint-every N (steps/10, rounded to --log-every)
              --quiet              plain log lines instead of the progress bar
              --force              train into a folder that holds an earlier run, replacing its files
-  sample   draw samples from a trained model
+  train --dataset mnist (or FILE.npy / FILE.safetensors of [N, C, H, W] images)
+           train the image EBM (ConvEnergyModel, persistent CD with a replay buffer, clamped
+           Langevin; the recipe's defaults are IMAGE_DEFAULTS); writes config.json, metrics.jsonl
+           (with digit-classifier quality figures), model.safetensors, checkpoint.safetensors,
+           samples.png, buffer.png, chain.png and loss.png
+             --channels N,N       the stride-2 convolutions' channels (${ebm.IMAGE_DEFAULTS.channels.join(',')})
+             --image-size N       must match the data (checked)
+             --model conv  --activation NAME  --k-steps N (${ebm.IMAGE_DEFAULTS.langevinSteps})  --step-size X (${ebm.IMAGE_DEFAULTS.stepSize})
+             --energy-reg X (${ebm.IMAGE_DEFAULTS.energyRegWeight})  --batch-size N (${ebm.IMAGE_DEFAULTS.batchSize})  --lr X (${ebm.IMAGE_DEFAULTS.lr})  --sample-steps N
+             --quality-samples N  samples the digit classifier scores at the end (${IMAGE_RUN_DEFAULTS.qualitySamples})
+             --steps N  --seed N  --out DIR  --resume CHECKPOINT  --log-every N  --checkpoint-every N  --quiet  --force
+  sample   draw samples from a trained model (an image model: --out digits.png, a grid, or .npy)
              --checkpoint PATH    model.safetensors or checkpoint.safetensors (required)
              --n N (1000)  --steps N (200)  --seed N (0)  --sampler ${SAMPLERS.join('|')}  --step-size X
              --out FILE           ${SAMPLE_FORMATS.map((f) => `samples${f}`).join(' | ')} (samples.npy)
@@ -76,6 +90,9 @@ commands:
 const TRAIN_OPTIONS = {
   dataset: { type: 'string' },
   model: { type: 'string' },
+  channels: { type: 'string' },
+  'image-size': { type: 'string' },
+  'quality-samples': { type: 'string' },
   hidden: { type: 'string' },
   activation: { type: 'string' },
   loss: { type: 'string' },
@@ -195,15 +212,21 @@ export async function run(argv: string[], io: RunIO = processIO, deviceOptions?:
     if (command === 'train') {
       if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
       const { values, given } = parse('train', rest, TRAIN_OPTIONS);
-      await runTrain(values, given, io, deviceOptions);
+      // Images (a dataset name like mnist, an image file, or a checkpoint of a ConvEnergyModel) train the image EBM.
+      const image = isImageDataset(values.dataset as string | undefined) || (typeof values.resume === 'string' && isImageModelFile(values.resume));
+      if (image) await runTrainImage(values, given, io, deviceOptions);
+      else if (given.has('channels') || given.has('imageSize') || given.has('qualitySamples')) throw new UsageError(`--channels, --image-size and --quality-samples are for image datasets (--dataset ${ebm.IMAGE_DATASETS.join(', ')} or an image .npy/.safetensors); '${values.dataset ?? 'the default dataset'}' is 2-D`);
+      else await runTrain(values, given, io, deviceOptions);
     } else if (command === 'sample') {
       if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
       const { values } = parse('sample', rest, SAMPLE_OPTIONS);
-      await runSample(values, io, deviceOptions);
+      if (typeof values.checkpoint === 'string' && isImageModelFile(values.checkpoint)) await runSampleImage({ ...values, checkpoint: values.checkpoint }, io, deviceOptions);
+      else await runSample(values, io, deviceOptions);
     } else if (command === 'eval') {
       if (rest.includes('--help') || rest.includes('-h')) return io.write(USAGE), 0;
       const { values } = parse('eval', rest, EVAL_OPTIONS);
-      await runEval(values, io, deviceOptions);
+      if (typeof values.checkpoint === 'string' && isImageModelFile(values.checkpoint)) await runEvalImage({ ...values, checkpoint: values.checkpoint }, io, deviceOptions);
+      else await runEval(values, io, deviceOptions);
     } else if (command === 'info') {
       parse('info', rest, {});
       await info(io, deviceOptions);
