@@ -121,6 +121,8 @@ const TP_CONV = 8;
 // The subgroup schedule: 16 rows (two weight vec4s per lane per channel group) x 4 pixels.
 const TM_SUBGROUP = 16;
 const TP_SUBGROUP = 4;
+/** At or below this many GEMM rows the register block (4 rows) runs instead of the subgroup one. */
+const SUBGROUP_MIN_ROWS = 8;
 // wgrad: 8 output channels x 4 TP input channels per invocation; 8 x 8 beat 4x4, 4x8, 4x16,
 // 8x4 and 16x4.
 const TM_WGRAD = 8;
@@ -261,8 +263,10 @@ function directBlock(g: ConvGeometry): number {
 }
 
 /** The register block of the packed GEMMs per schedule: TM rows x TP pixels per lane. */
-function packedGemm(tiling: ConvTiling): { spec: KernelSpec; tm: number; tp: number } {
-  return tiling === 'subgroup' ? { spec: CONV_SUBGROUP, tm: TM_SUBGROUP, tp: TP_SUBGROUP } : { spec: CONV_PACKED, tm: TM_CONV, tp: TP_CONV };
+function packedGemm(tiling: ConvTiling, rows: number): { spec: KernelSpec; tm: number; tp: number } {
+  // Few GEMM rows (dgrad of a first layer: Cin rows) would leave most of the subgroup
+  // schedule's 16-row block on zeros: the register schedule's 4-row block wastes less.
+  return tiling === 'subgroup' && rows > SUBGROUP_MIN_ROWS ? { spec: CONV_SUBGROUP, tm: TM_SUBGROUP, tp: TP_SUBGROUP } : { spec: CONV_PACKED, tm: TM_CONV, tp: TP_CONV };
 }
 
 /** y[N, O, OH, OW] = act(conv2d(x[N, C, H, W], w[O, C, KH, KW]) + bias[O]), the pre-activation in epilogue.z if given. */
@@ -307,7 +311,7 @@ export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffe
   const p = params(g, { hasBias: bias !== null, packing: pk });
   const xp = packImage(rt, x, g.batch, pk, p);
   const wp = packWeight(rt, w, 1, g.outC, g.kH * g.kW, g.inC, 'fwd', p);
-  const { spec: gemm, tm, tp } = packedGemm(tiling);
+  const { spec: gemm, tm, tp } = packedGemm(tiling, g.outC);
   dispatchSplitX(rt, gemm, [ph, ph, bias ?? ph, y, p, xp, wp, z], { MODE: mode(rt, 'fwd'), WG, TM: tm, TP: tp, ...fused }, [ceilDiv(pixels, WG * tp), ceilDiv(g.outC, tm), 1], g);
   // The pool keeps both until the submission that reads them has completed.
   rt.free(xp);
@@ -340,7 +344,7 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
   const p = params(g, { packing: pk, tapMax });
   const dyp = packImage(rt, dy, g.batch, pk, p);
   const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
-  const { spec: gemm, tm, tp } = packedGemm(tiling);
+  const { spec: gemm, tm, tp } = packedGemm(tiling, g.inC);
   dispatchSplitX(rt, gemm, [ph, ph, ph, dx, p, dyp, wp, rt.placeholderOut], { MODE: mode(rt, 'dgrad'), WG, TM: tm, TP: tp }, [ceilDiv(pixels, WG * tp), ceilDiv(g.inC, tm), phases], g);
   rt.free(dyp);
   rt.free(wp);
