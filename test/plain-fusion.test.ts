@@ -390,6 +390,27 @@ describe('tidy, disposal and memory', () => {
     expect([m1.liveTensors, m1.liveBytes]).toEqual([m0.liveTensors, m0.liveBytes]);
   });
 
+  test('disposing an operand runs the pending product first and frees the operand at once (a tidy scope ends with its work recorded)', async () => {
+    const w = ebm.randn([8, 12], { seed: 430 });
+    const x = ebm.randn([16, 8], { seed: 431 });
+    const ref = await x.matmul(w).data();
+    await settleGarbage();
+    const m0 = ebm.memory();
+    const d0 = rt.stats.dispatches;
+    const y = ebm.tidy(() => x.mul(1).matmul(w));
+    expect(rt.stats.dispatches - d0, 'mul, then the product, recorded when the scope disposed its operand').toBe(2);
+    expect(ebm.memory().liveTensors - m0.liveTensors).toBe(1);
+    expectClose(await y.data(), ref, 1e-6, 'product');
+    const h = x.mul(1);
+    const hBytes = ebm.memory().liveBytes;
+    const z = h.matmul(w);
+    h.dispose();
+    expect(rt.stats.dispatches - d0).toBe(4);
+    expect(ebm.memory().liveBytes, "the operand's buffer is freed at its dispose").toBeLessThan(hBytes + z.byteLength);
+    expectClose(await z.data(), ref, 1e-6, 'product of a disposed operand');
+    for (const t of [y, z]) t.dispose();
+  });
+
   test('a whole step inside tidy (forward, backward): the gradients survive and match', async () => {
     const p = inputs([16, 8], [8, 12], true, 420);
     const ref = await run(p, 'gelu', false);

@@ -8,8 +8,8 @@
 //   - an activation of the activation table on the last stage appends an activation stage;
 // each appended stage is a new tensor (the op's usual output, recorded on the tape as usual).
 // Anything else runs the chain first: any access to any tensor's buffer (an op reading an input,
-// a write, data(), a backward rule; `deferredWork` in tensor.ts), disposing the last stage, or
-// the next matmul. So the only thing that changes is when the dispatch is recorded: it waits
+// a write, data(), a backward rule; `deferredWork` in tensor.ts), disposing the last stage or an
+// operand, or the next matmul. So the only thing that changes is when the dispatch is recorded: it waits
 // for the next op that touches memory, and no write can overtake its reads.
 //
 // The dispatch writes the last stage, and also each earlier stage that is still alive (its
@@ -87,8 +87,11 @@ export function runDeferred(): void {
 deferredWork.flush = runDeferred;
 deferredWork.beforeDispose = (t: Tensor) => {
   // Disposing the chain's result runs it (the work was asked for: a bench's `a.matmul(b).dispose()`
-  // still times a matmul); an intermediate stage just stops being written.
-  if (pending && last(pending).tensor === t) runDeferred();
+  // still times a matmul), and so does disposing what it reads (its buffer is then freed at once,
+  // as the caller expects, and a tidy scope's work is recorded when the scope ends); an
+  // intermediate stage just stops being written.
+  const c = pending;
+  if (c && (last(c).tensor === t || c.operands.includes(t.storage) || c.bias === t.storage)) runDeferred();
 };
 
 /**
