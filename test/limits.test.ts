@@ -130,7 +130,7 @@ describe('between maxStorageBufferBindingSize and maxBufferSize: elementwise ops
     for (const t of [x, colSum]) t.dispose();
   }, 300_000);
 
-  it.runIf(LONG)('arange, randn (its second window's values drawn alone at their counters), f16 round trip, slice, concat and a full logsumexp over 33.6M elements, against the host', async () => {
+  it.runIf(LONG)('arange, randn (the values of its second window drawn alone at their counters), f16 round trip, slice, concat and a full logsumexp over 33.6M elements, against the host', async () => {
     const n = 33_600_000;
     if (rt.maxBindingSize >= n * 4) return;
     const a = ebm.arange(0, n);
