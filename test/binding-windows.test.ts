@@ -236,3 +236,22 @@ describe('kernels that do not split refuse a buffer over the binding limit by na
     for (const t of [x, w]) t.dispose();
   });
 });
+
+describe('the pool with buffers up to maxBufferSize', () => {
+  it('a buffer released in order past the pool cap is destroyed only after the submission that uses it (big tensors reach the cap)', async () => {
+    const { BufferPool } = await import('../src/kernels/buffer-pool.js');
+    const { BufferUsage } = await import('../src/kernels/gpu-flags.js');
+    const pool = new BufferPool(rt.device, 1024);
+    const b = pool.acquire(4096, BufferUsage.STORAGE, 'cap test');
+    const destroyed: number[] = [];
+    const destroy = b.buffer.destroy.bind(b.buffer);
+    Object.defineProperty(b.buffer, 'destroy', { value: () => (destroyed.push(1), destroy()) });
+    // Pending work (submission 1, not yet submitted) uses it.
+    b.lastUse = 1;
+    pool.releaseInOrder(b);
+    expect(destroyed).toEqual([]);
+    pool.markSubmitted(1);
+    expect(destroyed).toEqual([1]);
+    expect(pool.pooledBytes).toBe(0);
+  });
+});

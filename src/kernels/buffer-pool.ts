@@ -78,7 +78,11 @@ export class BufferPool {
    */
   releaseInOrder(b: PooledBuffer): void {
     this.pooledBytes += b.size;
-    this.toFree(b);
+    // Over the cap a released buffer is destroyed, which work still in the open encoder must
+    // not see (Dawn refuses the submission): such a one waits for its submission first. Big
+    // tensors (up to maxBufferSize) make the cap reachable.
+    if (this.pooledBytes > this.maxPooledBytes && b.lastUse > this.submitted) this.waiting.push(b);
+    else this.toFree(b);
   }
 
   /** Called when submission `index` (and every one before it) has been submitted to the queue. */
@@ -92,8 +96,13 @@ export class BufferPool {
 
   /** Destroys every pooled buffer that no pending work uses. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) this.destroy(b);
-    this.free.clear();
+    for (const [key, list] of this.free) {
+      // Buffers released in order may still be used by the open encoder: keep those.
+      const pending = list.filter((b) => b.lastUse > this.submitted);
+      for (const b of list) if (b.lastUse <= this.submitted) this.destroy(b);
+      if (pending.length) this.free.set(key, pending);
+      else this.free.delete(key);
+    }
   }
 
   private toFree(b: PooledBuffer): void {
