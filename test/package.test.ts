@@ -17,8 +17,8 @@ interface PackJson {
   files: { path: string }[];
 }
 
-test('npm pack ships dist/src, dist/bench, bin and shaders, and no test or demo file', () => {
-  for (const entry of ['package.json', 'README.md', 'bin', 'shaders']) cpSync(join(root, entry), join(work, entry), { recursive: true });
+test('npm pack ships dist/src, dist/bench, bin, shaders and the demo data assets, and no test or demo code', () => {
+  for (const entry of ['package.json', 'README.md', 'bin', 'shaders', 'demo']) cpSync(join(root, entry), join(work, entry), { recursive: true });
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(work, 'dist')], {
     cwd: root,
     stdio: 'pipe',
@@ -32,8 +32,10 @@ test('npm pack ships dist/src, dist/bench, bin and shaders, and no test or demo 
   }
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const paths = (JSON.parse(out) as PackJson[])[0]!.files.map((f) => f.path);
-  const top = new Set(paths.map((p) => (p.startsWith('dist/') ? p.split('/').slice(0, 2).join('/') : p.split('/')[0]!)));
-  expect([...top].sort()).toEqual(['README.md', 'bin', 'dist/bench', 'dist/src', 'package.json', 'shaders']);
+  const top = new Set(paths.map((p) => (p.startsWith('dist/') || p.startsWith('demo/') ? p.split('/').slice(0, 2).join('/') : p.split('/')[0]!)));
+  expect([...top].sort()).toEqual(['README.md', 'bin', 'demo/assets', 'dist/bench', 'dist/src', 'package.json', 'shaders']);
+  // The digit classifier's weights and the compact MNIST digits: what loadDigitClassifier() and the image runs read beside the code.
+  for (const asset of ['demo/assets/digit-classifier.safetensors', 'demo/assets/mnist-digits.bin']) expect(paths).toContain(asset);
   // What a user imports or runs: the package's entry points, the bin's import, the bench suites.
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
     main: string;
