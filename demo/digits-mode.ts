@@ -20,8 +20,8 @@ const DISPLAY_STEPS = 10;
 const CURVE_POINTS = 400;
 
 export interface DigitsMode {
-  /** Shows the digits panel; makes a session on first use. */
-  enter(): Promise<void>;
+  /** Shows the digits panel; makes a session from the panel's settings on first use (unless `create` is false). */
+  enter(create?: boolean): Promise<void>;
   /** Pauses and hides the panel (the session stays, for coming back). */
   leave(): Promise<void>;
   readonly active: boolean;
@@ -46,7 +46,7 @@ export function createDigitsMode(log: (msg: string, error?: boolean) => void): D
   let running = false;
   let loop: Promise<void> | null = null;
   let queue: Promise<unknown> = Promise.resolve();
-  let chains = new Float32Array(0);
+  let chains: Float32Array = new Float32Array(0);
   let lastScore = 0;
   const stamps: number[] = [];
 
@@ -186,7 +186,10 @@ export function createDigitsMode(log: (msg: string, error?: boolean) => void): D
       log((e as Error).message, true);
     }
   });
-  form.addEventListener('change', () => reset.click());
+  // A setting's change starts a fresh model; the file input (no name) sits in the form too, and must not.
+  form.addEventListener('change', (ev) => {
+    if ((ev.target as HTMLInputElement).name) reset.click();
+  });
   download.addEventListener('click', async (ev) => {
     if (downloadUrl) return;
     ev.preventDefault();
@@ -270,10 +273,10 @@ export function createDigitsMode(log: (msg: string, error?: boolean) => void): D
       return active;
     },
     hook,
-    async enter() {
+    async enter(create = true) {
       active = true;
       document.body.dataset.mode = 'digits';
-      await ensure();
+      if (create) await ensure();
     },
     async leave() {
       await pause();

@@ -158,7 +158,7 @@ export class DigitsSession {
       imageSize: SIDE,
       channels: [...this.recipe.config.channels],
       kernelSize: this.recipe.config.kernelSize,
-      activation: this.recipe.config.activation,
+      activation: this.recipe.config.activation as ebm.ConvEnergyModelOptions['activation'],
     };
     this.rng = mulberry32(ebm.deriveSeed(config.seed, 91)!);
     this.display = ebm.rand([DISPLAY_CHAINS, 1, SIDE, SIDE], { low: D.range.min, high: D.range.max, seed: ebm.deriveSeed(config.seed, 92) });

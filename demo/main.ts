@@ -235,10 +235,10 @@ async function checkpointBytes(): Promise<Uint8Array> {
 const DIGITS = 'mnist';
 const digits = createDigitsMode(log);
 
-async function showDigits(): Promise<void> {
+async function showDigits(create = true): Promise<void> {
   await pause();
   field<HTMLSelectElement>('dataset').value = DIGITS;
-  await digits.enter();
+  await digits.enter(create);
 }
 
 /** A change of the dataset menu: into or out of the digits mode; true when the change is handled. */
@@ -300,7 +300,8 @@ const hook: EbmHook = {
   digits: {
     ...digits.hook,
     configure: async (partial) => {
-      await showDigits();
+      // configure makes the session: entering need not make the default one first.
+      await showDigits(false);
       return digits.hook.configure(partial);
     },
   },

@@ -334,13 +334,14 @@ describe('the digits mode (MNIST) in headless Chromium', () => {
   });
 
   test('trains: held-out digits end up below noise in energy, the 64-chain grid is drawn, the quality score is live', async () => {
-    // Chosen in the dataset menu as a person would; the page swaps the 2-D panels for the digits ones.
-    await page.selectOption('select[name=dataset]', 'mnist');
-    await page.waitForFunction(() => document.body.dataset.mode === 'digits' && document.getElementById('digits-model')!.textContent !== '-', undefined, { timeout: 60_000 });
-    expect(await page.isVisible('#digits-grid')).toBe(true);
-    expect(await page.isVisible('#heatmap')).toBe(false);
+    // configure switches the page to digits as the dataset menu does (the menu follows), with a
+    // small model; the 2-D panels give way to the digits ones.
     const config = await page.evaluate((c) => window.__ebm.digits.configure(c), SMALL);
     expect(config).toEqual(SMALL);
+    expect(await page.inputValue('select[name=dataset]')).toBe('mnist');
+    expect(await page.isVisible('#digits-grid')).toBe(true);
+    expect(await page.isVisible('#heatmap')).toBe(false);
+    expect(await page.textContent('#digits-model')).toContain('channels 8, 16');
     const before = await page.evaluate(() => window.__ebm.digits.heldOutVsNoise(64));
     const run = await page.evaluate((n) => window.__ebm.digits.train(n), STEPS);
     expect(run.step).toBe(STEPS);
@@ -399,7 +400,7 @@ describe('the digits mode (MNIST) in headless Chromium', () => {
     for (const t of ref.tensors.values()) t.dispose();
   }, 240_000);
 
-  test('loads the PyTorch example checkpoint (examples/pytorch) through the file input', async () => {
+  test('loads the PyTorch example checkpoint (examples/pytorch) through the file input: PyTorch energies', async () => {
     const ref = await ebm.readSafetensors(join(ROOT, 'test', 'fixtures', 'pytorch-example', 'reference.safetensors'));
     const xs = Array.from(await ref.tensors.get('images')!.data());
     const expected = await ref.tensors.get('energies')!.data();
@@ -409,12 +410,11 @@ describe('the digits mode (MNIST) in headless Chromium', () => {
     expect(await page.evaluate(() => document.documentElement.dataset.ebmLoadError ?? null)).toBeNull();
     expect(await page.evaluate(() => window.__ebm.digits.config().channels)).toEqual([4, 8]);
     const got = await page.evaluate((x) => window.__ebm.digits.energies(x), xs);
+    // The file's step (metadata) is the page's (drawn once the load's refresh is done, as it is now).
+    expect(await page.textContent('#digits-step')).toBe('5');
     const err = relErr(got, expected);
     console.log(`digits: PyTorch example checkpoint, page vs PyTorch energies on ${expected.length} images: ${err.toExponential(2)}`);
-    // KNOWN OPEN (demo-digits report): on SwiftShader this file's energies differ from PyTorch's
-    // (about 1.5 relative; Node/lavapipe matches to 1e-5 in test/pytorch-example.test.ts, and a
-    // page-trained [8, 16] model matches Node above). Logged, not asserted, until found.
-    expect(got.every(Number.isFinite)).toBe(true);
+    expect(err).toBeLessThan(1e-4);
     // A 2-D model's file is refused in this mode, with the reason.
     const mlp = readFileSync(join(ROOT, 'test', 'fixtures', 'zoo-mlp.safetensors')).toString('base64');
     await expect(page.evaluate((b64) => window.__ebm.digits.loadCheckpoint(b64, 'zoo-mlp.safetensors'), mlp)).rejects.toThrow(/ConvEnergyModel/);
