@@ -415,6 +415,11 @@ describe('the digits mode (MNIST) in headless Chromium', () => {
     const err = relErr(got, expected);
     console.log(`digits: PyTorch example checkpoint, page vs PyTorch energies on ${expected.length} images: ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-4);
+    // The live loop (the Start button) trains the loaded model on and redraws; Pause stops it.
+    await page.click('#digits-toggle');
+    await page.waitForFunction(() => Number(document.getElementById('digits-step')!.textContent) > 5, undefined, { timeout: 60_000 });
+    await page.evaluate(() => window.__ebm.digits.pause());
+    expect(await page.textContent('#digits-toggle')).toBe('Start');
     // A 2-D model's file is refused in this mode, with the reason.
     const mlp = readFileSync(join(ROOT, 'test', 'fixtures', 'zoo-mlp.safetensors')).toString('base64');
     await expect(page.evaluate((b64) => window.__ebm.digits.loadCheckpoint(b64, 'zoo-mlp.safetensors'), mlp)).rejects.toThrow(/ConvEnergyModel/);
