@@ -43,7 +43,8 @@ async function cli(args: string[], io = capture()): Promise<{ code: number; out:
 }
 
 // Small and quick: a 2-32-32-1 MLP, CD-10, batch 64.
-const SMALL = ['--hidden', '32,32', '--batch-size', '64', '--k-steps', '10', '--sample-steps', '20', '--quiet'];
+// The final held-out log-likelihood's AIS at its smallest useful size (its accuracy is cli-eval.test.ts's).
+const SMALL = ['--hidden', '32,32', '--batch-size', '64', '--k-steps', '10', '--sample-steps', '20', '--ais-chains', '16', '--ais-temperatures', '3', '--quiet'];
 
 interface MetricLine {
   step: number;
