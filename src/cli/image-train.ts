@@ -17,6 +17,7 @@ import { imageGridPng } from './plot/image-grid.js';
 import { curvesFigure, smooth } from './plot/plots.js';
 import { lockFolder, makeFolder } from './run-folder.js';
 import { createProgress, fmt, type Output } from './progress.js';
+import { guardRunFolder, stepLogger, type MetricLine } from './run-log.js';
 
 export interface ImageTrainOptions extends ImageArgs {
   out?: string;
@@ -78,10 +79,7 @@ export async function runTrainImage(o: ImageTrainOptions, given: Set<string>, ou
   const release = lockFolder(outDir);
   try {
     if (!o.resume) {
-      const held = RUN_FILES.filter((f) => existsSync(join(outDir, f)));
-      if (held.length && !o.force)
-        throw new UsageError(`the run folder '${outDir}' already holds a run (${held.join(', ')}); continue it with --resume ${outDir}, choose another --out, or replace it with --force`);
-      if (held.length) out.write(`--force: replacing the run in ${outDir}/ (${held.join(', ')})`);
+      guardRunFolder(outDir, RUN_FILES, o.force, out);
     }
     return await trainIn(o, given, out, outDir, deviceOptions);
   } finally {
@@ -157,7 +155,7 @@ async function trainIn(o: ImageTrainOptions, given: Set<string>, out: Output, ou
     if (!resume) writeFileSync(metricsPath, '');
     writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
-    const history: Record<string, number>[] = [];
+    const history: MetricLine[] = [];
     const checkpointPath = join(outDir, 'checkpoint.safetensors');
     const checkpoint = async () => {
       const state = await trainer.stateDict();
@@ -171,8 +169,7 @@ async function trainIn(o: ImageTrainOptions, given: Set<string>, out: Output, ou
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
-    const marks: [number, number][] = [[startStep, performance.now()]];
-    let last: Record<string, number> = {};
+    const log = stepLogger({ total: config.steps, startStep, logEvery: config.logEvery, checkpointEvery: config.checkpointEvery, metricsPath, history, started, progress, checkpoint });
     try {
       await trainer.fit({
         data,
@@ -182,21 +179,7 @@ async function trainIn(o: ImageTrainOptions, given: Set<string>, out: Output, ou
         seed: config.seed + 1,
         logEvery: config.logEvery,
         signal: stop.signal,
-        onStep: async (m) => {
-          progress.tick(m.step);
-          if (m.step % config.logEvery === 0 || m.step === config.steps) {
-            last = await m.read();
-            const now = performance.now();
-            marks.push([m.step, now]);
-            if (marks.length > 6) marks.shift();
-            const rate = (m.step - marks[0]![0]) / ((now - marks[0]![1]) / 1000);
-            const line = { step: m.step, ...last, steps_per_s: Number(rate.toFixed(3)), elapsed_s: Number(((now - started) / 1000).toFixed(2)) };
-            history.push(line);
-            appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
-            progress.log(m.step, last, rate);
-          }
-          if (m.step % config.checkpointEvery === 0 || m.step === config.steps) await checkpoint();
-        },
+        onStep: log.onStep,
       });
       if (stop.signal.aborted && trainer.steps % config.checkpointEvery !== 0 && trainer.steps !== config.steps) await checkpoint();
     } catch (e) {
@@ -212,7 +195,7 @@ async function trainIn(o: ImageTrainOptions, given: Set<string>, out: Output, ou
       return { outDir, config, step, final: null, interrupted: true };
     }
     await ebm.saveSafetensors(recipe.model, join(outDir, 'model.safetensors'), { metadata: { ...modelMetadata(config, step), [M.kind]: 'model' } });
-    const final = await evaluate(recipe, config, dataset, train, outDir, history, last, step, started);
+    const final = await evaluate(recipe, config, dataset, train, outDir, history, log.last(), step, started);
     const q = final.classifier_confidence !== undefined ? `; classifier confidence ${final.classifier_confidence.toFixed(3)}, smallest class ${(100 * final.min_class_fraction!).toFixed(1)}%, inception score ${final.inception_score!.toFixed(2)}` : '';
     out.write(`done in ${final.seconds.toFixed(1)} s: loss ${fmt(final.loss)}, E(held-out) ${fmt(final.energy_data)}, E(noise) ${fmt(final.energy_noise)}, E(samples) ${fmt(final.energy_samples)}${q}`);
     out.write(`wrote ${FILES.map((f) => join(outDir, f)).join(', ')}`);
@@ -241,7 +224,7 @@ async function evaluate(
   dataset: string,
   train: ebm.ImageSet,
   outDir: string,
-  history: Record<string, number>[],
+  history: MetricLine[],
   last: Record<string, number>,
   step: number,
   started: number,

@@ -24,6 +24,7 @@ import { encodeNpy } from './formats.js';
 import { gridPoints } from './grid.js';
 import { curvesFigure, landscapeFigure, smooth } from './plot/plots.js';
 import { createProgress, fmt, type Output } from './progress.js';
+import { guardRunFolder, stepLogger, type MetricLine } from './run-log.js';
 
 export interface TrainCliOptions extends TrainArgs {
   out?: string;
@@ -125,10 +126,6 @@ export function modeCoverage(samples: Float32Array, dataset: ebm.DatasetName): P
   };
 }
 
-interface MetricLine {
-  step: number;
-  [k: string]: number | string | number[];
-}
 
 function readMetrics(path: string): MetricLine[] {
   if (!existsSync(path)) return [];
@@ -228,10 +225,7 @@ export async function runTrain(o: TrainCliOptions, given: Set<string>, out: Outp
   const release = lockFolder(outDir);
   try {
     if (!o.resume) {
-      const held = RUN_FILES.filter((f) => existsSync(join(outDir, f)));
-      if (held.length && !o.force)
-        throw new UsageError(`the run folder '${outDir}' already holds a run (${held.join(', ')}); continue it with --resume ${outDir}, choose another --out, or replace it with --force`);
-      if (held.length) out.write(`--force: replacing the run in ${outDir}/ (${held.join(', ')})`);
+      guardRunFolder(outDir, RUN_FILES, o.force, out);
     }
     return await trainIn(o, given, out, outDir, started, deviceOptions);
   } finally {
@@ -283,9 +277,7 @@ async function trainIn(o: TrainCliOptions, given: Set<string>, out: Output, outD
     }
   };
   const history: MetricLine[] = [...kept];
-  // steps/s over the last few logged steps (one window is too noisy to read).
-  const marks: [number, number][] = [[startStep, performance.now()]];
-  let last: Record<string, number> = {};
+  const log = stepLogger({ total: config.steps, startStep, logEvery: config.logEvery, checkpointEvery: config.checkpointEvery, metricsPath, history, started, progress, checkpoint });
   try {
     await trainer.fit({
       data,
@@ -296,21 +288,7 @@ async function trainIn(o: TrainCliOptions, given: Set<string>, out: Output, outD
       seed: streamSeed(config, 'batches'),
       logEvery: config.logEvery,
       signal: stop.signal,
-      onStep: async (m) => {
-        progress.tick(m.step);
-        if (m.step % config.logEvery === 0 || m.step === config.steps) {
-          last = await m.read();
-          const now = performance.now();
-          marks.push([m.step, now]);
-          if (marks.length > 6) marks.shift();
-          const rate = (m.step - marks[0]![0]) / ((now - marks[0]![1]) / 1000);
-          const line: MetricLine = { step: m.step, ...last, steps_per_s: Number(rate.toFixed(3)), elapsed_s: Number(((now - started) / 1000).toFixed(2)) };
-          history.push(line);
-          appendFileSync(metricsPath, `${JSON.stringify(line)}\n`);
-          progress.log(m.step, last, rate);
-        }
-        if (m.step % config.checkpointEvery === 0 || m.step === config.steps) await checkpoint();
-      },
+      onStep: log.onStep,
     });
     const step = trainer.steps;
     if (stop.signal.aborted && step % config.checkpointEvery !== 0 && step !== config.steps) await checkpoint();
@@ -336,7 +314,7 @@ async function trainIn(o: TrainCliOptions, given: Set<string>, out: Output, outD
 
   // ---- the trained model, its evaluation and the plots ----
   await saveModel(join(outDir, 'model.safetensors'), engine.model, config, step);
-  const final = await evaluate(engine, config, data, outDir, history, last, step, started);
+  const final = await evaluate(engine, config, data, outDir, history, log.last(), step, started);
   engine.dispose();
   data.dispose();
   const cov = final.modes_covered !== undefined ? `, modes covered ${final.modes_covered}/${final.modes}, ${(100 * final.near_mode_fraction!).toFixed(1)}% of samples within 4 std of a mode` : '';
