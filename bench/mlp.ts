@@ -6,7 +6,6 @@
 import type { Tensor } from '@tensorflow/tfjs';
 import * as ebm from '../src/index.js';
 import type { BenchCase, Suite } from './suite.js';
-import type { Tf } from './tfjs-peer.js';
 
 export interface MlpShape {
   batch: number;

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import * as ebm from '../index.js';
 import { runBench } from './bench.js';
-import { ACTIVATIONS, DEFAULTS, EVAL_DEFAULTS, INTERPOLANTS, LOSSES, MODELS, SAMPLERS } from './config.js';
+import { ACTIVATIONS, DEFAULTS, EVAL_DEFAULTS, INTERPOLANTS, MODELS, SAMPLERS } from './config.js';
 import { runEval } from './eval.js';
 import { CliError, oneLine, UsageError } from './errors.js';
 import type { Output } from './progress.js';

@@ -1,6 +1,6 @@
 // Conv2d: PyTorch's layout (NCHW input, weight [out, in, kh, kw], bias [out]) and
 // initialisation, through ebm.conv2d (implicit GEMM; groups = 1).
-import { type Activation, activationOptions, applyActivation, conv2d, Tensor } from '../../tensor/index.js';
+import { type Activation, activationOptions, conv2d, Tensor } from '../../tensor/index.js';
 import { fmt } from '../../tensor/shape.js';
 import { Module } from '../module.js';
 import type { Parameter } from '../parameter.js';
