@@ -1,19 +1,22 @@
-// image-langevin: 60 Langevin steps (x <- x - h dE/dx + noiseScale sqrt(2h) eps; h = 0.01, noise
-// scale 1) on 128 MNIST-sized images [128, 1, 28, 28] for a ConvEnergyModel with channels
-// [32, 64] (no images default exists in the code yet; the images issue's model is this size):
-// conv 1->32 s2, LeakyReLU(0.2), conv 32->64 s2, LeakyReLU, flatten, linear 3136->128, LeakyReLU,
-// linear 128->1. One sample() call per run, through the public LangevinDynamics, so the run
-// speeds up by itself when the input-only gradient lands. tfjs writes the same network (NHWC,
-// fused conv/matMul with bias, leakyRelu) with tf.grad of the summed energy per step; jax-js
-// (NCHW, lax.conv + bias, nn.leakyRelu) with its jitted grad step. Only the input gradient is
-// taken on every side. FLOPs per step: every layer's forward and input-gradient pass (2 per
-// multiply-add each); conv layers counted as conv-shapes.ts counts them.
+// image-langevin: 60 Langevin steps on 128 MNIST-sized images [128, 1, 28, 28] (issue 12's
+// figure) for the images issue's default model and chain, read from IMAGE_DEFAULTS
+// (src/train/image-defaults.ts, the one place they live): a ConvEnergyModel with its channels
+// (conv Cin->C1 s2, act, conv C1->C2 s2, act, flatten, linear F->128, act, linear 128->1), its
+// kernel size and activation (SiLU), and its sampler: x <- clamp(x - h dE/dx + std eps) with its
+// step size h, noise std per step and box, chains starting uniform in the box. One sample() call
+// per run through the public LangevinDynamics (the sampler createImageEBM builds). tfjs writes
+// the same network (NHWC, fused conv/matMul with bias, x * sigmoid(x)) with tf.grad of the summed
+// energy per step; jax-js (NCHW, lax.convGeneralDilated + bias, nn.silu) its jitted grad step
+// (jax-nets.ts). Only the input gradient is taken on every side. FLOPs per step: every layer's
+// forward and input-gradient pass (2 per multiply-add each); conv layers as conv-shapes.ts counts.
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 import type { Array as JaxArray } from '@jax-js/jax';
 import * as ebm from '../src/index.js';
 import { convFlops, convOutSize, type ConvShape } from './conv-shapes.js';
-import { jaxChain, jaxLayer, jaxLangevinStep } from './jax-nets.js';
+import { jaxChain, jaxLangevinStep, jaxLayer } from './jax-nets.js';
+import type { Jax } from './jax-peer.js';
 import type { BenchCase, Suite } from './suite.js';
+import type { Tf } from './tfjs-peer.js';
 
 export interface ImageLangevinShape {
   images: number;
@@ -24,47 +27,135 @@ export interface ImageLangevinShape {
   convChannels: readonly number[];
 }
 
-export const IMAGE_LANGEVIN_SHAPES: readonly ImageLangevinShape[] = [{ images: 128, channels: 1, size: 28, steps: 60, convChannels: [32, 64] }];
+const D = ebm.IMAGE_DEFAULTS;
 
-const STEP_SIZE = 0.01;
-const NOISE_SCALE = 1;
-const SLOPE = 0.2;
+export const IMAGE_LANGEVIN_SHAPES: readonly ImageLangevinShape[] = [{ images: 128, channels: 1, size: 28, steps: 60, convChannels: D.channels }];
+
 /** ConvEnergyModel's first fc layer's width. */
-const HIDDEN = 128;
+export const HIDDEN = 128;
 
-/** The model's conv layers (kernel 3, stride 2, padding 1) as conv-shapes.ts describes them. */
-function convLayers(s: ImageLangevinShape): ConvShape[] {
+/** The image chain's sampler settings, IMAGE_DEFAULTS' (h, the noise std per step, the box). */
+export const IMAGE_CHAIN = { stepSize: D.stepSize, noiseStd: D.noiseStd, min: D.range.min, max: D.range.max } as const;
+
+/** The model's conv layers (stride 2, padding k // 2) as conv-shapes.ts describes them. */
+export function imageConvLayers(s: Pick<ImageLangevinShape, 'images' | 'channels' | 'size' | 'convChannels'>): ConvShape[] {
+  const kernel = D.kernelSize;
   let [c, side] = [s.channels, s.size];
   return s.convChannels.map((out) => {
-    const layer: ConvShape = { batch: s.images, inChannels: c, outChannels: out, size: side, kernel: 3, stride: 2, padding: 1 };
+    const layer: ConvShape = { batch: s.images, inChannels: c, outChannels: out, size: side, kernel, stride: 2, padding: Math.floor(kernel / 2) };
     [c, side] = [out, convOutSize(layer)];
     return layer;
   });
 }
 
-function flattened(s: ImageLangevinShape): number {
-  const last = convLayers(s).at(-1)!;
+/** Rows of the flattened conv output (fc's input width). */
+export function flattenedWidth(layers: readonly ConvShape[]): number {
+  const last = layers.at(-1)!;
   return last.outChannels * convOutSize(last) ** 2;
 }
 
+/** FLOPs of one forward pass of the energy over `images` rows (conv layers and both fc layers). */
+export function imageForwardFlops(layers: readonly ConvShape[], images: number): number {
+  const flat = flattenedWidth(layers);
+  const perRow = layers.reduce((f, l) => f + convFlops(l), 0) / layers[0]!.batch;
+  return images * perRow + 2 * images * (flat * HIDDEN + HIDDEN);
+}
+
 function flopsOf(s: ImageLangevinShape): number {
-  const forward = convLayers(s).reduce((f, l) => f + convFlops(l), 0) + 2 * s.images * (flattened(s) * HIDDEN + HIDDEN);
-  return 2 * forward * s.steps;
+  return 2 * imageForwardFlops(imageConvLayers(s), s.images) * s.steps;
+}
+
+// IMAGE_DEFAULTS names its activation; the peers below spell out SiLU, so refuse anything else
+// rather than time a different network than ours.
+if (D.activation !== 'silu') throw new Error(`bench/image-langevin: the peers implement SiLU; IMAGE_DEFAULTS.activation is '${D.activation}'`);
+
+/** The image energy in tfjs (NHWC, weights HWIO), PyTorch's init bounds: E(x) per row, [n]. */
+export function tfjsImageEnergy(tf: Tf, layers: readonly ConvShape[], seed: number) {
+  const u = (shape: number[], fanIn: number, s: number) => tf.variable(tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), 'float32', s));
+  const k = D.kernelSize;
+  const convs = layers.map((l, i) => {
+    const fanIn = l.inChannels * k * k;
+    return { w: u([k, k, l.inChannels, l.outChannels], fanIn, seed + 2 * i), b: u([l.outChannels], fanIn, seed + 1 + 2 * i) };
+  });
+  const flat = flattenedWidth(layers);
+  const fc = [u([flat, HIDDEN], flat, seed + 20), u([HIDDEN], flat, seed + 21), u([HIDDEN, 1], HIDDEN, seed + 22), u([1], HIDDEN, seed + 23)];
+  const p = layers[0]!.padding;
+  const pad = [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0],
+  ] as [[number, number], [number, number], [number, number], [number, number]];
+  const silu = (z: Tensor) => tf.mul(z, tf.sigmoid(z));
+  const energies = (x: Tensor) => {
+    let h = x as Tensor4D;
+    for (const { w, b } of convs) h = silu(tf.fused.conv2d({ x: h, filter: w as unknown as Tensor4D, bias: b, strides: 2, pad })) as Tensor4D;
+    const z = silu(tf.fused.matMul({ a: tf.reshape(h, [h.shape[0], flat]), b: fc[0]!, bias: fc[1]! }));
+    return tf.reshape(tf.fused.matMul({ a: z, b: fc[2]!, bias: fc[3]! }), [-1]);
+  };
+  return { energies, params: [...convs.flatMap(({ w, b }) => [w, b]), ...fc] };
+}
+
+/** One clamped Langevin step in tfjs (tf.grad of the summed energy), x consumed. */
+export function tfjsLangevinStep(tf: Tf, energies: (x: Tensor) => Tensor) {
+  const gradOf = tf.grad((x: Tensor) => tf.sum(energies(x)));
+  const { stepSize, noiseStd, min, max } = IMAGE_CHAIN;
+  return (x: Tensor, seed: number): Tensor => {
+    const next = tf.tidy(() => tf.clipByValue(tf.add(tf.sub(x, tf.mul(gradOf(x), stepSize)), tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', seed), noiseStd)), min, max));
+    x.dispose();
+    return next;
+  };
+}
+
+/** The image energy in jax-js (NCHW, weights OIHW, fc W as [in, out]): params and E(params, x) [n]. */
+export function jaxImageEnergy(jax: Jax, layers: readonly ConvShape[], seed: number) {
+  const { numpy: np, nn, lax } = jax;
+  const k = D.kernelSize;
+  const flat = flattenedWidth(layers);
+  const params = [
+    ...layers.flatMap((l, i) => jaxLayer(jax, [l.outChannels, l.inChannels, k, k], l.inChannels * k * k, l.outChannels, seed + 2 * i)),
+    ...jaxLayer(jax, [flat, HIDDEN], flat, HIDDEN, seed + 20),
+    ...jaxLayer(jax, [HIDDEN, 1], HIDDEN, 1, seed + 22),
+  ];
+  const p = layers[0]!.padding;
+  const energies = (ps: JaxArray[], x: JaxArray) => {
+    let h = x;
+    layers.forEach((l, i) => {
+      const z = lax.convGeneralDilated(h, ps[2 * i]!, [2, 2], [
+        [p, p],
+        [p, p],
+      ]);
+      h = nn.silu(z.add(ps[2 * i + 1]!.reshape([1, l.outChannels, 1, 1])));
+    });
+    const n = 2 * layers.length;
+    const z = nn.silu(np.matmul(h.reshape([-1, flat]), ps[n]!).add(ps[n + 1]!));
+    return np.matmul(z, ps[n + 2]!).add(ps[n + 3]!).reshape([-1]);
+  };
+  return { params, energies };
+}
+
+/** The jitted clamped Langevin step of jax-nets.ts for the image chain. */
+export function jaxImageLangevinStep(jax: Jax, energies: (ps: JaxArray[], x: JaxArray) => JaxArray) {
+  const { stepSize, noiseStd, min, max } = IMAGE_CHAIN;
+  return jaxLangevinStep(jax, energies, stepSize, noiseStd, { min, max });
 }
 
 function imageLangevinCase(s: ImageLangevinShape): BenchCase {
   const { images, channels, size, steps } = s;
-  const layers = convLayers(s);
-  const flat = flattened(s);
-  const sigma = NOISE_SCALE * Math.sqrt(2 * STEP_SIZE);
+  const layers = imageConvLayers(s);
+  const { min, max } = IMAGE_CHAIN;
   return {
     name: `${images}x[${channels},${size},${size}] x${steps} conv ${s.convChannels.join(',')}`,
     flops: flopsOf(s),
     steps,
     ours: () => {
-      const model = new ebm.ConvEnergyModel({ inputChannels: channels, imageSize: size, channels: s.convChannels, seed: 1 });
-      const sampler = new ebm.LangevinDynamics(model, { stepSize: STEP_SIZE, noiseScale: NOISE_SCALE });
-      const x0 = ebm.rand([images, channels, size, size], { seed: 2 });
+      const model = new ebm.ConvEnergyModel({ inputChannels: channels, imageSize: size, channels: s.convChannels, kernelSize: D.kernelSize, activation: D.activation as never, seed: 1 });
+      const sampler = new ebm.LangevinDynamics(model, {
+        stepSize: D.stepSize,
+        noiseScale: D.noiseStd / Math.sqrt(2 * D.stepSize),
+        clamp: { min, max },
+      });
+      const x0 = ebm.rand([images, channels, size, size], { low: min, high: max, seed: 2 });
       let seed = 0;
       return {
         run: () => sampler.sample({ x: x0, nSteps: steps, seed: seed++ }),
@@ -75,63 +166,24 @@ function imageLangevinCase(s: ImageLangevinShape): BenchCase {
       };
     },
     tfjs: (tf) => {
-      const u = (shape: number[], fanIn: number, seed: number) => tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), 'float32', seed);
-      const convs = layers.map((l, i) => {
-        const fanIn = l.inChannels * 9;
-        return { w: u([3, 3, l.inChannels, l.outChannels], fanIn, 10 + 2 * i) as Tensor4D, b: u([l.outChannels], fanIn, 11 + 2 * i) };
-      });
-      const fc = [u([flat, HIDDEN], flat, 20), u([HIDDEN], flat, 21), u([HIDDEN, 1], HIDDEN, 22), u([1], HIDDEN, 23)];
-      const pad = [
-        [0, 0],
-        [1, 1],
-        [1, 1],
-        [0, 0],
-      ] as [[number, number], [number, number], [number, number], [number, number]];
-      const energy = (x: Tensor) => {
-        let h = x as Tensor4D;
-        for (const { w, b } of convs) h = tf.leakyRelu(tf.fused.conv2d({ x: h, filter: w, bias: b, strides: 2, pad }), SLOPE);
-        const z = tf.leakyRelu(tf.fused.matMul({ a: tf.reshape(h, [images, flat]), b: fc[0]!, bias: fc[1]! }), SLOPE);
-        return tf.sum(tf.fused.matMul({ a: z, b: fc[2]!, bias: fc[3]! }));
-      };
-      const gradOf = tf.grad(energy);
-      const x0 = tf.randomUniform([images, size, size, channels], 0, 1, 'float32', 2);
+      const { energies, params } = tfjsImageEnergy(tf, layers, 10);
+      const step = tfjsLangevinStep(tf, energies);
+      const x0 = tf.randomUniform([images, size, size, channels], min, max, 'float32', 2);
       let seed = 0;
       return {
         run: () => {
           let x = x0.clone();
-          for (let t = 0; t < steps; t++) {
-            const next = tf.tidy(() => tf.add(tf.sub(x, tf.mul(gradOf(x), STEP_SIZE)), tf.mul(tf.randomNormal(x.shape, 0, 1, 'float32', seed++), sigma)));
-            x.dispose();
-            x = next;
-          }
+          for (let t = 0; t < steps; t++) x = step(x, seed++);
           return x;
         },
-        dispose: () => tf.dispose([x0, ...convs.flatMap(({ w, b }) => [w, b]), ...fc]),
+        dispose: () => tf.dispose([x0, ...params]),
       };
     },
     jax: (jax) => {
-      const { numpy: np, nn, lax, random } = jax;
-      // [W, b] per conv layer (OIHW), then fc1 and fc2 with W as [in, out].
-      const params = [
-        ...layers.flatMap((l, i) => jaxLayer(jax, [l.outChannels, l.inChannels, 3, 3], l.inChannels * 9, l.outChannels, 10 + 2 * i)),
-        ...jaxLayer(jax, [flat, HIDDEN], flat, HIDDEN, 20),
-        ...jaxLayer(jax, [HIDDEN, 1], HIDDEN, 1, 22),
-      ];
-      const energy = (ps: JaxArray[], x: JaxArray) => {
-        let h = x;
-        layers.forEach((l, i) => {
-          const z = lax.convGeneralDilated(h, ps[2 * i]!, [2, 2], [
-            [1, 1],
-            [1, 1],
-          ]);
-          h = nn.leakyRelu(z.add(ps[2 * i + 1]!.reshape([1, l.outChannels, 1, 1])), SLOPE);
-        });
-        const n = 2 * layers.length;
-        const z = nn.leakyRelu(np.matmul(h.reshape([images, flat]), ps[n]!).add(ps[n + 1]!), SLOPE);
-        return np.matmul(z, ps[n + 2]!).add(ps[n + 3]!).reshape([-1]);
-      };
-      const step = jaxLangevinStep(jax, energy, STEP_SIZE, sigma);
-      const x0 = random.uniform(random.key(2), [images, channels, size, size]);
+      const { random } = jax;
+      const { params, energies } = jaxImageEnergy(jax, layers, 10);
+      const step = jaxImageLangevinStep(jax, energies);
+      const x0 = random.uniform(random.key(2), [images, channels, size, size], { minval: min, maxval: max });
       let seed = 0;
       return {
         run: () => {

@@ -33,15 +33,17 @@ export function jaxMlp(jax: Jax, params: readonly JaxArray[], x: JaxArray): JaxA
 
 /**
  * One jitted Langevin step for an energy E(params, x) of shape [batch]:
- * x <- x - h dE/dx + sigma eps, eps ~ N(0, I) from the key (sigma = noiseScale sqrt(2h)).
+ * x <- x - h dE/dx + sigma eps, eps ~ N(0, I) from the key (sigma = noiseScale sqrt(2h)),
+ * then clipped to the box `clamp` when one is given (the image chains).
  */
-export function jaxLangevinStep(jax: Jax, energy: (params: JaxArray[], x: JaxArray) => JaxArray, h: number, sigma: number) {
-  const { random } = jax;
+export function jaxLangevinStep(jax: Jax, energy: (params: JaxArray[], x: JaxArray) => JaxArray, h: number, sigma: number, clamp?: { min: number; max: number }) {
+  const { random, numpy: np } = jax;
   const energySum = (x: JaxArray, params: JaxArray[]) => energy(params, x).sum();
   return jax.jit((x: JaxArray, params: JaxArray[], key: JaxArray) => {
     const g = jax.grad(energySum)(x.ref, params);
     const eps = random.normal(key, x.shape);
-    return x.sub(g.mul(h)).add(eps.mul(sigma));
+    const next = x.sub(g.mul(h)).add(eps.mul(sigma));
+    return clamp ? np.clip(next, clamp.min, clamp.max) : next;
   });
 }
 
@@ -71,15 +73,34 @@ export interface JaxAdamStep {
   dispose(): void;
 }
 
+export interface JaxAdamOptions {
+  /** Adam's (beta1, beta2); default ADAM's (0.9, 0.999). */
+  betas?: readonly [number, number];
+  /** Clip the gradients to this global L2 norm first (PyTorch's clip_grad_norm_); default none. */
+  maxGradNorm?: number;
+}
+
 /**
- * A jitted training step: the loss's value and gradient, then Adam (PyTorch's formula, the bias
- * corrections passed in as scalars so one compiled step serves every t).
+ * A jitted training step: the loss's value and gradient, optionally clipped to a global norm
+ * (g * min(1, maxNorm / (N + 1e-6)), PyTorch's clip_grad_norm_), then Adam (PyTorch's formula,
+ * the bias corrections passed in as scalars so one compiled step serves every t).
  */
-export function jaxAdamStep(jax: Jax, loss: (params: JaxArray[], data: JaxArray[]) => JaxArray, lr: number): JaxAdamStep {
+export function jaxAdamStep(jax: Jax, loss: (params: JaxArray[], data: JaxArray[]) => JaxArray, lr: number, opts: JaxAdamOptions = {}): JaxAdamStep {
   const { numpy: np } = jax;
-  const { b1, b2, eps } = ADAM;
+  const { eps } = ADAM;
+  const [b1, b2] = opts.betas ?? [ADAM.b1, ADAM.b2];
+  const maxNorm = opts.maxGradNorm;
+  const clip = (grads: JaxArray[]): JaxArray[] => {
+    if (maxNorm === undefined) return grads;
+    const norm = np.sqrt(grads.map((g) => np.sum(np.square(g.ref))).reduce((a, b) => a.add(b)));
+    const scale = np.minimum(np.divide(maxNorm, norm.add(1e-6)), 1);
+    const out = grads.map((g) => g.mul(scale.ref));
+    scale.dispose();
+    return out;
+  };
   const step = jax.jit((params: JaxArray[], m: JaxArray[], v: JaxArray[], c1: JaxArray, c2: JaxArray, data: JaxArray[]): JaxArray[][] => {
-    const [value, grads] = jax.valueAndGrad(loss)(params.map((p) => p.ref), data);
+    const [value, raw] = jax.valueAndGrad(loss)(params.map((p) => p.ref), data);
+    const grads = clip(raw);
     const m2 = m.map((mi, i) => mi.mul(b1).add(grads[i]!.ref.mul(1 - b1)));
     const v2 = v.map((vi, i) => vi.mul(b2).add(np.square(grads[i]!).mul(1 - b2)));
     const p2 = params.map((p, i) => {

@@ -2,6 +2,7 @@
 import { conv2dBackwardSuite } from './conv2d-backward.js';
 import { conv2dSuite } from './conv2d.js';
 import { imageLangevinSuite } from './image-langevin.js';
+import { imageTrainSuite } from './image-train.js';
 import { langevinSuite } from './langevin.js';
 import { linearSuite } from './linear.js';
 import { matmulF16Suite } from './matmul-f16.js';
@@ -28,4 +29,5 @@ export const SUITES: readonly Suite[] = [
   imageLangevinSuite(),
   samplersSuite(),
   trainStepSuite(),
+  imageTrainSuite(),
 ];
