@@ -14,8 +14,8 @@ import type { Array as JaxArray } from '@jax-js/jax';
 import * as ebm from '../src/index.js';
 import { convFlops, convOutSize, type ConvShape } from './conv-shapes.js';
 import { jaxChain, jaxLangevinStep, jaxLayer } from './jax-nets.js';
-import type { Jax } from './jax-peer.js';
-import type { BenchCase, Suite } from './suite.js';
+import { jaxConvSkipReason, type Jax } from './jax-peer.js';
+import type { BenchCase, Suite, Workload } from './suite.js';
 import type { Tf } from './tfjs-peer.js';
 
 export interface ImageLangevinShape {
@@ -140,11 +140,23 @@ export function jaxImageLangevinStep(jax: Jax, energies: (ps: JaxArray[], x: Jax
   return jaxLangevinStep(jax, energies, stepSize, noiseStd, { min, max });
 }
 
+/**
+ * A conv case's jax-js side, or null where it is too slow to time here (jax-peer.ts's
+ * jaxConvSkipReason): the case's name then carries the reason, so the table and the JSON line
+ * say why its jax columns are empty (the runner takes a null workload as "no equivalent").
+ */
+export function jaxUnlessTooSlow(c: BenchCase, make: () => Workload<JaxArray>): Workload<JaxArray> {
+  const why = c.flops === null ? null : jaxConvSkipReason(c.flops, ebm.getDevice().info.description);
+  if (!why) return make();
+  if (!c.name.includes(why)) c.name = `${c.name} (${why})`;
+  return null as unknown as Workload<JaxArray>;
+}
+
 function imageLangevinCase(s: ImageLangevinShape): BenchCase {
   const { images, channels, size, steps } = s;
   const layers = imageConvLayers(s);
   const { min, max } = IMAGE_CHAIN;
-  return {
+  const c: BenchCase = {
     name: `${images}x[${channels},${size},${size}] x${steps} conv ${s.convChannels.join(',')}`,
     flops: flopsOf(s),
     steps,
@@ -179,7 +191,7 @@ function imageLangevinCase(s: ImageLangevinShape): BenchCase {
         dispose: () => tf.dispose([x0, ...params]),
       };
     },
-    jax: (jax) => {
+    jax: (jax) => jaxUnlessTooSlow(c, () => {
       const { random } = jax;
       const { params, energies } = jaxImageEnergy(jax, layers, 10);
       const step = jaxImageLangevinStep(jax, energies);
@@ -196,8 +208,9 @@ function imageLangevinCase(s: ImageLangevinShape): BenchCase {
           step.dispose();
         },
       };
-    },
+    }),
   };
+  return c;
 }
 
 export function imageLangevinSuite(shapes: readonly ImageLangevinShape[] = IMAGE_LANGEVIN_SHAPES): Suite {

@@ -23,7 +23,7 @@ import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import type { Array as JaxArray } from '@jax-js/jax';
 import * as ebm from '../src/index.js';
 import { convFlops } from './conv-shapes.js';
-import { IMAGE_CHAIN, imageConvLayers, imageForwardFlops, jaxImageEnergy, jaxImageLangevinStep, tfjsImageEnergy, tfjsLangevinStep } from './image-langevin.js';
+import { IMAGE_CHAIN, imageConvLayers, imageForwardFlops, jaxImageEnergy, jaxImageLangevinStep, jaxUnlessTooSlow, tfjsImageEnergy, tfjsLangevinStep } from './image-langevin.js';
 import { jaxAdamState, jaxAdamStep, jaxChain } from './jax-nets.js';
 import type { BenchCase, Suite } from './suite.js';
 
@@ -89,7 +89,7 @@ function imageTrainCase(s: ImageTrainShape): BenchCase {
   const fresh = Math.round(D.restartFraction * batch);
   const alpha = D.energyRegWeight;
   const [b1, b2] = D.betas;
-  return {
+  const c: BenchCase = {
     name: `b${batch} k${steps} conv ${s.convChannels.join(',')} buffer ${bufferSize}`,
     flops: flopsOf(s),
     ours: () => {
@@ -161,7 +161,7 @@ function imageTrainCase(s: ImageTrainShape): BenchCase {
         },
       };
     },
-    jax: (jax) => {
+    jax: (jax) => jaxUnlessTooSlow(c, () => {
       const { numpy: np, random } = jax;
       const { params, energies } = jaxImageEnergy(jax, layers, 10);
       const langevin = jaxImageLangevinStep(jax, energies);
@@ -203,8 +203,9 @@ function imageTrainCase(s: ImageTrainShape): BenchCase {
           adam.dispose();
         },
       };
-    },
+    }),
   };
+  return c;
 }
 
 export function imageTrainSuite(shapes: readonly ImageTrainShape[] = IMAGE_TRAIN_SHAPES): Suite {

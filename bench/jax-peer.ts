@@ -86,3 +86,27 @@ export async function createJaxPeer(gpu: GPU): Promise<JaxPeer> {
     throw e;
   }
 }
+
+/**
+ * jax-js's conv nets on a CPU rasteriser (lavapipe, SwiftShader), measured on lavapipe with 2
+ * cores under load (the image Langevin step of image-langevin.ts, jitted): a one-time jit compile
+ * of about 2 minutes (the same at batch 8 and 128), then 3-5 s per step at batch 128 and about
+ * 0.25 s at batch 8, i.e. the calls themselves are that slow (their time scales with the batch;
+ * nothing is recompiled): about 0.06 GFLOP/s.
+ */
+export const JAX_CONV_CPU_GFLOPS = 0.06;
+/** The longest jax-js conv run (projected at that rate) the bench waits for on a CPU adapter. */
+export const JAX_CONV_CPU_BUDGET_S = 60;
+
+/**
+ * Why a conv case's jax-js side is not timed here (null: it is): on a CPU adapter, a run
+ * projected from its FLOPs at JAX_CONV_CPU_GFLOPS to take over JAX_CONV_CPU_BUDGET_S, unless
+ * EBM_BENCH_JAX_CONV=1 asks for it anyway. On a GPU every case runs.
+ */
+export function jaxConvSkipReason(flops: number, adapter: string): string | null {
+  if (typeof process !== 'undefined' && process.env.EBM_BENCH_JAX_CONV === '1') return null;
+  if (!/llvmpipe|lavapipe|swiftshader/i.test(adapter)) return null;
+  const seconds = flops / (JAX_CONV_CPU_GFLOPS * 1e9);
+  if (seconds <= JAX_CONV_CPU_BUDGET_S) return null;
+  return `jax-js skipped: ~${Math.round(seconds)} s a run here (its conv steps: ~${JAX_CONV_CPU_GFLOPS} GFLOP/s on this CPU adapter after a ~2 min jit compile); EBM_BENCH_JAX_CONV=1 times it`;
+}
