@@ -25,13 +25,19 @@ struct Params {
   // limit is split into several dispatches (src/kernels/matmul.ts).
   row_start: u32,
   batch_start: u32,
+  // Added to the element (vec4 in the vec4 bodies) index of A, B and C (wrapping u32 sums):
+  // where the kernel binds windows of buffers over the binding limit, minus each window's
+  // start; a split over k adds its first k (src/kernels/matmul-split.ts). 0 otherwise.
+  a_offset: u32,
+  b_offset: u32,
+  c_offset: u32,
 }
 
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn batch_bases(batch: u32) -> vec2u {
-  var bases = vec2u(0u);
+  var bases = vec2u(params.a_offset, params.b_offset);
   var rem = batch;
   for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
     let size = params.batch_shape[d];
@@ -56,5 +62,5 @@ fn strided(@builtin(global_invocation_id) gid: vec3u) {
   for (var kk = 0u; kk < params.k; kk++) {
     acc += load_a(bases.x + row * params.a_row_stride + kk * params.a_col_stride) * load_b(bases.y + kk * params.b_row_stride + col * params.b_col_stride);
   }
-  c[(params.batch_start + gid.z) * params.m * params.n + row * params.n + col] = acc;
+  c[(params.batch_start + gid.z) * params.m * params.n + row * params.n + col + params.c_offset] = acc;
 }

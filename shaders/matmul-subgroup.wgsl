@@ -24,7 +24,7 @@ fn fma_rows(acc: ptr<function, array<vec4f, 8>>, mine: vec4f, b0: vec4f, b1: vec
 fn store(acc: ptr<function, array<vec4f, 8>>, batch: u32, row0: u32, col4: u32) {
   let n4 = params.n / 4u;
   if (col4 >= n4) { return; }
-  let out_base = batch * params.m * n4;
+  let out_base = batch * params.m * n4 + params.c_offset;
   for (var r = 0u; r < 8u; r++) {
     let row = row0 + r;
     if (row < params.m) {

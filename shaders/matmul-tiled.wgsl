@@ -24,6 +24,12 @@ struct Params {
   // limit is split into several dispatches (src/kernels/matmul.ts).
   row_start: u32,
   batch_start: u32,
+  // Added to the element (vec4 in the vec4 bodies) index of A, B and C (wrapping u32 sums):
+  // where the kernel binds windows of buffers over the binding limit, minus each window's
+  // start; a split over k adds its first k (src/kernels/matmul-split.ts). 0 otherwise.
+  a_offset: u32,
+  b_offset: u32,
+  c_offset: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -36,8 +42,8 @@ var<workgroup> b_tile: array<f32, 1024>; // [BK][BN]
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  var a_base = 0u;
-  var b_base = 0u;
+  var a_base = params.a_offset;
+  var b_base = params.b_offset;
   let batch = params.batch_start + wid.z;
   var rem = batch;
   for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
@@ -86,7 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
   }
-  let out_base = batch * m * n;
+  let out_base = batch * m * n + params.c_offset;
   for (var r = 0u; r < 4u; r++) {
     let row = row_base + lid.y * 4u + r;
     if (row >= m) { break; }

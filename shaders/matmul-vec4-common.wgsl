@@ -13,6 +13,12 @@ struct Params {
   // limit is split into several dispatches (src/kernels/matmul.ts).
   row_start: u32,
   batch_start: u32,
+  // Added to the element (vec4 in the vec4 bodies) index of A, B and C (wrapping u32 sums):
+  // where the kernel binds windows of buffers over the binding limit, minus each window's
+  // start; a split over k adds its first k (src/kernels/matmul-split.ts). 0 otherwise.
+  a_offset: u32,
+  b_offset: u32,
+  c_offset: u32,
 }
 
 // A and B come from the operand preamble: load4_a(i) / load4_b(i) give vec4 i as f32
@@ -21,7 +27,7 @@ struct Params {
 @group(0) @binding(3) var<uniform> params: Params;
 
 fn batch_bases(batch: u32) -> vec2u {
-  var bases = vec2u(0u);
+  var bases = vec2u(params.a_offset, params.b_offset);
   var rem = batch;
   for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
     let size = params.batch_shape[d];

@@ -21,7 +21,7 @@ const MAX_TN4 = 2u;
 
 fn store(acc: ptr<function, array<vec4f, 16>>, batch: u32, row0: u32, col40: u32) {
   let n4 = params.n / 4u;
-  let out_base = batch * params.m * n4;
+  let out_base = batch * params.m * n4 + params.c_offset;
   for (var r = 0u; r < TM; r++) {
     let row = row0 + r;
     if (row >= params.m) { break; }

@@ -22,6 +22,12 @@ struct Params {
   // limit is split into several dispatches (src/kernels/matmul.ts).
   row_start: u32,
   batch_start: u32,
+  // Added to the element (vec4 in the vec4 bodies) index of A, B and C (wrapping u32 sums):
+  // where the kernel binds windows of buffers over the binding limit, minus each window's
+  // start; a split over k adds its first k (src/kernels/matmul-split.ts). 0 otherwise.
+  a_offset: u32,
+  b_offset: u32,
+  c_offset: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -32,8 +38,8 @@ struct Params {
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let batch = params.batch_start + gid.z;
-  var a_base = 0u;
-  var b_base = 0u;
+  var a_base = params.a_offset;
+  var b_base = params.b_offset;
   var rem = batch;
   for (var d = i32(params.batch_rank) - 1; d >= 0; d--) {
     let size = params.batch_shape[d];
@@ -67,7 +73,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     acc2 += a[a_rows.z + ak] * bv;
     acc3 += a[a_rows.w + ak] * bv;
   }
-  let out_base = batch * m * n;
+  let out_base = batch * m * n + params.c_offset;
   let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < 4u; r++) {
     let row = row0 + r;

@@ -14,7 +14,9 @@ import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './act
 import { product } from './layout.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import { BufferUsage } from './gpu-flags.js';
-import type { KernelArg, PooledBuffer, Runtime } from './runtime.js';
+import type { KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
+import { partBindings, planMatmulSplit, windowOf } from './matmul-split.js';
+import { reduceKernel } from './reduce.js';
 
 const bindings = [
   { name: 'a', kind: 'read-only-storage' },
@@ -145,8 +147,9 @@ export interface MatmulLaunch {
 
 /**
  * Everything of a matmul but its dispatch: the checks that can fail (batch rank, grid width,
- * buffers over the binding limit), which run at once, and the schedule. src/tensor/fusion/
- * defers run() so that a bias add and an activation on the product can join its epilogue.
+ * buffers over the binding limit that no split fits), which run at once, and the schedule.
+ * src/tensor/fusion/ defers run() so that a bias add and an activation on the product can join
+ * its epilogue. Operands or an output over one binding split into parts (matmul-split.ts).
  */
 export function prepareMatmul(
   rt: Runtime,
@@ -162,9 +165,73 @@ export function prepareMatmul(
   if (batchShape.length > MATMUL_MAX_BATCH_RANK) throw new Error(`matmul: at most ${MATMUL_MAX_BATCH_RANK} batch dims are supported, got [${batchShape.join(', ')}]`);
   const batch = product(batchShape);
   const schedule = matmulSchedule(rt, a, b, m, n, k, dtype);
-  // Kernels bind every buffer whole; refused here, naming the op that asked, not when recorded.
-  rt.checkBindsWhole(SHADER_OF[dtype === 'f16' && schedule === 'scalar' ? 'f16' : schedule], { a: a.buffer, b: b.buffer, c });
-  const args = (out: PooledBuffer) => [a.buffer, b.buffer, out];
+  const body = matmulBody(rt, a, b, m, n, k, batchShape, dtype, schedule);
+  const geometry = { a, b, m, n, k, batchShape, dtype };
+  // Throws (before anything is recorded) where the columns alone need too many workgroups.
+  const grid = splitGrid(rt, body.groupsX, body.rowsPerGroup, 0, m, 0, batch, n);
+  const split = planMatmulSplit(rt, geometry, c, body.rowsPerGroup, body.kSplits);
+  const args = (ep: Epilogue, out: KernelArg, aArg: KernelArg, bArg: KernelArg, params: UniformValues, z?: KernelArg, raw?: KernelArg): KernelArg[] => [
+    aArg,
+    bArg,
+    out,
+    params,
+    ...(body.epilogue ? [ep.bias ?? rt.placeholder, z ?? rt.placeholderOut, raw ?? rawPlaceholder(rt)] : []),
+  ];
+  const zero = { a_offset: 0, b_offset: 0, c_offset: 0 };
+  if (!split)
+    return {
+      schedule,
+      takesEpilogue: body.takesEpilogue,
+      run: (ep = {}, out = c) => {
+        body.check(ep);
+        dispatchGrid(rt, body.spec, (p) => args(ep, out, a.buffer, b.buffer, { ...body.params, ...zero, ...p }, ep.z, ep.raw), body.overrides(ep), grid);
+      },
+    };
+  const total = batch * m * n;
+  if (split.slices > 0) rt.checkAllocation(split.slices * total * 4, rt.currentOp ?? 'matmul', `the partial sums of a matmul split over k (${split.slices} x ${total} f32)`);
+  return {
+    schedule,
+    // Partial sums over k are added after the parts: no epilogue can run in them.
+    takesEpilogue: body.takesEpilogue && split.slices === 0,
+    run: (ep = {}, out = c) => {
+      body.check(ep);
+      if (split.slices > 0 && (ep.bias || ep.z || ep.raw || (ep.activation ?? 'none') !== 'none')) throw new Error('matmul: a product split over k takes no fused epilogue');
+      const scratch = split.slices > 0 ? rt.allocate(split.slices * total * 4, 'matmul partial sums') : null;
+      const target = scratch ?? out;
+      for (const part of split.parts) {
+        const w = partBindings(rt, geometry, part, body.vec4);
+        const win = (buf: PooledBuffer | undefined) => buf && windowOf(rt, buf, w.cStart, w.cEnd);
+        const params = { ...body.params, k: part.k1 - part.k0, ...w.offsets };
+        const partGrid = splitGrid(rt, body.groupsX, body.rowsPerGroup, part.r0, part.r1, part.b0, part.b1, n);
+        dispatchGrid(rt, body.spec, (p) => args(ep, win(target)!, w.a, w.b, { ...params, ...p }, win(ep.z), win(ep.raw)), body.overrides(ep), partGrid);
+      }
+      if (scratch) {
+        reduceKernel(rt, 'sum', scratch, out, [split.slices, total], [0]);
+        rt.free(scratch);
+      }
+    },
+  };
+}
+
+/** One schedule's kernel for a product: its spec, uniform (less row/batch starts and offsets), overrides and grid shape. */
+interface MatmulBody {
+  readonly spec: KernelSpec;
+  readonly params: UniformValues;
+  readonly overrides: (ep: Epilogue) => Overrides;
+  /** Whether the kernel binds the epilogue's bias, z_out and raw_out. */
+  readonly epilogue: boolean;
+  readonly takesEpilogue: boolean;
+  /** Throws where the epilogue asked for is one this body cannot apply. */
+  readonly check: (ep: Epilogue) => void;
+  readonly groupsX: number;
+  readonly rowsPerGroup: number;
+  /** Whether A, B and C are indexed in vec4s (else elements). */
+  readonly vec4: boolean;
+  /** Whether k is only the kernel's loop count and A is transposed, so the product may split over k. */
+  readonly kSplits: boolean;
+}
+
+function matmulBody(rt: Runtime, a: MatmulOperand, b: MatmulOperand, m: number, n: number, k: number, batchShape: readonly number[], dtype: OperandType, schedule: MatmulSchedule): MatmulBody {
   const fusedOverrides = (epilogue: Epilogue) => ({
     ACT: rt.pipelines.constValue('matmul.wgsl', ACTIVATION_TABLE[epilogue.activation ?? 'none'].wgsl, EPILOGUE),
     HAS_BIAS: !!epilogue.bias,
@@ -172,8 +239,7 @@ export function prepareMatmul(
     SAVE_RAW: !!epilogue.raw,
     ACT_PARAM: epilogue.param ?? defaultActivationParam(epilogue.activation ?? 'none'),
   });
-  const extra = (epilogue: Epilogue) => [epilogue.bias ?? rt.placeholder, epilogue.z ?? rt.placeholderOut, epilogue.raw ?? rawPlaceholder(rt)];
-
+  const none = () => {};
   if (schedule === 'subgroup' || schedule === 'register') {
     const layout = layoutOf(a, b) as 'nn' | 'nt' | 'tn';
     const preamble = `${schedule === 'subgroup' ? 'subgroups.wgsl+' : ''}${operandPreamble(rt, dtype)}+matmul-vec4-common.wgsl+${EPILOGUE}`;
@@ -188,19 +254,15 @@ export function prepareMatmul(
       a_batch_strides: a.batchStrides.map((s) => s / 4),
       b_batch_strides: b.batchStrides.map((s) => s / 4),
     };
+    // tn reads k only as its loop count (nn and nt also as A's row length).
+    const common = { spec, params, epilogue: true, takesEpilogue: true, check: none, vec4: true, kSplits: layout === 'tn' };
     if (schedule === 'subgroup') {
       // Narrow outputs get narrower workgroups, but never narrower than a subgroup.
       const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, n / 4)))));
-      const grid = splitGrid(rt, Math.ceil(n / 4 / wg), 8, m, n, batch);
-      return { schedule, takesEpilogue: true, run: (ep = {}, out = c) => dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }, ...extra(ep)], { WG: wg, ...fusedOverrides(ep) }, grid) };
+      return { ...common, overrides: (ep) => ({ WG: wg, ...fusedOverrides(ep) }), groupsX: Math.ceil(n / 4 / wg), rowsPerGroup: 8 };
     }
     const { tm, tn4 } = REGISTER_TILE[dtype][layout];
-    const grid = splitGrid(rt, Math.ceil(n / 4 / tn4 / REGISTER_WG), tm * REGISTER_WG, m, n, batch);
-    return {
-      schedule,
-      takesEpilogue: true,
-      run: (ep = {}, out = c) => dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }, ...extra(ep)], { TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fusedOverrides(ep) }, grid),
-    };
+    return { ...common, overrides: (ep) => ({ TM: tm, TN4: tn4, WG_X: REGISTER_WG, WG_Y: REGISTER_WG, ...fusedOverrides(ep) }), groupsX: Math.ceil(n / 4 / tn4 / REGISTER_WG), rowsPerGroup: tm * REGISTER_WG };
   }
 
   const params = {
@@ -218,21 +280,25 @@ export function prepareMatmul(
   };
   if (dtype === 'f16') {
     const spec: KernelSpec = { shader: 'matmul-f16.wgsl', entry: 'strided', bindings, preamble: operandPreamble(rt, 'f16') };
-    const grid = splitGrid(rt, Math.ceil(n / REGISTER_WG), REGISTER_WG, m, n, batch);
     return {
-      schedule,
+      spec,
+      params,
+      overrides: () => ({}),
+      epilogue: false,
       takesEpilogue: false,
-      run: (ep = {}, out = c) => {
+      check: (ep) => {
         if (ep.bias || ep.z || ep.raw || (ep.activation ?? 'none') !== 'none')
           throw new Error('matmul: the fused epilogue takes f16 operands only in vec4-aligned shapes; cast to f32 or use separate ops');
-        dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }], {}, grid);
       },
+      groupsX: Math.ceil(n / REGISTER_WG),
+      rowsPerGroup: REGISTER_WG,
+      vec4: false,
+      kSplits: a.trans,
     };
   }
   const tile = schedule === 'tiled' ? 64 : 32;
   const spec: KernelSpec = { shader: schedule === 'tiled' ? 'matmul-tiled.wgsl' : 'matmul.wgsl', entry: 'main', bindings: epilogueBindings, preamble: EPILOGUE };
-  const grid = splitGrid(rt, Math.ceil(n / tile), tile, m, n, batch);
-  return { schedule, takesEpilogue: true, run: (ep = {}, out = c) => dispatchGrid(rt, spec, (p) => [...args(out), { ...params, ...p }, ...extra(ep)], fusedOverrides(ep), grid) };
+  return { spec, params, overrides: fusedOverrides, epilogue: true, takesEpilogue: true, check: none, groupsX: Math.ceil(n / tile), rowsPerGroup: tile, vec4: false, kSplits: a.trans };
 }
 
 /** Per device: the buffer bound as raw_out when the raw product is not saved (z_out takes the runtime's placeholderOut; two outputs may not share one). */
@@ -254,15 +320,15 @@ interface MatmulGrid {
   readonly parts: readonly { readonly offsets: { row_start: number; batch_start: number }; readonly workgroups: readonly [number, number, number] }[];
 }
 
-function splitGrid(rt: Runtime, groupsX: number, rowsPerGroup: number, m: number, n: number, batch: number): MatmulGrid {
+function splitGrid(rt: Runtime, groupsX: number, rowsPerGroup: number, r0: number, r1: number, b0: number, b1: number, n: number): MatmulGrid {
   const max = rt.maxWorkgroupsPerDimension;
   if (groupsX > max)
     throw new Error(`matmul: an output ${n} columns wide needs ${groupsX} workgroups across, over this device's maxComputeWorkgroupsPerDimension of ${max}; transpose the product (compute (B^T A^T)^T) so the long side is the rows`);
-  const rowGroups = Math.ceil(m / rowsPerGroup);
+  const rowGroups = Math.ceil((r1 - r0) / rowsPerGroup);
   const parts: MatmulGrid['parts'][number][] = [];
-  for (let b0 = 0; b0 < batch; b0 += max)
+  for (let z0 = b0; z0 < b1; z0 += max)
     for (let g0 = 0; g0 < rowGroups; g0 += max)
-      parts.push({ offsets: { row_start: g0 * rowsPerGroup, batch_start: b0 }, workgroups: [groupsX, Math.min(max, rowGroups - g0), Math.min(max, batch - b0)] });
+      parts.push({ offsets: { row_start: r0 + g0 * rowsPerGroup, batch_start: z0 }, workgroups: [groupsX, Math.min(max, rowGroups - g0), Math.min(max, b1 - z0)] });
   return { parts };
 }
 
