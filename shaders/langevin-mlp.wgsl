@@ -75,7 +75,9 @@ struct Params {
   half_b: u32,
   // This dispatch runs chains chain0 .. chain0 + chains - 1.
   chain0: u32,
-  _pad1: u32,
+  // Added to x's element index (a wrapping u32 sum): where x is over the binding limit the
+  // wrapper binds a window of it per block of chains, and this is minus the window's start.
+  x_offset: u32,
   _pad2: u32,
   acts: vec4u,
   act_params: vec4f,
@@ -267,7 +269,7 @@ fn run_chain(index: u32) {
   let chain = params.chain0 + min(index, params.chains - 1u);
   let dim = params.dim;
   let n_layers = params.n_layers;
-  for (var i = 0u; i < dim; i++) { xs[i] = x[chain * dim + i]; }
+  for (var i = 0u; i < dim; i++) { xs[i] = x[chain * dim + i + params.x_offset]; }
 
   for (var s = 0u; s < params.steps; s++) {
     forward0();
@@ -293,6 +295,6 @@ fn run_chain(index: u32) {
   }
 
   if (index < params.chains) {
-    for (var i = 0u; i < dim; i++) { x[chain * dim + i] = xs[i]; }
+    for (var i = 0u; i < dim; i++) { x[chain * dim + i + params.x_offset] = xs[i]; }
   }
 }

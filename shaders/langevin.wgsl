@@ -22,6 +22,9 @@ struct Params {
   sigma: f32,
   lo: f32,
   hi: f32,
+  // The first element of this dispatch (a multiple of 4): x over the binding limit is updated
+  // in windows, one dispatch each, and the noise stays keyed by the global element index.
+  base: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -34,7 +37,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let g = gid.x + gid.y * nwg.x * WG;
   let i0 = g * 4u;
   if (i0 >= params.n) { return; }
-  let eps = philox_normal4(vec4u(g, params.step, STREAM_LANGEVIN, 0u), vec2u(params.seed_lo, params.seed_hi));
+  let eps = philox_normal4(vec4u(params.base / 4u + g, params.step, STREAM_LANGEVIN, 0u), vec2u(params.seed_lo, params.seed_hi));
   for (var j = 0u; j < 4u; j++) {
     let i = i0 + j;
     if (i >= params.n) { break; }

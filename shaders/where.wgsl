@@ -4,12 +4,16 @@ override WG: u32 = 256u;
 struct Params {
   n: u32,
   rank: u32,
-  _pad0: u32,
-  _pad1: u32,
+  // Where the buffers are over the binding limit the wrapper binds windows per chunk of the
+  // output: base is the chunk's first output element, *_base each input window's first element.
+  base: u32,
+  c_base: u32,
   shape: array<vec4u, 2>,
   c_strides: array<vec4u, 2>,
   a_strides: array<vec4u, 2>,
   b_strides: array<vec4u, 2>,
+  a_base: u32,
+  b_base: u32,
 }
 
 @group(0) @binding(0) var<storage, read> cond: array<f32>;
@@ -22,10 +26,11 @@ struct Params {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= params.n) { return; }
-  var ci = 0u;
-  var ai = 0u;
-  var bi = 0u;
-  var rem = i;
+  // u32 sums wrap, so subtracting the window's start first is exact.
+  var ci = 0u - params.c_base;
+  var ai = 0u - params.a_base;
+  var bi = 0u - params.b_base;
+  var rem = i + params.base;
   for (var d = i32(params.rank) - 1; d >= 0; d--) {
     let size = params.shape[d / 4][d % 4];
     let c = rem % size;

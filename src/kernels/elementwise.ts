@@ -112,8 +112,32 @@ export function whereKernel(
   shape: readonly number[],
 ): void {
   const n = product(shape);
-  const params = { n, rank: shape.length, shape, c_strides: cond.strides, a_strides: a.strides, b_strides: b.strides };
-  rt.dispatch(WHERE, [cond.buffer, a.buffer, b.buffer, out, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
+  const params = { n, rank: shape.length, shape, c_strides: cond.strides, a_strides: a.strides, b_strides: b.strides, base: 0, c_base: 0, a_base: 0, b_base: 0 };
+  if (!needsWindows(rt, n * 4, out, cond.buffer, a.buffer, b.buffer)) {
+    rt.dispatch(WHERE, [cond.buffer, a.buffer, b.buffer, out, params], { workgroups: rt.grid(Math.ceil(n / 256)) });
+    return;
+  }
+  // Over one binding: aligned chunks of the output; each input bound over the span the chunk reads.
+  for (const [s, e] of elementChunks(rt, n, [4])) {
+    const ws = [cond, a, b].map((v) => broadcastWindow(rt, 'where', v, shape, s, e));
+    const chunk = { ...params, n: e - s, base: s, c_base: u32(ws[0]!.base), a_base: u32(ws[1]!.base), b_base: u32(ws[2]!.base) };
+    rt.dispatch(WHERE, [ws[0]!.arg, ws[1]!.arg, ws[2]!.arg, windowAt(rt, out, s * 4, e * 4).arg, chunk], { workgroups: rt.grid(Math.ceil((e - s) / 256)) });
+  }
+}
+
+/**
+ * The window of an operand read with (broadcast) strides that output elements [s, e) of
+ * `shape` touch, and its first element; throws, naming the op, where that span is over a window.
+ */
+function broadcastWindow(rt: Runtime, op: string, v: { buffer: PooledBuffer; strides: readonly number[] }, shape: readonly number[], s: number, e: number): { arg: BufferWindow; base: number } {
+  const [lo, hi] = stridedSpan(shape, v.strides, s, e);
+  const w = windowAt(rt, v.buffer, lo * 4, (hi + 1) * 4);
+  if (w.arg.size > windowBytes(rt))
+    throw new Error(
+      `${rt.currentOp ?? op}: a broadcast operand (strides [${v.strides.join(', ')}] into the output [${shape.join(', ')}]) spans ${w.arg.size} bytes for one chunk of the output, ` +
+        `over this device's maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes; only operands laid out as the output (or broadcast ones that fit one binding) are split. Expand it first, or use smaller tensors.`,
+    );
+  return { arg: w.arg, base: w.arg.offset / 4 };
 }
 
 const ACTIVATION_GRAD: KernelSpec = {
@@ -134,8 +158,14 @@ const ACTIVATION_GRAD: KernelSpec = {
  * softplus's beta).
  */
 export function activationGradKernel(rt: Runtime, activation: Activation, param: number, g: PooledBuffer, z: PooledBuffer, gz: PooledBuffer, n: number): void {
-  rt.dispatch(ACTIVATION_GRAD, [g, z, gz, { n }], {
-    overrides: { ACT: rt.pipelines.constValue(ACTIVATION_GRAD.shader, ACTIVATION_TABLE[activation].wgsl, ACTIVATION_GRAD.preamble), ACT_PARAM: param },
-    workgroups: rt.grid(Math.ceil(n / 256)),
-  });
+  const overrides = { ACT: rt.pipelines.constValue(ACTIVATION_GRAD.shader, ACTIVATION_TABLE[activation].wgsl, ACTIVATION_GRAD.preamble), ACT_PARAM: param };
+  if (!needsWindows(rt, n * 4, g, z, gz)) {
+    rt.dispatch(ACTIVATION_GRAD, [g, z, gz, { n }], { overrides, workgroups: rt.grid(Math.ceil(n / 256)) });
+    return;
+  }
+  // Over one binding: the same aligned chunk of all three per dispatch.
+  for (const [s, e] of elementChunks(rt, n, [4])) {
+    const win = (b: PooledBuffer) => windowAt(rt, b, s * 4, e * 4).arg;
+    rt.dispatch(ACTIVATION_GRAD, [win(g), win(z), win(gz), { n: e - s }], { overrides, workgroups: rt.grid(Math.ceil((e - s) / 256)) });
+  }
 }

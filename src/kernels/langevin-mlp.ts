@@ -2,7 +2,9 @@
 // forward pass, dE/dx and the update, per chain). The caller packs the weights as packedLayout
 // says, allocates langevinMlpScratchWords() words of scratch, and checks the model against
 // LANGEVIN_MLP_LIMITS first. Chains whose scratch would not fit one storage binding (about
-// 50,000 for three hidden layers of 128) run in blocks, one dispatch per block.
+// 50,000 for three hidden layers of 128) run in blocks, one dispatch per block; where x itself
+// is over one binding, each block binds a window of it. A chain's noise is keyed by its global
+// index (chain0 + lane), so the blocks give the same numbers as one dispatch.
 //
 // Schedules (how the chains of a workgroup share the weight loads; langevinMlpSchedule picks one
 // per adapter, `rt.tuning.langevinMlp` forces one):
@@ -14,6 +16,7 @@
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
+import { needsWindows, u32, windowAt, windowBytes } from './binding-window.js';
 
 export const LANGEVIN_MLP_SCHEDULES = ['subgroup8', 'subgroup4', 'workgroup'] as const;
 export type LangevinMlpSchedule = (typeof LANGEVIN_MLP_SCHEDULES)[number];
@@ -158,10 +161,13 @@ function schedule(rt: Runtime, layout: PackedLayout): Schedule {
   // Subgroup schedules: one subgroup per workgroup on software adapters (more workgroups for the
   // CPU's threads). Workgroup memory: 64 invocations share each staged chunk.
   const wg = name === 'workgroup' ? 64 : rt.info.isSoftware ? Math.max(lanes, rt.info.subgroupMaxSize) : Math.max(64, rt.info.subgroupMaxSize);
-  const limit = Math.min(rt.device.limits.maxStorageBufferBindingSize, rt.device.limits.maxBufferSize);
+  // One binding (windowBytes: rt.tuning.windowBytes lowers it in tests) holds a block's scratch
+  // and its window of x (less the slack of aligning the window's start).
+  const limit = windowBytes(rt);
   // rt.tuning.langevinMlpMaxChains lowers the block size (tests run the blocked path with it).
   const cap = Number(rt.tuning.langevinMlpMaxChains ?? Infinity);
-  const maxChains = Math.max(wg, Math.floor(Math.min(cap, limit / (layout.scratchPerChain * 16)) / wg) * wg);
+  const xChains = (limit - rt.bindingAlignment) / (layout.dim * 4);
+  const maxChains = Math.max(wg, Math.floor(Math.min(cap, limit / (layout.scratchPerChain * 16), xChains) / wg) * wg);
   return { name, wg, maxChains };
 }
 
@@ -200,6 +206,7 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
   const codes = layout.layers.map((l) => rt.pipelines.constValue(kernel.shader, ACTIVATION_TABLE[l.act].wgsl, kernel.preamble));
   const hs: number[] = [];
   for (const [h, sigma] of a.hs) hs.push(h, sigma);
+  const whole = !needsWindows(rt, a.chains * layout.dim * 4, x);
   for (let chain0 = 0; chain0 < a.chains; chain0 += maxChains) {
     const chains = Math.min(maxChains, a.chains - chain0);
     const groups = rt.grid(Math.ceil(chains / wg));
@@ -229,7 +236,9 @@ export function langevinMlpKernel(rt: Runtime, x: PooledBuffer, weights: PooledB
     // Where the subgroup is exactly 8 lanes, the 8-lane schedule's shuffles take constant lane indices.
     const exact = (n: number) => rt.info.subgroupMinSize === n && rt.info.subgroupMaxSize === n;
     const overrides: Record<string, number | boolean> = name === 'subgroup8' ? { WG: wg, SUBGROUP8: exact(8) } : { WG: wg };
-    rt.dispatch(kernel, [x, weights, scratch, params, weights], {
+    // x over one binding: this block's chains through a window of it (x_offset: minus its start).
+    const xw = whole ? null : windowAt(rt, x, chain0 * layout.dim * 4, (chain0 + chains) * layout.dim * 4).arg;
+    rt.dispatch(kernel, [xw ?? x, weights, scratch, { ...params, x_offset: xw ? u32(-xw.offset / 4) : 0 }, weights], {
       overrides,
       workgroups: groups,
     });
