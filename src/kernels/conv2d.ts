@@ -6,7 +6,12 @@
 // with 8-lane subgroups); and workgroup-memory tiles for GPUs.
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
-import type { KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
+import type { BufferWindow, KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
+import { windowBytes } from './binding-window.js';
+import { reduceKernel } from './reduce.js';
+
+/** A tensor's buffer, or a window of it (one chunk of the batch: see splitBatch). */
+type Buf = PooledBuffer | BufferWindow;
 
 const SHADER = 'conv2d.wgsl';
 const PREAMBLE = 'activations.wgsl+conv2d-common.wgsl';
@@ -74,7 +79,7 @@ export interface ConvEpilogue {
   activation?: Activation;
   /** The activation's first parameter (leakyRelu's slope, elu's alpha, softplus's beta). */
   param?: number;
-  z?: PooledBuffer;
+  z?: Buf;
 }
 
 function epilogueOverrides(rt: Runtime, e: ConvEpilogue): Overrides {
@@ -223,7 +228,7 @@ function perElement(rt: Runtime, entry: KernelSpec, args: KernelArg[], count: nu
 }
 
 /** Repacks an NCHW source channels-last in vec4 groups with its zero padding (pack_image). */
-function packImage(rt: Runtime, src: PooledBuffer, batch: number, pk: Packing, p: UniformValues): PooledBuffer {
+function packImage(rt: Runtime, src: Buf, batch: number, pk: Packing, p: UniformValues): PooledBuffer {
   const pixels = batch * pk.hp * pk.wp;
   const out = rt.allocate(pixels * ceilDiv(pk.c, 4) * 16, 'conv2d packed image');
   const ph = rt.placeholder;
@@ -271,6 +276,15 @@ function packedGemm(tiling: ConvTiling, rows: number): { spec: KernelSpec; tm: n
 
 /** y[N, O, OH, OW] = act(conv2d(x[N, C, H, W], w[O, C, KH, KW]) + bias[O]), the pre-activation in epilogue.z if given. */
 export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffer, bias: PooledBuffer | null, y: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling, epilogue: ConvEpilogue = {}): void {
+  const chunks = splitBatch(rt, g, [
+    ['x', x, g.inC * g.inH * g.inW],
+    ['y', y, g.outC * g.outH * g.outW],
+  ], packedPerImage(xPacking(g)));
+  if (!chunks) return forwardOnce(rt, x, w, bias, y, g, tilingWanted, epilogue);
+  for (const c of chunks) forwardOnce(rt, c.win(x), w, bias, c.win(y), c.geometry, tilingWanted, { ...epilogue, z: epilogue.z && c.win(epilogue.z as PooledBuffer, y) });
+}
+
+function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | null, y: Buf, g: ConvGeometry, tilingWanted: ConvTiling, epilogue: ConvEpilogue): void {
   const ph = rt.placeholder;
   const tiling = resolveTiling(rt, tilingWanted);
   const z = epilogue.z ?? rt.placeholderOut;
@@ -320,6 +334,15 @@ export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffe
 
 /** dx[N, C, H, W] from dy[N, O, OH, OW] and w[O, C, KH, KW]: one stride phase per z. */
 export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling): void {
+  const chunks = splitBatch(rt, g, [
+    ['dy', dy, g.outC * g.outH * g.outW],
+    ['dx', dx, g.inC * g.inH * g.inW],
+  ], packedPerImage({ c: g.outC, h: 0, w: 0, top: 0, left: 0, hp: g.outH + g.kH * g.dilation[0], wp: g.outW + g.kW * g.dilation[1] }));
+  if (!chunks) return dataGradOnce(rt, dy, w, dx, g, tilingWanted);
+  for (const c of chunks) dataGradOnce(rt, c.win(dy), w, c.win(dx), c.geometry, tilingWanted);
+}
+
+function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeometry, tilingWanted: ConvTiling): void {
   const ph = rt.placeholder;
   const tiling = resolveTiling(rt, tilingWanted);
   const [sh, sw] = g.stride;
@@ -373,6 +396,26 @@ function chunking(rows: number, outW: number, itemsPerChunk: number, target: num
  * sums and then added up; a reduction too short to split runs in one pass straight into dw.
  */
 export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledBuffer, dw: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
+  const chunks = splitBatch(rt, g, [
+    ['x', x, g.inC * g.inH * g.inW],
+    ['dy', dy, g.outC * g.outH * g.outW],
+  ], packedPerImage(xPacking(g)));
+  if (!chunks) return weightGradOnce(rt, x, dy, dw, g, tiling);
+  // Each chunk of the batch gives a partial dw: written to one scratch buffer, copied into its
+  // row of [chunks, dw] (a copy needs only 4-byte offsets), then added up by a reduction.
+  const size = g.outC * g.inC * g.kH * g.kW;
+  const part = rt.allocate(size * 4, 'conv2d wgrad batch part');
+  const parts = rt.allocate(chunks.length * size * 4, 'conv2d wgrad batch partials');
+  chunks.forEach((c, i) => {
+    weightGradOnce(rt, c.win(x), c.win(dy), part, c.geometry, tiling);
+    rt.copy(part, 0, parts, i * size * 4, size * 4);
+  });
+  reduceKernel(rt, 'sum', parts, dw, [chunks.length, size], [0]);
+  rt.free(part);
+  rt.free(parts);
+}
+
+function weightGradOnce(rt: Runtime, x: Buf, dy: Buf, dw: PooledBuffer, g: ConvGeometry, tiling: ConvTiling): void {
   const ph = rt.placeholder;
   const rows = g.batch * g.outH;
   const cols = g.inC * g.kH * g.kW;
@@ -410,4 +453,69 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
   rt.free(xp);
   rt.free(dyp);
   finish(target, chunks);
+}
+
+/** One chunk of the batch: its geometry and the window of each batch-major buffer it reads or writes. */
+interface BatchChunk {
+  readonly geometry: ConvGeometry;
+  /** The chunk's window of `b` (laid out as `like`, one of the buffers splitBatch was given, when b is another of that shape). */
+  win(b: PooledBuffer, like?: PooledBuffer): BufferWindow;
+}
+
+/**
+ * Chunks of whole images whose every batch-major buffer (name, buffer, elements per image)
+ * fits one window, each starting on an aligned byte offset; null where one dispatch binds them
+ * whole (the fast path costs these few comparisons). Throws, naming the buffer, where even the
+ * smallest aligned chunk of images is over the binding limit: conv2d splits by batch only.
+ */
+function splitBatch(rt: Runtime, g: ConvGeometry, buffers: readonly (readonly [string, PooledBuffer, number])[], scratchPerImage: number): BatchChunk[] | null {
+  const limit = windowBytes(rt);
+  const largest = Math.max(...buffers.map(([, , per]) => per));
+  if (g.batch * largest * 4 <= limit && buffers.every(([, b]) => b.size <= rt.maxBindingSize)) return null;
+  // Images per chunk: a multiple of `granule`, so every chunk's offsets align.
+  const align = rt.bindingAlignment;
+  const granule = granuleOf(rt, buffers);
+  const fits = Math.floor(limit / (largest * 4) / granule) * granule;
+  // Chunks also small enough for the packed copy of their images to fit one binding, so the
+  // packed schedules (not the scratch-free tiled fallback) run where the device allows.
+  const packed = Math.max(granule, Math.floor(rt.maxBindingSize / (scratchPerImage * 4) / granule) * granule);
+  const per = Math.min(fits, packed);
+  if (per < 1) {
+    const [name, , elements] = buffers.find(([, , e]) => e === largest)!;
+    const n = Math.min(granule, g.batch);
+    const op = rt.currentOp ?? 'conv2d';
+    throw new Error(
+      `${op}: ${n} image${n > 1 ? 's' : ''} of '${name}' (${elements} elements each${n > 1 ? `; chunks of the batch start on ${align}-byte boundaries, so ${n} at a time` : ''}) take ${n * elements * 4} bytes, ` +
+        `over this device's maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes; conv2d splits by batch only. Use smaller images.`,
+    );
+  }
+  const byBuffer = new Map(buffers.map(([, b, e]) => [b, e]));
+  const chunks: BatchChunk[] = [];
+  for (let b0 = 0; b0 < g.batch; b0 += per) {
+    const b1 = Math.min(g.batch, b0 + per);
+    chunks.push({
+      geometry: { ...g, batch: b1 - b0 },
+      win: (b, like = b) => {
+        const e = byBuffer.get(like)!;
+        return { of: b, offset: b0 * e * 4, size: (b1 - b0) * e * 4 };
+      },
+    });
+  }
+  return chunks;
+}
+
+/** The fewest images whose bytes in every buffer are a multiple of minStorageBufferOffsetAlignment. */
+function granuleOf(rt: Runtime, buffers: readonly (readonly [string, PooledBuffer, number])[]): number {
+  let granule = 1;
+  for (const [, , per] of buffers) granule = lcm(granule, rt.bindingAlignment / gcd(per * 4, rt.bindingAlignment));
+  return granule;
+}
+
+/** Elements (f32) of one image's packed copy (pack_image: channels in vec4 groups, padded). */
+function packedPerImage(pk: Packing): number {
+  return pk.hp * pk.wp * ceilDiv(pk.c, 4) * 4;
+}
+
+function lcm(x: number, y: number): number {
+  return (x / gcd(x, y)) * y;
 }
