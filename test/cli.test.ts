@@ -4,7 +4,7 @@
 // interrupted run resumes from the step it stopped at; the PNGs decode and are not blank;
 // sample writes .npy, .csv and .png; bad options, corrupt checkpoints and a missing adapter
 // fail with one line and a non-zero status.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -87,15 +87,61 @@ function distinctColours(png: PNG): number {
   return seen.size;
 }
 
+let pcdBase: Promise<string> | undefined;
+/**
+ * The folder of a finished 4-step persistent-CD, mixed-precision run (replay buffer and loss
+ * scale in its checkpoint), trained once on first use and never changed afterwards: the resume
+ * tests each continue a copy of it instead of training their own first half.
+ */
+function pcdRun(): Promise<string> {
+  pcdBase ??= (async () => {
+    const dir = join(root, 'pcd-base');
+    const r = await cli(['train', '--loss', 'pcd', '--mixed-precision', '--steps', '4', '--log-every', '2', '--out', dir, ...SMALL]);
+    expect(r.err.join('\n')).toBe('');
+    expect(r.code).toBe(0);
+    return dir;
+  })();
+  return pcdBase;
+}
+
+/** A copy of the shared PCD run in root/name (resuming writes beside the checkpoint). */
+async function pcdCopy(name: string): Promise<string> {
+  const dir = join(root, name);
+  cpSync(await pcdRun(), dir, { recursive: true });
+  return dir;
+}
+
+/** A stream that says it is a terminal (what the progress bar draws on), keeping what is drawn. */
+function fakeTerminal(): { stream: RunIO['stream']; drawn: () => string } {
+  let drawn = '';
+  const tty = Object.assign(
+    new Writable({
+      write(chunk, _enc, cb) {
+        drawn += String(chunk);
+        cb();
+      },
+    }),
+    { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
+  );
+  return { stream: tty as unknown as RunIO['stream'], drawn: () => drawn };
+}
+
 let root: string;
 let runDir: string;
+/** The shared run's output: on a terminal (no --quiet), so it also shows the progress bar. */
+let terminal: ReturnType<typeof fakeTerminal>;
+let runOut: string[];
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'webgpu-ebm-cli-'));
   runDir = join(root, 'run');
-  const r = await cli(['train', '--steps', '12', '--log-every', '4', '--checkpoint-every', '4', '--out', runDir, ...SMALL]);
+  // One run serves the file, the bar and the sample tests (each cli() call starts a device and
+  // compiles its pipelines afresh: a run costs seconds however few its steps).
+  terminal = fakeTerminal();
+  const r = await cli(['train', '--steps', '12', '--log-every', '4', '--checkpoint-every', '4', '--out', runDir, ...SMALL.filter((a) => a !== '--quiet')], capture(undefined, terminal.stream));
   expect(r.err.join('\n')).toBe('');
   expect(r.code).toBe(0);
+  runOut = r.out;
 });
 
 afterAll(() => {
@@ -195,9 +241,7 @@ describe('webgpu-ebm train', () => {
   });
 
   test('persistent CD and mixed precision resume with their replay buffer and loss scale', async () => {
-    const dir = join(root, 'pcd');
-    const r = await cli(['train', '--loss', 'pcd', '--mixed-precision', '--steps', '4', '--log-every', '2', '--out', dir, ...SMALL]);
-    expect(r.err.join('\n')).toBe('');
+    const dir = await pcdCopy('pcd');
     await ebm.init();
     const { tensors, metadata } = await ebm.readSafetensors(join(dir, 'checkpoint.safetensors'));
     expect(tensors.get('trainer.replay_buffer')!.shape).toEqual([8192, 2]);
@@ -259,30 +303,31 @@ describe('webgpu-ebm train', () => {
     ebm.shutdown();
   });
 
-  test('a resumed run is bit-identical: 60 steps straight and 30 + --resume to 60 write the same model.safetensors', { timeout: 600_000 }, async () => {
+  test('a resumed run is bit-identical: 12 steps straight and 4 + --resume to 12 write the same model.safetensors', { timeout: 600_000 }, async () => {
     // Persistent CD in mixed precision: the replay buffer, its row generator, the loss's call
-    // counter, the grad scaler, Adam and the data order all have to continue exactly.
-    const args = ['--loss', 'pcd', '--mixed-precision', '--log-every', '10', '--checkpoint-every', '20', ...SMALL];
+    // counter, the grad scaler, Adam and the data order all have to continue exactly. The first
+    // 4 steps are the shared PCD run's (a finished run, final evaluation included, as a user
+    // would resume it); 8 steps after the resume show every piece of state carried on (each
+    // enters every step, so a lost one differs at the first step after it).
+    const args = ['--loss', 'pcd', '--mixed-precision', '--log-every', '2', ...SMALL];
     const straight = join(root, 'straight');
-    const split = join(root, 'split');
+    const split = await pcdCopy('split');
     const t0 = performance.now();
-    expect((await cli(['train', '--steps', '60', '--out', straight, ...args])).code).toBe(0);
+    expect((await cli(['train', '--steps', '12', '--out', straight, ...args])).code).toBe(0);
     const t1 = performance.now();
-    expect((await cli(['train', '--steps', '30', '--out', split, ...args])).code).toBe(0);
-    const resumed = await cli(['train', '--resume', split, '--steps', '60', '--quiet']);
+    const resumed = await cli(['train', '--resume', split, '--steps', '12', '--quiet']);
     expect(resumed.err.join('\n')).toBe('');
     expect(resumed.code).toBe(0);
-    console.log(`resume test: 60 steps straight ${((t1 - t0) / 1000).toFixed(1)} s, 30 + 30 resumed ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    console.log(`resume test: 12 steps straight ${((t1 - t0) / 1000).toFixed(1)} s, 4 + 8 resumed ${((performance.now() - t1) / 1000).toFixed(1)} s`);
     expect(readFileSync(join(split, 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors')))).toBe(true);
     // The logged metrics after the resume are the straight run's, number for number.
-    const after = (dir: string) => metricsOf(dir).filter((l) => l.phase === undefined && l.step > 30).map(({ step, loss, posEnergy, negEnergy }) => ({ step, loss, posEnergy, negEnergy }));
+    const after = (dir: string) => metricsOf(dir).filter((l) => l.phase === undefined && l.step > 4).map(({ step, loss, posEnergy, negEnergy }) => ({ step, loss, posEnergy, negEnergy }));
     expect(after(split)).toEqual(after(straight));
-    expect(after(split).map((l) => l.step)).toEqual([40, 50, 60]);
+    expect(after(split).map((l) => l.step)).toEqual([6, 8, 10, 12]);
   });
 
   test('a checkpoint in the older format (model, optimizer, scaler and replay buffer only) still resumes', async () => {
-    const dir = join(root, 'legacy');
-    expect((await cli(['train', '--loss', 'pcd', '--mixed-precision', '--steps', '4', '--log-every', '2', '--out', dir, ...SMALL])).code).toBe(0);
+    const dir = await pcdCopy('legacy');
     // Rewrite the checkpoint as the CLI wrote it before trainer states: the trainer's JSON held the scaler only.
     await ebm.init();
     const path = join(dir, 'checkpoint.safetensors');
@@ -315,23 +360,11 @@ describe('webgpu-ebm train', () => {
     expect(done.err[0]).toMatch(/checkpoint is at step 12 and the run has 12 steps/);
   });
 
-  test('a terminal gets a progress bar with step, loss, energies and steps/s', async () => {
-    let drawn = '';
-    const tty = Object.assign(
-      new Writable({
-        write(chunk, _enc, cb) {
-          drawn += String(chunk);
-          cb();
-        },
-      }),
-      { isTTY: true, columns: 160, cursorTo: () => true, clearLine: () => true, moveCursor: () => true },
-    );
-    const io = capture(undefined, tty as unknown as RunIO['stream']);
-    const r = await cli(['train', '--steps', '6', '--log-every', '3', '--out', join(root, 'tty'), ...SMALL.filter((a) => a !== '--quiet')], io);
-    expect(r.code).toBe(0);
-    expect(drawn).toMatch(/train .* 6\/6 \| loss -?\d+\.\d+ \| E\(data\) -?\d+\.\d+ \| E\(neg\) -?\d+\.\d+ \| \d+\.\d steps\/s/);
+  test('a terminal gets a progress bar with step, loss, energies and steps/s', () => {
+    // The shared run (beforeAll) wrote to a terminal without --quiet.
+    expect(terminal.drawn()).toMatch(/train .* 12\/12 \| loss -?\d+\.\d+ \| E\(data\) -?\d+\.\d+ \| E\(neg\) -?\d+\.\d+ \| \d+\.\d steps\/s/);
     // No plain step lines when the bar is drawn.
-    expect(io.out.some((l) => l.startsWith('step '))).toBe(false);
+    expect(runOut.some((l) => l.startsWith('step '))).toBe(false);
   });
 });
 
