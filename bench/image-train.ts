@@ -146,7 +146,9 @@ function imageTrainCase(s: ImageTrainShape): BenchCase {
           buffer = next;
           const value = tf.tidy(() => {
             const { value, grads } = tf.variableGrads(lossOf(neg), params);
-            const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+            // A chain of adds, not tf.addN: tfjs's webgpu AddN binds one buffer per input, over
+            // the 8-storage-buffer limit for this model's 8 parameters.
+            const norm = tf.sqrt(Object.values(grads).map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)));
             const scale = tf.minimum(tf.div(D.maxGradNorm, tf.add(norm, 1e-6)), 1);
             const clipped = Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)]));
             optimizer.applyGradients(clipped);
