@@ -62,6 +62,8 @@ export interface EbmHook {
   heatmapPixels(): HeatmapPixels;
   /** E(x) for x = [x0, y0, x1, y1, ...] under the current model (evaluation mode). */
   energies(points: readonly number[]): Promise<number[]>;
+  /** The display chains' positions as last drawn, [x0, y0, x1, y1, ...] (the page's samples). */
+  samples(): Promise<number[]>;
   /** The bytes the Download link serves, base64. */
   downloadCheckpointBytes(): Promise<string>;
   /** Loads a checkpoint (base64 bytes), as the file input does; resolves with the config it inferred. */

@@ -12,6 +12,12 @@ import { createDigitsMode } from './digits-mode.js';
 const GRID = 64;
 /** Milliseconds of training between two redraws of the landscape. */
 const REFRESH_MS = 400;
+/**
+ * Training steps recorded back to back before their metrics are read (one readback for all):
+ * a readback waits for the GPU to drain, so reading after every step leaves it idle while the
+ * next step is recorded.
+ */
+const STEPS_PER_READ = 5;
 /** Loss points kept for the curve. */
 const CURVE_POINTS = 400;
 
@@ -108,12 +114,20 @@ function setupForm(): void {
 
 // ---- drawing and readouts ----
 
+/** Records n steps finished now (for the steps/s readout). */
+function stamp(n: number): void {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) stamps.push(t);
+}
+
 /** Steps per second over the last few seconds of training (the last value while paused). */
 let lastRate = 0;
 function stepsPerSecond(): number {
   const newest = stamps.at(-1) ?? 0;
   while (stamps.length && newest - stamps[0]! > 3000) stamps.shift();
-  if (stamps.length >= 2) lastRate = ((stamps.length - 1) / (newest - stamps[0]!)) * 1000;
+  // Steps finish in groups (STEPS_PER_READ): count those that finished after the first stamp.
+  const first = stamps[0] ?? 0;
+  if (newest > first) lastRate = (stamps.filter((t) => t > first).length / (newest - first)) * 1000;
   return lastRate;
 }
 
@@ -196,8 +210,8 @@ async function liveLoop(): Promise<void> {
       if (!s) return;
       const until = performance.now() + REFRESH_MS;
       do {
-        await s.trainStep();
-        stamps.push(performance.now());
+        await s.trainSteps(STEPS_PER_READ);
+        stamp(STEPS_PER_READ);
       } while (running && session === s && performance.now() < until);
       if (session === s) await refresh();
     });
@@ -271,9 +285,11 @@ const hook: EbmHook = {
       const s = session!;
       const metrics: StepMetrics[] = [];
       const t0 = performance.now();
-      for (let i = 0; i < steps; i++) {
-        metrics.push(await s.trainStep());
-        stamps.push(performance.now());
+      for (let done = 0; done < steps; ) {
+        const n = Math.min(STEPS_PER_READ, steps - done);
+        metrics.push(...(await s.trainSteps(n)));
+        stamp(n);
+        done += n;
       }
       const seconds = (performance.now() - t0) / 1000;
       await refresh();
@@ -288,6 +304,7 @@ const hook: EbmHook = {
     return { width: canvas.width, height: canvas.height, rgba: toBase64(new Uint8Array(px.buffer, px.byteOffset, px.byteLength)) };
   },
   energies: (points) => exclusive(async () => Array.from(await session!.energies(points))),
+  samples: () => exclusive(async () => Array.from(samples)),
   downloadCheckpointBytes: async () => toBase64(await checkpointBytes()),
   loadCheckpoint: async (b64, name = 'checkpoint.safetensors') => {
     await pause();

@@ -31,14 +31,14 @@ export interface DemoConfig {
 
 export const DEFAULT_CONFIG: Readonly<DemoConfig> = Object.freeze({
   dataset: 'eight-gaussians',
-  hiddenDims: [64, 64],
+  hiddenDims: [32, 32],
   activation: 'silu',
   spectralNorm: false,
-  batchSize: 128,
-  lr: 3e-3,
-  kSteps: 20,
+  batchSize: 64,
+  lr: 2e-2,
+  kSteps: 10,
   stepSize: 0.02,
-  noiseScale: 0.5,
+  noiseScale: 0.1,
   persistent: true,
   seed: 0,
 });
@@ -56,6 +56,14 @@ export interface StepMetrics {
 const META = ebm.CHECKPOINT_METADATA;
 const DATA_POOL = 4096;
 const DISPLAY_CHAINS = 512;
+/**
+ * CD's weight on E(x+)^2 + E(x-)^2. At the page's learning rate the wells sharpen fast, and
+ * without it a run can overshoot: wells so steep that a Langevin step throws the chains out,
+ * the energies then grow without bound (seen at about step 500 with 0.001, CD's default).
+ */
+const ENERGY_REG_WEIGHT = 0.1;
+/** The fraction of the display chains restarted from noise at each advance. */
+const DISPLAY_RESTART = 1 / 8;
 const HISTORY = 10_000;
 
 export function modelOptions(c: Pick<DemoConfig, 'hiddenDims' | 'activation' | 'spectralNorm' | 'seed'>): ebm.MLPEnergyModelOptions {
@@ -112,7 +120,10 @@ export class Session {
     for (const v of dataPoints) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
     this.view = { extent: Math.max(1, Math.ceil(m * 1.25 * 4) / 4) };
     this.model = new ebm.MLPEnergyModel(modelOptions(config));
-    this.sampler = new ebm.LangevinDynamics(this.model, { stepSize: config.stepSize, noiseScale: config.noiseScale });
+    // The chains stay inside the view: a chain that wanders off where no data are would
+    // otherwise drift on forever, and the model's energy there would fall without bound.
+    const e = this.view.extent;
+    this.sampler = new ebm.LangevinDynamics(this.model, { stepSize: config.stepSize, noiseScale: config.noiseScale, clamp: { min: -e, max: e } });
     this.optimizer = new ebm.Adam(this.model.parameters(), { lr: config.lr });
     // Chains start from uniform noise over the view (the data's box), not N(0, 1): the datasets
     // reach well past one standard deviation.
@@ -121,10 +132,11 @@ export class Session {
       persistent: config.persistent,
       bufferSize: Math.max(config.batchSize, 10_000),
       initNoise: (shape) => this.uniform(shape, 100_000 + this.draws++),
+      energyRegWeight: ENERGY_REG_WEIGHT,
       seed: ebm.deriveSeed(config.seed, 79),
     });
-    // logEvery 1: every step's metrics are read back, which also paces the loop to the GPU.
-    this.trainer = new ebm.EBMTrainer({ energyFunction: this.model, sampler: this.sampler, optimizer: this.optimizer, lossFn: this.lossFn, logEvery: 1 });
+    // logEvery 0: trainSteps() reads the metrics back itself, once per run of steps.
+    this.trainer = new ebm.EBMTrainer({ energyFunction: this.model, sampler: this.sampler, optimizer: this.optimizer, lossFn: this.lossFn, logEvery: 0 });
     this.rng = mulberry32(ebm.deriveSeed(config.seed, 77)!);
     this.display = this.uniform([DISPLAY_CHAINS, 2], 78);
   }
@@ -179,20 +191,31 @@ export class Session {
     return ebm.indexSelect(this.pool, idx);
   }
 
-  /** One training step (EBMTrainer.trainStep on a random minibatch); resolves with its metrics (one readback). */
+  /** One training step; resolves with its metrics (one readback). */
   async trainStep(): Promise<StepMetrics> {
+    return (await this.trainSteps(1))[0]!;
+  }
+
+  /**
+   * n training steps (EBMTrainer.trainStep on random minibatches), recorded back to back with no
+   * readback between them; then their metrics come back together, which also paces the caller
+   * to the GPU. Resolves with each step's metrics, in order.
+   */
+  async trainSteps(n: number): Promise<StepMetrics[]> {
     this.assertAlive();
     this.model.train();
-    const batch = this.batch();
-    let m: ebm.StepMetrics;
-    try {
-      m = await this.trainer.trainStep(batch);
-    } finally {
-      batch.dispose();
+    const steps: ebm.StepMetrics[] = [];
+    for (let i = 0; i < n; i++) {
+      const batch = this.batch();
+      try {
+        steps.push(await this.trainer.trainStep(batch));
+      } finally {
+        batch.dispose();
+      }
     }
-    const v = await m.read();
-    const out: StepMetrics = { step: ++this.step, loss: v.loss!, positiveEnergy: v.posEnergy!, negativeEnergy: v.negEnergy! };
-    this.history.push(out);
+    const values = await Promise.all(steps.map((m) => m.read()));
+    const out = values.map((v): StepMetrics => ({ step: ++this.step, loss: v.loss!, positiveEnergy: v.posEnergy!, negativeEnergy: v.negEnergy! }));
+    this.history.push(...out);
     if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
     return out;
   }
@@ -237,11 +260,22 @@ export class Session {
     }
   }
 
-  /** Moves the display chains nSteps Langevin steps; resolves with their positions. */
+  /**
+   * Moves the display chains nSteps Langevin steps; resolves with their positions. First the
+   * oldest DISPLAY_RESTART of them retire and as many fresh ones start from uniform noise over
+   * the view (a queue: new at the end): at a low temperature a chain never leaves the well it
+   * fell into, so without turnover the display would keep the basins of the early model.
+   */
   async advanceSamples(nSteps: number): Promise<Float32Array> {
     this.assertAlive();
     if (nSteps > 0) {
-      const next = this.inEval(() => this.sampler.sample({ x: this.display, nSteps }));
+      const k = Math.round(DISPLAY_RESTART * DISPLAY_CHAINS);
+      const next = this.inEval(() =>
+        ebm.tidy(() => {
+          const start = k > 0 ? ebm.concat([ebm.slice(this.display, 0, k), this.uniform([k, 2], 200_000 + this.draws++)]) : this.display;
+          return this.sampler.sample({ x: start, nSteps });
+        }),
+      );
       this.display.dispose();
       this.display = next;
     }

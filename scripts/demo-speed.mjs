@@ -13,6 +13,15 @@
 //            refreshes included), read every 3 s over N seconds of Start: the median.
 // --config applies part of the demo's config first (e.g. '{"kSteps":40}'). Prints one JSON line.
 //
+//   node scripts/demo-speed.mjs --coverage [--root DIR] [--seconds 60] [--config JSON]
+//
+// instead runs the page as a visitor does: Start (the live loop, redraws included) for N seconds
+// from a fresh model, reading the page's samples (window.__ebm.samples(), the display chains as
+// drawn) every 5 s, and prints the steps taken and the samples' mode coverage at each reading
+// (the CLI's modeCoverage, src/cli/train.ts: a mode is covered when >= 5% of the samples lie
+// within 4 std of its centre), then the same after exactly the step count the e2e test trains
+// (--steps, default the live run's count) through window.__ebm.train() in the live loop's chunks.
+//
 //   node scripts/demo-speed.mjs --sampler [--root DIR] [--seconds N]
 //
 // instead times the demo's Langevin chains alone in the page, through the library bundle: the
@@ -35,6 +44,7 @@ const root = resolve(opt('root', join(import.meta.dirname, '..')));
 const seconds = Number(opt('seconds', '20'));
 const config = JSON.parse(opt('config', '{}'));
 const samplerMode = args.includes('--sampler');
+const coverageMode = args.includes('--coverage');
 if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${opt('seconds')}`);
 const CHROMIUM = process.env.WEBGPU_EBM_CHROMIUM || '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM} (apt-get install -y chromium; never a downloaded browser)`);
@@ -107,6 +117,36 @@ try {
     }, seconds);
     console.log(JSON.stringify({ root, commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim(), chains: 128, steps: 20, model: '2-64-64-1 silu', ...r }));
     process.exitCode = 0;
+  } else if (coverageMode) {
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // The CLI's mode-coverage function, from the checkout's TypeScript (vite transpiles it).
+    const { createServer: viteServer } = await import(join(root, 'node_modules', 'vite', 'dist', 'node', 'index.js'));
+    const vs = await viteServer({ root, configFile: false, logLevel: 'silent', server: { middlewareMode: true, hmr: false } });
+    const { modeCoverage } = await vs.ssrLoadModule('/src/cli/train.ts');
+    await page.goto(url);
+    await page.waitForFunction(() => window.__ebm !== undefined, undefined, { timeout: 30_000 });
+    const info = await page.evaluate(() => window.__ebm.ready);
+    if (info.status !== 'ready') throw new Error(`the demo is not ready: ${info.status}: ${info.error}`);
+    const cfg = await page.evaluate((c) => window.__ebm.configure(c), config);
+    const cover = async () => {
+      const xy = Float32Array.from(await page.evaluate(() => window.__ebm.samples()));
+      const c = modeCoverage(xy, cfg.dataset);
+      return { covered: c.modes_covered, near: c.near_mode_fraction, fractions: c.mode_fractions };
+    };
+    const readings = [];
+    const t0 = Date.now();
+    await page.evaluate(() => window.__ebm.start());
+    while (Date.now() - t0 < seconds * 1000) {
+      await page.waitForTimeout(Math.min(5000, seconds * 1000 - (Date.now() - t0)));
+      const step = Number(await page.evaluate(() => document.getElementById('stat-step').textContent));
+      readings.push({ s: Math.round((Date.now() - t0) / 1000), step, ...(await cover()) });
+      console.error(JSON.stringify(readings.at(-1)));
+    }
+    await page.evaluate(() => window.__ebm.pause());
+    const live = { seconds, steps: readings.at(-1).step, ...(await cover()) };
+    console.log(JSON.stringify({ root, commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim(), adapter: info.adapter, config: cfg, live, readings, errors }));
+    await vs.close();
   } else {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
