@@ -28,9 +28,18 @@ const TINY = ['--dataset', 'mnist', '--channels', '4,8', '--batch-size', '16', '
 const png = (path: string) => PNG.sync.read(readFileSync(path));
 const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
+// One 4-step run serves the file checks, the resume comparison (it is the run straight
+// through) and sample/eval: each run costs a device, a pipeline compile and the final quality
+// pass, however few its steps.
+const runDir = join(root, 'run');
+let runResult: { code: number; out: string[]; err: string[] };
+beforeAll(async () => {
+  runResult = await cli(['train', ...TINY, '--steps', '4', '--checkpoint-every', '2', '--out', runDir]);
+}, 300_000);
+
 test('train --dataset mnist writes the run folder: grids, loss plot, metrics with quality figures, a model the seed class loads', async () => {
-  const dir = join(root, 'run');
-  const r = await cli(['train', ...TINY, '--steps', '4', '--out', dir]);
+  const dir = runDir;
+  const r = runResult;
   expect(r.err).toEqual([]);
   expect(r.code).toBe(0);
   for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'model.safetensors', 'samples.png', 'buffer.png', 'chain.png', 'loss.png']) expect(existsSync(join(dir, f)), f).toBe(true);
@@ -65,9 +74,9 @@ test('train --dataset mnist writes the run folder: grids, loss plot, metrics wit
 });
 
 test('an image run resumed from its checkpoint writes the same model bytes as the run straight through', async () => {
-  const straight = join(root, 'straight');
+  const straight = runDir; // 4 steps, checkpoints every 2 (beforeAll)
+  expect(runResult.code).toBe(0);
   const split = join(root, 'split');
-  expect((await cli(['train', ...TINY, '--steps', '4', '--checkpoint-every', '2', '--out', straight])).code).toBe(0);
   expect((await cli(['train', ...TINY, '--steps', '2', '--out', split])).code).toBe(0);
   const r = await cli(['train', '--resume', split, '--steps', '4', '--quiet']);
   expect(r.err).toEqual([]);
@@ -97,9 +106,8 @@ test('a users .npy of the wrong rank fails with one line naming the file and the
 });
 
 test('sample and eval take an image run model: a digit grid, an .npy of [n, 1, 28, 28], the classifier figures', async () => {
-  const dir = join(root, 'run');
-  const model = join(dir, 'model.safetensors');
-  expect(existsSync(model)).toBe(true); // from the first test
+  const model = join(runDir, 'model.safetensors');
+  expect(existsSync(model)).toBe(true); // from beforeAll
   const grid = join(root, 'digits.png');
   let r = await cli(['sample', '--checkpoint', model, '--n', '16', '--steps', '3', '--out', grid]);
   expect(r.err).toEqual([]);
