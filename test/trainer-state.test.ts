@@ -4,7 +4,7 @@
 // a state that does not fit is an error that leaves the trainer as it was; fit({ data, ... })
 // with its data order (the CLI's wrapped order among them) and an AbortSignal.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm } from './helpers.js';
+import { device, ebm, settleGarbage } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 import { deriveSeed } from '../src/nn/init.js';
 import { Mulberry32, permutation } from '../src/tensor/host-random.js';
@@ -120,12 +120,16 @@ describe('a resumed run is bit-identical to an uninterrupted one', () => {
     const run = makeRun();
     const data = makeDataset('eight-gaussians', { nSamples: 64, seed: 3 });
     await run.trainer.fit(data, { steps: 2, batchSize: 16, seed: 1 });
+    // Tensors earlier tests dropped without dispose() are finalized now, not between the counts
+    // (under load the registry ran mid-test once: 47 -> 25).
+    await settleGarbage();
     const before = ebm.memory().liveTensors;
     const sd = await run.trainer.stateDict();
     const saved = await bytesOf([...sd.model.values()]);
     await run.trainer.fit(data, { steps: 1, batchSize: 16 });
     expect(sameBytes(await bytesOf([...sd.model.values()]), saved)).toBe(true);
     disposeTrainerState(sd);
+    await settleGarbage();
     expect(ebm.memory().liveTensors).toBe(before);
     run.dispose();
     data.dispose();
