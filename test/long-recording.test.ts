@@ -11,13 +11,16 @@ beforeAll(async () => {
 });
 
 describe('long synchronous recordings', () => {
-  it('100,000 ops with a different scalar each, recorded without an await, run to the end with a bounded number of bind groups', async () => {
+  // 100,000 under `npm run test:long` (past the ~62,000 where Node once died); 20,000 in npm test:
+  // the bound of 2,000 bind groups already fails the old one-per-op behaviour tenfold.
+  const nOps = LONG ? 100_000 : 20_000;
+  it(`${nOps.toLocaleString('en')} ops with a different scalar each, recorded without an await, run to the end with a bounded number of bind groups`, async () => {
     // Before: one new bind group per op; Node died (SIGSEGV) after ~62,000.
     const x = ebm.ones([16]);
     const acc = ebm.zeros([16]);
     const b0 = rt.stats.bindGroups;
     let expected = 0;
-    for (let i = 0; i < 100_000; i++) {
+    for (let i = 0; i < nOps; i++) {
       const y = x.mul(i % 7);
       expected += i % 7;
       if (i % 1000 === 0) ebm.tidy(() => acc.assign(acc.add(y)));
@@ -32,7 +35,8 @@ describe('long synchronous recordings', () => {
     acc.dispose();
   }, 60_000);
 
-  const nSteps = LONG ? 20_000 : 2_000;
+  // 800 steps: the old ~1.6 bind groups a step would make ~1,300, over the bound of 500 below.
+  const nSteps = LONG ? 20_000 : 800;
   it(`the unfused Langevin sampler records ${nSteps} steps of a small MLP without an await, twice, and the second run makes almost no bind groups`, async () => {
     // Before: each step's uniforms (its step number, its seed) and the pool's shifting choice
     // of buffers made new bind groups, ~1.6 a step; now a step reuses the last one's.
@@ -42,7 +46,7 @@ describe('long synchronous recordings', () => {
     const x = sampler.sample({ nSamples: 16, dim: 2, nSteps, seed: 2 });
     const b1 = rt.stats.bindGroups;
     const x2 = sampler.sample({ nSamples: 16, dim: 2, nSteps, seed: 3 });
-    // Growing with the steps (as before: ~1.6 a step), 2,000 steps would make thousands.
+    // Growing with the steps (as before: ~1.6 a step), 800 steps would make ~1,300.
     expect(b1 - b0).toBeLessThan(500);
     expect(rt.stats.bindGroups - b1, `bind groups made by the second run (the first made ${b1 - b0})`).toBeLessThan(100);
     const [v, v2] = await Promise.all([x.data(), x2.data()]);
@@ -52,7 +56,8 @@ describe('long synchronous recordings', () => {
     x2.dispose();
   }, 300_000);
 
-  const resSteps = LONG ? 5_000 : 500;
+  // 200 steps: the old ~17 bind groups a step would make ~3,400, over the bound of 500 below.
+  const resSteps = LONG ? 5_000 : 200;
   it(`the unfused Langevin sampler on a ResNet energy records ${resSteps} steps without an await, twice, and the second run makes almost no bind groups`, async () => {
     const energy = new ebm.ResNetEnergyModel({ inputDim: 2, hiddenDim: 8, nBlocks: 2, seed: 1 });
     const sampler = new ebm.LangevinDynamics(energy, { stepSize: 0.01, fused: false });
