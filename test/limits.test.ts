@@ -316,3 +316,54 @@ describe('conv2d at the limits', () => {
     for (const t of [x, w, y]) t.dispose();
   }, 120_000);
 });
+
+describe('matmul and conv2d on tensors over the binding limit (real sizes)', () => {
+  // test/split-matmul.test.ts and test/split-conv2d.test.ts check every split path bit for bit
+  // at small sizes (a lowered window); these run them where the device itself would refuse a
+  // whole binding, so no kernel of the op may bind a buffer over 128 MiB whole.
+  if (!LONG) console.log('matmul and conv2d over 128 MiB: skipped in npm test (tens of seconds on lavapipe); they run under npm run test:long');
+  it.runIf(LONG)('x [8.4M, 4] @ w [4, 4] with its backward: y by rows, x.grad by rows, w.grad = xᵀ 1 over k; rows and sums against the host', async () => {
+    if (rt.maxBindingSize >= 2 ** 31) return;
+    const m = rt.maxBindingSize / 16 + 1024;
+    const x = ebm.randn([m, 4], { seed: 1, requiresGrad: true });
+    const w = ebm.randn([4, 4], { seed: 2, requiresGrad: true });
+    const y = x.matmul(w);
+    y.sum().backward();
+    const [xv, wv, yv, gx, gw] = await Promise.all([x.data(), w.data(), y.data(), x.grad!.data(), w.grad!.data()]);
+    const rows = sampleRows(m, Math.floor(rt.maxBindingSize / 16));
+    expectRows(yv, hostRows(xv, wv, rows, 4, 4), rows, 4, 'y');
+    // x.grad = 1 wᵀ: each row holds w's row sums.
+    const rowSums = [0, 1, 2, 3].map((i) => wv[i * 4]! + wv[i * 4 + 1]! + wv[i * 4 + 2]! + wv[i * 4 + 3]!);
+    expectRows(gx, rows.map(() => rowSums).flat(), rows, 4, 'x.grad');
+    // w.grad[i][j] = sum over rows of x[r][i]: 8.4M N(0, 1) terms, sum ~ 3e3; f32 partial sums
+    // of that length are good to ~1e-4 of the scale sqrt(m) ~ 2.9e3 (tolerance 2e-3 absolute relative to it).
+    const colSums = [0, 0, 0, 0];
+    for (let r = 0; r < m; r++) for (let i = 0; i < 4; i++) colSums[i]! += xv[r * 4 + i]!;
+    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) expect(Math.abs(gw[i * 4 + j]! - colSums[i]!), `w.grad[${i}][${j}]`).toBeLessThan(2e-3 * Math.sqrt(m));
+    for (const t of [x, w, y]) t.dispose();
+  }, 300_000);
+
+  it.runIf(LONG)('conv2d on [12, 1, 1800, 1800] (156 MB) by batch (windows of 2 images, whose packed copies fit one binding too), with its input and weight gradients; pixels and sums against the host', async () => {
+    if (rt.maxBindingSize >= 12 * 1800 * 1800 * 4) return;
+    const [N, H] = [12, 1800];
+    const x = ebm.randn([N, 1, H, H], { seed: 3, requiresGrad: true });
+    const w = ebm.randn([1, 1, 3, 3], { seed: 4, requiresGrad: true });
+    const y = ebm.conv2d(x, w, null, { padding: 1 });
+    y.sum().backward();
+    const [xv, wv, yv, gx, gw] = await Promise.all([x.data(), w.data(), y.data(), x.grad!.data(), w.grad!.data()]);
+    const at = (n: number, i: number, j: number) => (i < 0 || j < 0 || i >= H || j >= H ? 0 : xv[n * H * H + i * H + j]!);
+    for (const n of [0, 5, 11])
+      for (const [i, j] of [[0, 0], [H - 1, H - 1], [1234, 567]]) {
+        let want = 0;
+        for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) want += wv[a * 3 + b]! * at(n, i + a - 1, j + b - 1);
+        expect(Math.abs(yv[n * H * H + i * H + j]! - want), `y[${n}, ${i}, ${j}]`).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+        // x.grad at an interior pixel is the sum of w's taps.
+        if (i === 1234) expect(gx[n * H * H + i * H + j]!).toBeCloseTo(wv.reduce((p, q) => p + q, 0), 4);
+      }
+    // w.grad's centre tap is the sum of every pixel of x: 39M N(0, 1) terms, scale sqrt(39M) ~ 6.2e3.
+    let total = 0;
+    for (const v of xv) total += v;
+    expect(Math.abs(gw[4]! - total)).toBeLessThan(2e-3 * Math.sqrt(xv.length));
+    for (const t of [x, w, y]) t.dispose();
+  }, 300_000);
+});

@@ -1,6 +1,7 @@
 // Issue 10, item 1: conv2d, its input gradient and its weight gradient on tensors over
 // maxStorageBufferBindingSize split by batch (src/kernels/conv2d.ts splitBatch): each chunk of
-// whole images binds windows of x / y / dy / dx that start on aligned bytes; the weight
+// whole images binds windows of x / y / dy / dx that start on aligned bytes (or, where no
+// chunk of whole images that fits starts aligned, scratch copies of the chunk); the weight
 // gradient adds the chunks' partial sums with a reduction. Here the window is shrunk through
 // rt.tuning.windowBytes so the split runs on small tensors. Each output pixel of the forward
 // pass and of the input gradient is computed by the same code over the same terms as unsplit,
@@ -69,13 +70,17 @@ describe('conv2d split by batch', () => {
     expectSame(await both([40, 2, 6, 6], [4, 2, 3, 3], { padding: 1, stride: 2 }, 8192), 'stride 2');
   });
 
+  it('images whose chunks cannot start aligned (100 and 200 bytes: 64 images would be needed) run through scratch copies of each chunk', async () => {
+    expectSame(await both([10, 1, 5, 5], [2, 1, 3, 3], { padding: 1, activation: 'silu' }, 1024), 'copies');
+  });
+
   it('one image over a window refuses, naming conv2d, the buffer and the limit; memory() unchanged', async () => {
     const x = ebm.randn([2, 4, 32, 32], { seed: 5 });
     const w = ebm.randn([4, 4, 3, 3], { seed: 6 });
     rt.tuning.windowBytes = '4096';
     const before = ebm.memory(rt);
     const err = caught(() => ebm.conv2d(x, w, null, { padding: 1 }));
-    expect(err.message).toMatch(/^conv2d on \[2, 4, 32, 32\] and \[4, 4, 3, 3\]: 1 image of 'x' \(4096 elements each\) take 16384 bytes, over this device's maxStorageBufferBindingSize of \d+ bytes; conv2d splits by batch only/);
+    expect(err.message).toMatch(/^conv2d on \[2, 4, 32, 32\] and \[4, 4, 3, 3\]: one image of 'x' \(4096 elements\) takes 16384 bytes, over this device's maxStorageBufferBindingSize of \d+ bytes; conv2d splits by batch only/);
     expect(ebm.memory(rt).liveBytes).toBe(before.liveBytes);
     expect(ebm.memory(rt).liveTensors).toBe(before.liveTensors);
     for (const t of [x, w]) t.dispose();

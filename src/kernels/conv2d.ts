@@ -281,7 +281,10 @@ export function conv2dForwardKernel(rt: Runtime, x: PooledBuffer, w: PooledBuffe
     ['y', y, g.outC * g.outH * g.outW],
   ], packedPerImage(xPacking(g)));
   if (!chunks) return forwardOnce(rt, x, w, bias, y, g, tilingWanted, epilogue);
-  for (const c of chunks) forwardOnce(rt, c.win(x), w, bias, c.win(y), c.geometry, tilingWanted, { ...epilogue, z: epilogue.z && c.win(epilogue.z as PooledBuffer, y) });
+  for (const c of chunks) {
+    forwardOnce(rt, c.input(x), w, bias, c.output(y), c.geometry, tilingWanted, { ...epilogue, z: epilogue.z && c.output(epilogue.z as PooledBuffer, y) });
+    c.finish();
+  }
 }
 
 function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | null, y: Buf, g: ConvGeometry, tilingWanted: ConvTiling, epilogue: ConvEpilogue): void {
@@ -339,7 +342,10 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
     ['dx', dx, g.inC * g.inH * g.inW],
   ], packedPerImage({ c: g.outC, h: 0, w: 0, top: 0, left: 0, hp: g.outH + g.kH * g.dilation[0], wp: g.outW + g.kW * g.dilation[1] }));
   if (!chunks) return dataGradOnce(rt, dy, w, dx, g, tilingWanted);
-  for (const c of chunks) dataGradOnce(rt, c.win(dy), w, c.win(dx), c.geometry, tilingWanted);
+  for (const c of chunks) {
+    dataGradOnce(rt, c.input(dy), w, c.output(dx), c.geometry, tilingWanted);
+    c.finish();
+  }
 }
 
 function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeometry, tilingWanted: ConvTiling): void {
@@ -407,7 +413,8 @@ export function conv2dWeightGradKernel(rt: Runtime, x: PooledBuffer, dy: PooledB
   const part = rt.allocate(size * 4, 'conv2d wgrad batch part');
   const parts = rt.allocate(chunks.length * size * 4, 'conv2d wgrad batch partials');
   chunks.forEach((c, i) => {
-    weightGradOnce(rt, c.win(x), c.win(dy), part, c.geometry, tiling);
+    weightGradOnce(rt, c.input(x), c.input(dy), part, c.geometry, tiling);
+    c.finish();
     rt.copy(part, 0, parts, i * size * 4, size * 4);
   });
   reduceKernel(rt, 'sum', parts, dw, [chunks.length, size], [0]);
@@ -455,49 +462,77 @@ function weightGradOnce(rt: Runtime, x: Buf, dy: Buf, dw: PooledBuffer, g: ConvG
   finish(target, chunks);
 }
 
-/** One chunk of the batch: its geometry and the window of each batch-major buffer it reads or writes. */
+/**
+ * One chunk of the batch: its geometry, and the chunk of each batch-major buffer it reads
+ * (input) or writes (output): a window of it where the chunk starts on an aligned byte offset,
+ * else a scratch copy (copies need only 4-byte offsets), written back by finish().
+ */
 interface BatchChunk {
   readonly geometry: ConvGeometry;
-  /** The chunk's window of `b` (laid out as `like`, one of the buffers splitBatch was given, when b is another of that shape). */
-  win(b: PooledBuffer, like?: PooledBuffer): BufferWindow;
+  /** `like`: the buffer splitBatch was given whose layout `b` has (b itself by default). */
+  input(b: PooledBuffer, like?: PooledBuffer): Buf;
+  output(b: PooledBuffer, like?: PooledBuffer): Buf;
+  /** Copies the outputs' scratch back and frees the scratch (nothing for windows). */
+  finish(): void;
 }
 
 /**
  * Chunks of whole images whose every batch-major buffer (name, buffer, elements per image)
- * fits one window, each starting on an aligned byte offset; null where one dispatch binds them
- * whole (the fast path costs these few comparisons). Throws, naming the buffer, where even the
- * smallest aligned chunk of images is over the binding limit: conv2d splits by batch only.
+ * fits one window; null where one dispatch binds them whole (the fast path costs these few
+ * comparisons). Chunks are a multiple of the images that make every offset aligned (windows)
+ * where such a chunk fits, else any number of images (scratch copies). Throws, naming the
+ * buffer, where one image is over the binding limit: conv2d splits by batch only.
  */
 function splitBatch(rt: Runtime, g: ConvGeometry, buffers: readonly (readonly [string, PooledBuffer, number])[], scratchPerImage: number): BatchChunk[] | null {
   const limit = windowBytes(rt);
   const largest = Math.max(...buffers.map(([, , per]) => per));
   if (g.batch * largest * 4 <= limit && buffers.every(([, b]) => b.size <= rt.maxBindingSize)) return null;
-  // Images per chunk: a multiple of `granule`, so every chunk's offsets align.
-  const align = rt.bindingAlignment;
   const granule = granuleOf(rt, buffers);
-  const fits = Math.floor(limit / (largest * 4) / granule) * granule;
-  // Chunks also small enough for the packed copy of their images to fit one binding, so the
-  // packed schedules (not the scratch-free tiled fallback) run where the device allows.
-  const packed = Math.max(granule, Math.floor(rt.maxBindingSize / (scratchPerImage * 4) / granule) * granule);
-  const per = Math.min(fits, packed);
-  if (per < 1) {
+  const fit = Math.floor(limit / (largest * 4));
+  if (fit < 1) {
     const [name, , elements] = buffers.find(([, , e]) => e === largest)!;
-    const n = Math.min(granule, g.batch);
-    const op = rt.currentOp ?? 'conv2d';
     throw new Error(
-      `${op}: ${n} image${n > 1 ? 's' : ''} of '${name}' (${elements} elements each${n > 1 ? `; chunks of the batch start on ${align}-byte boundaries, so ${n} at a time` : ''}) take ${n * elements * 4} bytes, ` +
-        `over this device's maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes; conv2d splits by batch only. Use smaller images.`,
+      `${rt.currentOp ?? 'conv2d'}: one image of '${name}' (${elements} elements) takes ${elements * 4} bytes, over this device's maxStorageBufferBindingSize of ${rt.maxBindingSize} bytes; ` +
+        'conv2d splits by batch only. Use smaller images.',
     );
   }
+  const aligned = fit >= granule;
+  const unit = aligned ? granule : 1;
+  // Chunks also small enough for the packed copy of their images to fit one binding, so the
+  // packed schedules (not the scratch-free tiled fallback) run where the device allows.
+  const packed = Math.max(unit, Math.floor(rt.maxBindingSize / (scratchPerImage * 4) / unit) * unit);
+  const per = Math.min(Math.floor(fit / unit) * unit, packed);
   const byBuffer = new Map(buffers.map(([, b, e]) => [b, e]));
   const chunks: BatchChunk[] = [];
   for (let b0 = 0; b0 < g.batch; b0 += per) {
-    const b1 = Math.min(g.batch, b0 + per);
+    const images = Math.min(g.batch, b0 + per) - b0;
+    const range = (b: PooledBuffer, like: PooledBuffer) => ({ offset: b0 * byBuffer.get(like)! * 4, size: images * byBuffer.get(like)! * 4 });
+    const scratch: PooledBuffer[] = [];
+    const back: [PooledBuffer, PooledBuffer, number, number][] = [];
+    const copyOf = (size: number) => {
+      const s = rt.allocate(size, 'conv2d batch chunk');
+      scratch.push(s);
+      return s;
+    };
     chunks.push({
-      geometry: { ...g, batch: b1 - b0 },
-      win: (b, like = b) => {
-        const e = byBuffer.get(like)!;
-        return { of: b, offset: b0 * e * 4, size: (b1 - b0) * e * 4 };
+      geometry: { ...g, batch: images },
+      input: (b, like = b) => {
+        const { offset, size } = range(b, like);
+        if (aligned) return { of: b, offset, size };
+        const s = copyOf(size);
+        rt.copy(b, offset, s, 0, size);
+        return s;
+      },
+      output: (b, like = b) => {
+        const { offset, size } = range(b, like);
+        if (aligned) return { of: b, offset, size };
+        const s = copyOf(size);
+        back.push([s, b, offset, size]);
+        return s;
+      },
+      finish: () => {
+        for (const [s, b, offset, size] of back) rt.copy(s, 0, b, offset, size);
+        for (const s of scratch) rt.free(s);
       },
     });
   }
