@@ -2,8 +2,10 @@
 // Hyperparameters travel in the uniform (a scheduler may change lr every step; the uniform
 // cache keys on the bytes, so a constant lr uploads nothing after the first two steps); the
 // variant (momentum, nesterov, amsgrad, ...) picks a specialised pipeline through overrides.
+// A parameter over the binding limit is updated in chunks (see dispatch).
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
+import { needsWindows, windowBytes } from './binding-window.js';
 import type { UniformValues } from './uniform.js';
 
 const OPTIM = (entry: 'sgd' | 'adam'): KernelSpec => ({
@@ -87,11 +89,32 @@ function logBeta(beta: number): number {
   return beta > 0 ? Math.log(beta) : -1e4;
 }
 
-function dispatch(rt: Runtime, spec: KernelSpec, b: OptimBuffers, gate: OptimGate | null, params: UniformValues, overrides: Record<string, number | boolean>): void {
-  rt.dispatch(spec, [b.param, b.grad, b.state ?? rt.placeholderOut, gate?.flags ?? rt.placeholder, gate?.scale ?? rt.placeholder, params], {
-    overrides: { ...overrides, GATE: gateOverride(rt, gate), WG },
-    workgroups: rt.grid(Math.ceil(stateStride(b.n) / WG)),
-  });
+/** One update dispatch; `regions`: the state regions the variant reads (0 where it uses no state). */
+function dispatch(rt: Runtime, spec: KernelSpec, b: OptimBuffers, gate: OptimGate | null, params: UniformValues, overrides: Record<string, number | boolean>, regions: number): void {
+  const o = { overrides: { ...overrides, GATE: gateOverride(rt, gate), WG } };
+  const flags = [gate?.flags ?? rt.placeholder, gate?.scale ?? rt.placeholder];
+  const state = regions > 0 ? b.state : null;
+  if (!needsWindows(rt, Math.max(b.n * 4, state ? optimStateFloats(b.n, regions) * 4 : 0), b.param, b.grad, ...(state ? [state] : []))) {
+    rt.dispatch(spec, [b.param, b.grad, b.state ?? rt.placeholderOut, ...flags, params], { ...o, workgroups: rt.grid(Math.ceil(stateStride(b.n) / WG)) });
+    return;
+  }
+  // Over one binding: aligned chunks of the parameter and its gradient through windows; the
+  // state's regions are strided over the whole buffer, so each chunk's slices of them (and the
+  // step counter) are copied into a compact scratch state laid out for the chunk, updated
+  // there, and copied back (copies need only 4-byte offsets).
+  const stride = stateStride(b.n);
+  const per = Math.floor((windowBytes(rt) - 16) / (16 * Math.max(1, regions)) / 16) * 64;
+  const scratch = state ? rt.allocate(16 + regions * (per / 4) * 16, 'optimizer state chunk') : null;
+  const win = (buf: PooledBuffer, s: number, e: number) => ({ of: buf, offset: s * 4, size: Math.min(buf.size, Math.ceil(e / 4) * 16) - s * 4 });
+  for (let s = 0; s < b.n; s += per) {
+    const e = Math.min(b.n, s + per);
+    const q = Math.ceil((e - s) / 4);
+    const moves = state && scratch ? [[0, 0, 16], ...Array.from({ length: regions }, (_, r) => [(1 + r * stride + s / 4) * 16, (1 + r * q) * 16, q * 16])] : [];
+    for (const [from, to, bytes] of moves) rt.copy(state!, from!, scratch!, to!, bytes!);
+    rt.dispatch(spec, [win(b.param, s, e), win(b.grad, s, e), scratch ?? rt.placeholderOut, ...flags, { ...params, n: e - s, stride: q }], { ...o, workgroups: rt.grid(Math.ceil(q / WG)) });
+    for (const [from, to, bytes] of moves) rt.copy(scratch!, to!, state!, from!, bytes!);
+  }
+  if (scratch) rt.free(scratch);
 }
 
 /** The fields both updates read: the parameter's size, the state's parity and layout, the gate's flag word. */
@@ -117,7 +140,7 @@ export function sgdKernel(rt: Runtime, b: OptimBuffers, h: SgdHyper, gate: Optim
     log_beta2: 0,
     decay_factor: 0,
   };
-  dispatch(rt, SGD_SPEC, b, gate, params, { MOMENTUM: momentum, NESTEROV: h.nesterov, MAXIMIZE: h.maximize });
+  dispatch(rt, SGD_SPEC, b, gate, params, { MOMENTUM: momentum, NESTEROV: h.nesterov, MAXIMIZE: h.maximize }, momentum ? 1 : 0);
 }
 
 export function adamKernel(rt: Runtime, b: OptimBuffers, h: AdamHyper, gate: OptimGate | null): void {
@@ -137,5 +160,5 @@ export function adamKernel(rt: Runtime, b: OptimBuffers, h: AdamHyper, gate: Opt
     log_beta2: logBeta(h.beta2),
     decay_factor: 1 - h.lr * h.weightDecay,
   };
-  dispatch(rt, ADAM_SPEC, b, gate, params, { AMSGRAD: h.amsgrad, DECOUPLED: h.decoupled, MAXIMIZE: h.maximize });
+  dispatch(rt, ADAM_SPEC, b, gate, params, { AMSGRAD: h.amsgrad, DECOUPLED: h.decoupled, MAXIMIZE: h.maximize }, h.amsgrad ? 3 : 2);
 }
