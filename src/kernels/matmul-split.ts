@@ -85,10 +85,12 @@ const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
  * count, and A is transposed). Throws, naming the operand, where no split fits.
  */
 export function planMatmulSplit(rt: Runtime, g: MatmulGeometry, c: PooledBuffer, rowsPerGroup: number, kSplits: boolean): MatmulSplit | null {
+  const limit = windowBytes(rt);
+  // The common case, three comparisons: every buffer (at least its tensor's bytes) fits.
+  if (g.a.buffer.size <= limit && g.b.buffer.size <= limit && c.size <= limit) return null;
   const ad = addressing(g);
   const whole = { b0: 0, b1: product(g.batchShape), r0: 0, r1: g.m, k0: 0, k1: g.k };
   const extent = (x: Addressing) => span(g, x, whole)[1];
-  const limit = windowBytes(rt);
   if (Math.max(extent(ad.a), extent(ad.b), extent(ad.c)) <= limit && Math.max(g.a.buffer.size, g.b.buffer.size, c.size) <= rt.maxBindingSize) return null;
   const batch = whole.b1;
   const align = rt.bindingAlignment;

@@ -43,8 +43,6 @@ export interface Epilogue {
 
 export type MatmulSchedule = 'subgroup' | 'register' | 'tiled' | 'scalar';
 
-/** The shader each schedule runs ('f16': the strided f16 body, where f16 takes 'scalar'). */
-const SHADER_OF = { subgroup: 'matmul-subgroup.wgsl', register: 'matmul-vec4.wgsl', tiled: 'matmul-tiled.wgsl', scalar: 'matmul.wgsl', f16: 'matmul-f16.wgsl' } as const;
 export type OperandType = 'f32' | 'f16';
 
 /** The batch dims the kernels can address (one vec4<u32> each of shape and strides). */
