@@ -221,20 +221,6 @@ describe('reductions split over windows: chunks reduced, then merged on the GPU'
   });
 });
 
-describe('where over a buffer larger than one binding', () => {
-  it('where(x, x, w) with x zeros past the 128 MiB limit runs in windows: its first and last elements take w (test/split-samplers.test.ts compares split and unsplit values)', async () => {
-    if (rt.maxBindingSize >= 2 ** 31) return;
-    const n = rt.maxBindingSize / 4 + 64;
-    const x = ebm.zeros([n]);
-    const w = ebm.full([1], 1.5);
-    const y = ebm.where(x, x, w);
-    const head = y.slice(0, 0, 2);
-    const tail = y.slice(0, n - 2);
-    expect([...(await head.data()), ...(await tail.data())]).toEqual([1.5, 1.5, 1.5, 1.5]);
-    for (const t of [x, w, y, head, tail]) t.dispose();
-  });
-});
-
 describe('the pool with buffers up to maxBufferSize', () => {
   it('a buffer released in order past the pool cap is destroyed only after the submission that uses it (big tensors reach the cap)', async () => {
     const { BufferPool } = await import('../src/kernels/buffer-pool.js');

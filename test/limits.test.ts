@@ -321,7 +321,7 @@ describe('matmul and conv2d on tensors over the binding limit (real sizes)', () 
   // test/split-matmul.test.ts and test/split-conv2d.test.ts check every split path bit for bit
   // at small sizes (a lowered window); these run them where the device itself would refuse a
   // whole binding, so no kernel of the op may bind a buffer over 128 MiB whole.
-  if (!LONG) console.log('matmul and conv2d over 128 MiB: skipped in npm test (tens of seconds on lavapipe); they run under npm run test:long');
+  if (!LONG) console.log('matmul, where and conv2d over 128 MiB: skipped in npm test (tens of seconds on lavapipe); they run under npm run test:long');
   it.runIf(LONG)('x [8.4M, 4] @ w [4, 4] with its backward: y by rows, x.grad by rows, w.grad = xᵀ 1 over k; rows and sums against the host', async () => {
     if (rt.maxBindingSize >= 2 ** 31) return;
     const m = rt.maxBindingSize / 16 + 1024;
@@ -342,6 +342,18 @@ describe('matmul and conv2d on tensors over the binding limit (real sizes)', () 
     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) expect(Math.abs(gw[i * 4 + j]! - colSums[i]!), `w.grad[${i}][${j}]`).toBeLessThan(2e-3 * Math.sqrt(m));
     for (const t of [x, w, y]) t.dispose();
   }, 300_000);
+
+  it.runIf(LONG)('where(x, x, w) with x zeros past the 128 MiB limit runs in windows: its first and last elements take w', async () => {
+    if (rt.maxBindingSize >= 2 ** 31) return;
+    const n = rt.maxBindingSize / 4 + 64;
+    const x = ebm.zeros([n]);
+    const w = ebm.full([1], 1.5);
+    const y = ebm.where(x, x, w);
+    const head = y.slice(0, 0, 2);
+    const tail = y.slice(0, n - 2);
+    expect([...(await head.data()), ...(await tail.data())]).toEqual([1.5, 1.5, 1.5, 1.5]);
+    for (const t of [x, w, y, head, tail]) t.dispose();
+  }, 60_000);
 
   it.runIf(LONG)('conv2d on [12, 1, 1800, 1800] (156 MB) by batch (windows of 2 images, whose packed copies fit one binding too), with its input and weight gradients; pixels and sums against the host', async () => {
     if (rt.maxBindingSize >= 12 * 1800 * 1800 * 4) return;
