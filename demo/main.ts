@@ -11,7 +11,7 @@ import { createDigitsMode } from './digits-mode.js';
 
 const GRID = 64;
 /** Milliseconds of training between two redraws of the landscape. */
-const REFRESH_MS = 400;
+const REFRESH_MS = 1500;
 /**
  * Training steps recorded back to back before their metrics are read (one readback for all):
  * a readback waits for the GPU to drain, so reading after every step leaves it idle while the

@@ -34,7 +34,7 @@ export const DEFAULT_CONFIG: Readonly<DemoConfig> = Object.freeze({
   hiddenDims: [32, 32],
   activation: 'silu',
   spectralNorm: false,
-  batchSize: 64,
+  batchSize: 256,
   lr: 2e-2,
   kSteps: 10,
   stepSize: 0.02,
