@@ -19,13 +19,13 @@
 // from a fresh model, reading the page's samples (window.__ebm.samples(), the display chains as
 // drawn) every 5 s, and prints the steps taken and the samples' mode coverage at each reading
 // (the CLI's modeCoverage, src/cli/train.ts: a mode is covered when >= 5% of the samples lie
-// within 4 std of its centre), then the same after exactly the step count the e2e test trains
-// (--steps, default the live run's count) through window.__ebm.train() in the live loop's chunks.
+// within 4 std of its centre). The clock starts at Start, so the first readings include the
+// shader compiles.
 //
 //   node scripts/demo-speed.mjs --sampler [--root DIR] [--seconds N]
 //
 // instead times the demo's Langevin chains alone in the page, through the library bundle: the
-// demo model (2-64-64-1 SiLU), 128 chains x 20 steps (one training step's negatives) awaited to
+// demo's default model (2-32-32-1 SiLU), 256 chains x 10 steps (one training step's negatives) awaited to
 // a readback, on the general path (fused: false) and fused under each schedule of
 // rt.tuning.langevinMlp (where the checkout has them): the first call (compiles) and the median
 // of the calls in N seconds, alternating the variants.
@@ -83,15 +83,15 @@ try {
     const r = await page.evaluate(async (seconds) => {
       const ebm = await import('/webgpu-ebm.js');
       const rt = await ebm.init();
-      const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [64, 64], activation: 'silu', seed: 1 });
-      const x = ebm.randn([128, 2], { seed: 1 });
+      const model = new ebm.MLPEnergyModel({ inputDim: 2, hiddenDims: [32, 32], activation: 'silu', seed: 1 });
+      const x = ebm.randn([256, 2], { seed: 1 });
       const variants = ['general', 'subgroup8', 'subgroup4', 'workgroup', 'auto'];
       const time = async (v) => {
         if (v === 'general') delete rt.tuning.langevinMlp;
         else rt.tuning.langevinMlp = v;
         const before = new Map(rt.stats.byShader);
         const t = performance.now();
-        const y = new ebm.LangevinDynamics(model, { stepSize: 0.02, noiseScale: 0.5, fused: v !== 'general' }).sample({ x, nSteps: 20, seed: 3 });
+        const y = new ebm.LangevinDynamics(model, { stepSize: 0.02, noiseScale: 0.1, fused: v !== 'general' }).sample({ x, nSteps: 10, seed: 3 });
         await y.data();
         y.dispose();
         const ran = [...rt.stats.byShader].filter(([k, n]) => k.startsWith('langevin') && n !== (before.get(k) ?? 0)).map(([k]) => k);
@@ -115,7 +115,7 @@ try {
       }
       return { adapter: `${rt.info.vendor} ${rt.info.architecture}`, subgroups: [rt.info.subgroupMinSize, rt.info.subgroupMaxSize], variants: out };
     }, seconds);
-    console.log(JSON.stringify({ root, commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim(), chains: 128, steps: 20, model: '2-64-64-1 silu', ...r }));
+    console.log(JSON.stringify({ root, commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim(), chains: 256, steps: 10, model: '2-32-32-1 silu', ...r }));
     process.exitCode = 0;
   } else if (coverageMode) {
     const errors = [];
