@@ -1,6 +1,8 @@
 // Row gathers along the first axis: `select` is index_select(x, 0, idx); `add` is its adjoint,
 // index_add into zeros, written as a gather over the indices (each output row sums the
-// rows that point at it) so it needs no float atomics and is deterministic.
+// rows that point at it) so it needs no float atomics and is deterministic. `scatter` writes
+// src's rows into rows idx of dst in place (distinct indices, checked by the caller), touching
+// nothing else: a replay buffer's update costs its batch, not its size.
 override WG: u32 = 256u;
 
 struct Params {
@@ -35,4 +37,13 @@ fn add_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     if (idx[k] == row) { acc += src[k * params.row_size + col]; }
   }
   dst[i] = acc;
+}
+
+@compute @workgroup_size(WG)
+fn scatter_rows(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.n_out) { return; }
+  let row = i / params.row_size;
+  let col = i % params.row_size;
+  dst[idx[row] * params.row_size + col] = src[i];
 }

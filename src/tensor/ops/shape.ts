@@ -241,7 +241,7 @@ const indexSelectDef = defineOp<IndexAttrs>({ name: 'indexSelect', backward: ({ 
 const indexAddDef = defineOp<IndexAttrs>({ name: 'indexAdd', backward: ({ attrs }, g) => [indexSelect(g, attrs.indices)] });
 
 /** Uploads the indices for one dispatch; the buffer returns to the pool once the GPU is done. */
-function withIndexBuffer(rt: Runtime, indices: Uint32Array, fn: (buf: ReturnType<Runtime['allocate']>) => void): void {
+export function withIndexBuffer(rt: Runtime, indices: Uint32Array, fn: (buf: ReturnType<Runtime['allocate']>) => void): void {
   const buf = rt.allocate(Math.max(indices.byteLength, 4), 'indices');
   rt.write(buf, indices);
   try {

@@ -15,7 +15,7 @@
 // over [buffer; negatives].
 import { deriveSeed } from '../../nn/init.js';
 import { autocast, indexSelect, keep, noGrad, randn, tensor, tidy, Tensor } from '../../tensor/index.js';
-import { copyInto_, replaceRows } from '../../tensor/ops/fused/index.js';
+import { copyInto_, scatterRows_ } from '../../tensor/ops/fused/index.js';
 import { Mulberry32 } from '../../tensor/host-random.js';
 import { fmt, sameShape } from '../../tensor/shape.js';
 import { describe } from '../samplers/options.js';
@@ -87,7 +87,10 @@ export class ContrastiveDivergence extends BaseLoss {
     this.random = new Mulberry32(opts.seed ?? Math.floor(Math.random() * 2 ** 32));
   }
 
-  /** The replay buffer [bufferSize, ...dim] (persistent CD, after the first call), or null. */
+  /**
+   * The replay buffer [bufferSize, ...dim] (persistent CD, after the first call), or null. It is
+   * the live buffer, updated in place by every call: clone it to keep a snapshot.
+   */
   get replayBuffer(): Tensor | null {
     return this.replay;
   }
@@ -249,10 +252,8 @@ export class ContrastiveDivergence extends BaseLoss {
         return this.checked(this.sampler.sample({ x: start, nSteps, seed }), b, dim);
       }),
     );
-    // Write back: the buffer with row idx[i] replaced by neg[i] (one row gather over [buffer; neg]).
-    const next = replaceRows(buffer, idx, neg, 'cd-buffer');
-    buffer.dispose();
-    this.replay = keep(next);
+    // Write back in place: row idx[i] of the buffer becomes neg[i] (one dispatch over the batch's rows).
+    scatterRows_(buffer, idx, neg);
     return neg;
   }
 

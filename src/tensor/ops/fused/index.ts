@@ -23,7 +23,7 @@ export { langevinStep_, type LangevinStep, type PhiloxKey } from './langevin.js'
 export { hmcBegin_, hmcLeap_, hmcAccept_, type HmcState, type HmcStep } from './hmc.js';
 export { malaPropose_, malaAccept_, temperedLangevin_, temperingSwap_, type MalaState, type MalaStep, type SwapStep } from './mala.js';
 export { chainStats_, type ChainStatsTables } from './chain-stats.js';
-export { replaceRows } from './replay.js';
+export { replaceRows, scatterRows_ } from './replay.js';
 export { toyDataset, type ToyDatasetArgs } from './datasets.js';
 export {
   packMlpWeights_,
