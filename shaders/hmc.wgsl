@@ -10,6 +10,11 @@
 //
 // All entry points share one binding layout; an entry that does not use a binding gets the
 // sampler's own buffers or the runtime's placeholders there.
+//
+// Over the binding limit (src/kernels/hmc.ts) each dispatch runs a block of chains: the
+// [chains, dim] buffers and energy_p are windows whose local chain 0 is global chain `base`,
+// and `chain` is a compact copy [3, chains] of the block's columns. Philox is keyed by the
+// global chain and element, so a split run draws the same numbers as an unsplit one.
 const STREAM_MOMENTUM = 1u;
 const STREAM_ACCEPT = 2u;
 
@@ -25,6 +30,8 @@ struct Params {
   seed_hi: u32,
   h: f32,
   mass: f32,
+  // The global chain of this dispatch's local chain 0 (0 unless split; base * dim % 4 == 0).
+  base: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -47,7 +54,7 @@ fn begin(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   let g = gid.x + gid.y * nwg.x * WG;
   let i0 = g * 4u;
   if (i0 >= params.n) { return; }
-  let eps = philox_normal4(vec4u(g, params.step, STREAM_MOMENTUM, 0u), key());
+  let eps = philox_normal4(vec4u(g + params.base * params.dim / 4u, params.step, STREAM_MOMENTUM, 0u), key());
   let sqrt_m = sqrt(params.mass);
   for (var j = 0u; j < 4u; j++) {
     let i = i0 + j;
@@ -81,7 +88,7 @@ fn accept(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   var k = vec2f(0.0);
   for (var j = lid; j < params.dim; j += WG) {
     let e = base + j;
-    let eps = philox_normal_at(e, params.step, STREAM_MOMENTUM, 0u, key());
+    let eps = philox_normal_at(e + params.base * params.dim, params.step, STREAM_MOMENTUM, 0u, key());
     let pf = p[e] - 0.5 * params.h * grad_p[e];
     // sqrt(m) eps is the starting momentum: its kinetic energy is eps^2 / 2.
     k += vec2f(eps * eps, pf * pf / params.mass);
@@ -95,7 +102,7 @@ fn accept(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid:
   if (lid == 0u) {
     let h_old = chain[c] + 0.5 * kinetic[0].x;
     let h_new = energy_p[c] + 0.5 * kinetic[0].y;
-    let u = philox_uniform_at(c, params.step, STREAM_ACCEPT, 0u, key());
+    let u = philox_uniform_at(c + params.base, params.step, STREAM_ACCEPT, 0u, key());
     // log u < H_old - H_new is u < min(1, exp(-dH)); a NaN energy compares false: rejected.
     let ok = log(u) < h_old - h_new;
     chain[params.chains + c] = select(0.0, 1.0, ok);

@@ -14,6 +14,12 @@
 //
 // All entry points share one binding layout; an entry that does not use a binding gets the
 // sampler's own buffers or the runtime's placeholders there.
+//
+// Over the binding limit (src/kernels/mala.ts) each dispatch runs a block of chains: x, grad,
+// xp, grad_p, beta and energy_p are windows whose local chain 0 is global chain `base` (plus
+// the shifts xs, cs the swap's unaligned windows start early by), and `chain` is a compact copy
+// [rows, chains] of the block's columns. Philox is keyed by the global chain and element, so a
+// split run draws the same numbers as an unsplit one.
 const STREAM_PROPOSAL = 3u;
 const STREAM_ACCEPT = 4u;
 const STREAM_SWAP = 5u;
@@ -33,6 +39,14 @@ struct Params {
   columns: u32,
   replicas: u32,
   parity: u32,
+  // The global chain of this dispatch's local chain 0 (0 unless split).
+  base: u32,
+  // swap: the first global pair of this dispatch and how many pairs it runs; how many elements
+  // (of x, grad) and chains (of beta) the bound windows start before local chain 0.
+  pair0: u32,
+  pairs: u32,
+  xs: u32,
+  cs: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -53,7 +67,8 @@ fn key() -> vec2u {
 
 // x - h beta grad + sqrt(2h) eps for the four elements from i0 (the proposal, or the Langevin step).
 fn langevin4(g: u32) -> vec4f {
-  let eps = philox_normal4(vec4u(g, params.step, STREAM_PROPOSAL, 0u), key());
+  // base * dim is a multiple of 4 (blocks start on aligned chains): g's global group of four.
+  let eps = philox_normal4(vec4u(g + params.base * params.dim / 4u, params.step, STREAM_PROPOSAL, 0u), key());
   let s = sqrt(2.0 * params.h);
   var out = vec4f(0.0);
   for (var j = 0u; j < 4u; j++) {
@@ -92,7 +107,7 @@ fn langevin(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 // updates the chain table, returns whether xp is taken.
 fn decide(c: u32, q: vec2f) -> bool {
   let log_a = -beta[c] * (energy_p[c] - chain[c]) - (q.y - q.x) / (4.0 * params.h);
-  let u = philox_uniform_at(c, params.step, STREAM_ACCEPT, 0u, key());
+  let u = philox_uniform_at(c + params.base, params.step, STREAM_ACCEPT, 0u, key());
   // A NaN energy or residual compares false: rejected.
   let ok = log(u) < log_a;
   chain[params.chains + c] = select(0.0, 1.0, ok);
@@ -112,11 +127,11 @@ fn residuals(e: u32, hb: f32) -> vec2f {
   return vec2f(fwd * fwd, rev * rev);
 }
 
-// The exchange decision of rows a < b (pair of replicas r, r + 1): swaps their energies and
-// counts the swap; returns whether the states are to be swapped.
+// The exchange decision of local rows a < b (pair of replicas r, r + 1): swaps their energies
+// and counts the swap; returns whether the states are to be swapped.
 fn exchange(a: u32, b: u32) -> bool {
-  let log_a = (beta[a] - beta[b]) * (chain[a] - chain[b]);
-  let u = philox_uniform_at(a, params.step, STREAM_SWAP, 0u, key());
+  let log_a = (beta[params.cs + a] - beta[params.cs + b]) * (chain[a] - chain[b]);
+  let u = philox_uniform_at(a + params.base, params.step, STREAM_SWAP, 0u, key());
   let ok = log(u) < log_a;
   if (ok) {
     let e = chain[a];
@@ -128,8 +143,8 @@ fn exchange(a: u32, b: u32) -> bool {
 }
 
 fn swap_element(a: u32, b: u32, j: u32) {
-  let ia = a * params.dim + j;
-  let ib = b * params.dim + j;
+  let ia = params.xs + a * params.dim + j;
+  let ib = params.xs + b * params.dim + j;
   let xa = x[ia];
   x[ia] = x[ib];
   x[ib] = xa;
@@ -138,12 +153,14 @@ fn swap_element(a: u32, b: u32, j: u32) {
   grad[ib] = ga;
 }
 
-// Rows of pair w of the round (columns-major within the pair index), or none past the ladder.
+// Local rows of this dispatch's pair w of the round (columns-major within the pair index), or
+// none past the ladder or the dispatch's pairs.
 fn pair_rows(w: u32) -> vec3u {
-  let col = w % params.columns;
-  let r = 2u * (w / params.columns) + params.parity;
-  let a = r * params.columns + col;
-  return vec3u(a, a + params.columns, select(0u, 1u, r + 1u < params.replicas));
+  let g = w + params.pair0;
+  let col = g % params.columns;
+  let r = 2u * (g / params.columns) + params.parity;
+  let a = r * params.columns + col - params.base;
+  return vec3u(a, a + params.columns, select(0u, 1u, r + 1u < params.replicas && w < params.pairs));
 }
 
 // Small chains (dim <= 64): one thread per chain (or pair) walks its elements, no barriers.

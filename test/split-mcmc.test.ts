@@ -1,0 +1,107 @@
+// Issue 10, item 1: MALA, HMC, tempered Langevin, the tempering swap and the chain statistics on
+// chains over maxStorageBufferBindingSize split by blocks of chains (src/kernels/chain-blocks.ts):
+// each block binds windows of its chains' rows and a compact copy of its chain-table columns,
+// and every random number is keyed by the global chain or element, so a split run must give
+// the same chains, accept counts and swaps as the unsplit one, bit for bit. The window is shrunk
+// through rt.tuning.windowBytes so the split paths run on small tensors.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { caught, device, ebm } from './helpers.js';
+import type { Tensor } from '../src/index.js';
+import { GaussianEnergy } from '../src/nn/energies/index.js';
+import { HamiltonianMonteCarlo, MetropolisAdjustedLangevin, ParallelTempering } from '../src/train/index.js';
+
+let rt: ebm.Runtime;
+
+beforeAll(async () => {
+  rt = await device();
+});
+
+afterEach(() => {
+  delete rt.tuning.windowBytes;
+});
+
+function sameBits(a: Float32Array, b: Float32Array, what: string): void {
+  expect(b.length, what).toBe(a.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
+}
+
+interface Run {
+  samples: Tensor;
+  diagnostics?: object;
+}
+
+/** `sample()` unsplit and with windows of `bytes`: each run's dispatches and its outputs read back. */
+async function both(sample: () => Run, bytes: number) {
+  const once = async () => {
+    const before = rt.stats.dispatches;
+    const r = sample();
+    const dispatches = rt.stats.dispatches - before;
+    const out: Record<string, Float32Array> = { samples: await r.samples.data() };
+    const diagnostics = Object.entries(r.diagnostics ?? {}) as [string, Tensor | undefined][];
+    for (const [k, t] of diagnostics) if (t) out[k] = await t.data();
+    for (const t of [r.samples, ...diagnostics.map(([, t]) => t)]) t?.dispose();
+    return { out, dispatches };
+  };
+  const whole = await once();
+  rt.tuning.windowBytes = String(bytes);
+  const split = await once();
+  delete rt.tuning.windowBytes;
+  return { whole, split };
+}
+
+const gauss = (d: number) =>
+  new GaussianEnergy(
+    Array.from({ length: d }, (_, i) => 0.1 * i),
+    Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 + (i % 3) * 0.5 : 0))),
+  );
+
+describe('MCMC samplers on chains over one binding, split by blocks of chains', () => {
+  it.each([
+    [3, 1000, 4096, 0.2],
+    [100, 300, 65_536, 1],
+  ])('MALA (d = %i, %i chains, %i-byte windows, h = %f): the same chains and per-chain acceptance as unsplit', async (d, chains, bytes, h) => {
+    const x0 = ebm.randn([chains, d], { seed: 11 });
+    const r = await both(() => new MetropolisAdjustedLangevin(gauss(d), { stepSize: h }).sample({ x: x0, nSteps: 3, returnDiagnostics: true, seed: 12 }), bytes);
+    expect(r.split.dispatches, 'blocks of chains').toBeGreaterThan(r.whole.dispatches);
+    sameBits(r.whole.out.samples!, r.split.out.samples!, 'MALA chains');
+    sameBits(r.whole.out.chainAcceptanceRate!, r.split.out.chainAcceptanceRate!, 'MALA per-chain acceptance');
+    // Some proposals were taken and some refused, in the split run too.
+    const rates = r.split.out.chainAcceptanceRate!;
+    expect(rates.some((v) => v > 0) && rates.some((v) => v < 1)).toBe(true);
+    x0.dispose();
+  });
+
+  it('HMC (d = 3, 1,000 chains, 3 leapfrog steps, 4 KB windows): the same chains and per-chain acceptance as unsplit', async () => {
+    const x0 = ebm.randn([1000, 3], { seed: 13 });
+    const r = await both(() => new HamiltonianMonteCarlo(gauss(3), { stepSize: 0.5, nLeapfrogSteps: 3 }).sample({ x: x0, nSteps: 3, returnDiagnostics: true, seed: 14 }), 4096);
+    expect(r.split.dispatches).toBeGreaterThan(r.whole.dispatches);
+    sameBits(r.whole.out.samples!, r.split.out.samples!, 'HMC chains');
+    sameBits(r.whole.out.chainAcceptanceRate!, r.split.out.chainAcceptanceRate!, 'HMC per-chain acceptance');
+    const rates = r.split.out.chainAcceptanceRate!;
+    expect(rates.some((v) => v > 0) && rates.some((v) => v < 1)).toBe(true);
+    x0.dispose();
+  });
+
+  it.each(['mala', 'langevin'] as const)('ParallelTempering (%s replicas, 5 x 100 chains, 4 KB windows): swaps by whole pairs of replicas, unaligned windows; the same chains and swap rates as unsplit', async (transition) => {
+    const x0 = ebm.randn([100, 2], { seed: 15 });
+    // 500 chains: each pair of replicas (800 bytes of x, 3,200 with the 4-row chain table)
+    // fits a 4 KB window; the five replicas' table (8,000 bytes) does not. Pair blocks start at
+    // chain 100 or 300 (800 or 2,400 bytes into x): not on a 256-byte boundary.
+    const pt = () => new ParallelTempering(gauss(2), { nReplicas: 5, maxTemperature: 8, stepSize: 0.1, swapEvery: 1, transition });
+    const r = await both(() => pt().sample({ x: x0, nSteps: 6, returnDiagnostics: true, seed: 16 }), 4096);
+    expect(r.split.dispatches).toBeGreaterThan(r.whole.dispatches);
+    sameBits(r.whole.out.samples!, r.split.out.samples!, 'T = 1 chains');
+    sameBits(r.whole.out.swapAcceptanceRate!, r.split.out.swapAcceptanceRate!, 'swap rates');
+    expect(r.split.out.swapAcceptanceRate!.some((v) => v > 0), 'some swaps accepted').toBe(true);
+    x0.dispose();
+  });
+
+  it('a pair of replicas over one window is refused by name, with the sizes and the limit', () => {
+    const x0 = ebm.randn([300, 2], { seed: 17 });
+    rt.tuning.windowBytes = '4096';
+    const err = caught(() => new ParallelTempering(gauss(2), { nReplicas: 3, stepSize: 0.1, swapEvery: 1 }).sample({ x: x0, nSteps: 1, seed: 1 }));
+    delete rt.tuning.windowBytes;
+    expect(err.message).toMatch(/temperingSwap_: one pair of neighbouring replicas \(2 x 300 chains of 2 floats, 9600 bytes with their chain table\) is over this device's binding window of 3840 bytes/);
+    x0.dispose();
+  });
+});
