@@ -62,7 +62,7 @@ describe('scatterRows_', () => {
     ebm.tidy(() => loss.compute(x).loss.dispose());
     const buffer = loss.replayBuffer!;
     const before = await buffer.data();
-    const out = ebm.tidy(() => ebm.keep(loss.compute(x).negatives));
+    const out = ebm.tidy(() => ebm.keep(loss.compute(x).negatives!));
     expect(loss.replayBuffer).toBe(buffer);
     const after = await buffer.data();
     const neg = await out.data();
