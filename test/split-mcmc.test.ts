@@ -3,11 +3,13 @@
 // each block binds windows of its chains' rows and a compact copy of its chain-table columns,
 // and every random number is keyed by the global chain or element, so a split run must give
 // the same chains, accept counts and swaps as the unsplit one, bit for bit. The window is shrunk
-// through rt.tuning.windowBytes so the split paths run on small tensors.
+// through rt.tuning.windowBytes so the split paths run on small tensors. The chain statistics
+// add the blocks' partial sums: equal to a float64 host computation to round-off.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { caught, device, ebm } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 import { GaussianEnergy } from '../src/nn/energies/index.js';
+import { chainStats_ } from '../src/tensor/ops/fused/index.js';
 import { HamiltonianMonteCarlo, MetropolisAdjustedLangevin, ParallelTempering } from '../src/train/index.js';
 
 let rt: ebm.Runtime;
@@ -103,5 +105,50 @@ describe('MCMC samplers on chains over one binding, split by blocks of chains', 
     delete rt.tuning.windowBytes;
     expect(err.message).toMatch(/temperingSwap_: one pair of neighbouring replicas \(2 x 300 chains of 2 floats, 9600 bytes with their chain table\) is over this device's binding window of 3840 bytes/);
     x0.dispose();
+  });
+});
+
+describe('chain statistics over one binding', () => {
+  it('chainStats_ on 1,000 chains of 3 dims and 2 scalars in blocks under 4 KB windows: the host mean and variance of every column', async () => {
+    const chains = 1000;
+    const d = 3;
+    const x = ebm.randn([chains, d], { seed: 18 }).mul(2).add(5);
+    const scalars = ebm.randn([3, chains], { seed: 19 }).add(1);
+    const tables = () => ({ mean: ebm.zeros([2, d]), variance: ebm.zeros([2, d]), scalarMean: ebm.zeros([2, 2]) });
+    const [xv, sv] = [await x.data(), await scalars.data()];
+    // The float64 two-pass oracle; f32 sums of 1,000 values of size ~5 (squares ~4) agree with
+    // it to ~1e-6 relative whatever the order: 2e-5 relative is generous and still fails any
+    // missing, doubled or mis-shifted block (each moves a mean by ~1/8).
+    const host = (col: (i: number) => number) => {
+      let m = 0;
+      for (let i = 0; i < chains; i++) m += col(i);
+      m /= chains;
+      let v = 0;
+      for (let i = 0; i < chains; i++) v += (col(i) - m) ** 2;
+      return [m, v / chains] as const;
+    };
+    const close = (got: number, want: number, what: string) => expect(Math.abs(got - want), `${what}: ${got} vs ${want}`).toBeLessThanOrEqual(2e-5 * Math.max(1, Math.abs(want)));
+    for (const bytes of [0, 4096]) {
+      if (bytes) rt.tuning.windowBytes = String(bytes);
+      const t = tables();
+      const before = rt.stats.dispatches;
+      chainStats_(x, scalars, t, 1);
+      const dispatches = rt.stats.dispatches - before;
+      delete rt.tuning.windowBytes;
+      // Unsplit: one dispatch; split: per block one for x, one per scalar, one for the variance.
+      expect(dispatches, `dispatches (window ${bytes})`).toBe(bytes ? 4 * 4 : 1);
+      const [mean, variance, sm] = [await t.mean.data(), await t.variance.data(), await t.scalarMean.data()];
+      for (let j = 0; j < d; j++) {
+        const [m, v] = host((i) => xv[i * d + j]!);
+        close(mean[d + j]!, m, `mean[${j}] (window ${bytes})`);
+        close(variance[d + j]!, v, `variance[${j}] (window ${bytes})`);
+        expect(mean[j], 'row 0 untouched').toBe(0);
+      }
+      for (let s = 0; s < 2; s++) close(sm[s * 2 + 1]!, host((i) => sv[s * chains + i]!)[0], `scalar mean ${s} (window ${bytes})`);
+      expect([sm[0], sm[2]], 'other rows untouched').toEqual([0, 0]);
+      for (const v of Object.values(t)) v.dispose();
+    }
+    x.dispose();
+    scalars.dispose();
   });
 });
