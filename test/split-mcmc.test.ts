@@ -9,7 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { caught, device, ebm } from './helpers.js';
 import type { Tensor } from '../src/index.js';
 import { GaussianEnergy } from '../src/nn/energies/index.js';
-import { chainStats_ } from '../src/tensor/ops/fused/index.js';
+import { chainStats_, malaPropose_ } from '../src/tensor/ops/fused/index.js';
 import { HamiltonianMonteCarlo, MetropolisAdjustedLangevin, ParallelTempering } from '../src/train/index.js';
 
 let rt: ebm.Runtime;
@@ -105,6 +105,16 @@ describe('MCMC samplers on chains over one binding, split by blocks of chains', 
     delete rt.tuning.windowBytes;
     expect(err.message).toMatch(/temperingSwap_: one pair of neighbouring replicas \(2 x 300 chains of 2 floats, 9600 bytes with their chain table\) is over this device's binding window of 3840 bytes/);
     x0.dispose();
+  });
+
+  it('chains too long for the smallest block (64 aligned chains) over one window are refused by name, with the sizes and the limit', () => {
+    const x = ebm.zeros([100, 100]);
+    const state = { x, grad: ebm.zeros([100, 100]), chain: ebm.zeros([3, 100]), xp: ebm.zeros([100, 100]), beta: ebm.ones([100]) };
+    rt.tuning.windowBytes = '4096';
+    const err = caught(() => malaPropose_(state, { step: 0, key: { lo: 1, hi: 2 }, h: 0.1 }));
+    delete rt.tuning.windowBytes;
+    expect(err.message).toMatch(/^malaPropose_: 64 chains of 100 floats \(25600 bytes, the fewest a block of chains over one binding may hold\) are over this device's binding window of 4096 bytes \(maxStorageBufferBindingSize \d+\)/);
+    for (const t of Object.values(state)) t.dispose();
   });
 });
 

@@ -2,15 +2,23 @@
 // each block binds windows of its chains' rows, and the chain table ([rows, chains]: energy,
 // accepted, counts), whose rows a block touches in strided columns, goes through a compact
 // scratch copy [rows, block] copied in before the block's dispatch and back after it.
-import { elementChunks, windowAt } from './binding-window.js';
+import { elementChunks, windowAt, windowBytes } from './binding-window.js';
 import type { BufferWindow, PooledBuffer, Runtime } from './runtime.js';
 
 /**
  * Blocks [c0, c1) of `chains` chains of `dim` floats whose rows, per-chain values and chain-table
  * columns (`tableRows` floats a chain) each fit one window and start on an aligned byte offset
- * (so c0 * dim is a multiple of 4: a Philox call's four elements never straddle blocks).
+ * (so c0 * dim is a multiple of 4: a Philox call's four elements never straddle blocks). `op`
+ * names the op in the refusal of chains too long for the smallest block.
  */
-export function chainBlocks(rt: Runtime, chains: number, dim: number, tableRows: number): [number, number][] {
+export function chainBlocks(rt: Runtime, op: string, chains: number, dim: number, tableRows: number): [number, number][] {
+  // A block starts on an aligned chain: the fewest chains a block may hold.
+  const least = rt.bindingAlignment / 4;
+  const bytes = least * Math.max(dim, tableRows, 1) * 4;
+  if (bytes > windowBytes(rt))
+    throw new Error(
+      `${op}: ${least} chains of ${dim} floats (${bytes} bytes, the fewest a block of chains over one binding may hold) are over this device's binding window of ${windowBytes(rt)} bytes (maxStorageBufferBindingSize ${rt.maxBindingSize}). Use chains of fewer dims.`,
+    );
   return elementChunks(rt, chains, [dim * 4, 4, tableRows * 4]);
 }
 

@@ -38,7 +38,7 @@ export function chainStatsKernel(rt: Runtime, x: PooledBuffer, scalars: PooledBu
   // Over one binding: blocks of chains, each a window of x's rows and of each scalar row (one
   // dispatch per scalar: the rows of `scalars` are `chains` apart), their sums added (mode 1);
   // then the squared deviations from the finished mean (mode 2).
-  const blocks = chainBlocks(rt, a.chains, a.dim, 0);
+  const blocks = chainBlocks(rt, 'chainStats_', a.chains, a.dim, 0);
   const out = [mean, variance, scalarMean];
   const run = (mode: number, b: number, bound: KernelArg, extra: object, columns: number) => {
     const p = { ...params, ...extra, chains: blocks[b]![1] - blocks[b]![0], mode, first: b === 0 ? 1 : 0, last: b === blocks.length - 1 ? 1 : 0 };

@@ -58,10 +58,10 @@ function args(rt: Runtime, s: Record<keyof HmcBuffers, Bound>, gradP: Bound | nu
  * block of chains with windows of the block's rows and a compact copy of its chain-table
  * columns when `table` (Philox stays keyed by the global chain, so the result is the same).
  */
-function dispatchChains(rt: Runtime, s: HmcBuffers, gradP: PooledBuffer | null, energyP: PooledBuffer | null, a: HmcStepArgs, table: boolean, run: (b: KernelArg[], chains: number) => void): void {
+function dispatchChains(rt: Runtime, op: string, s: HmcBuffers, gradP: PooledBuffer | null, energyP: PooledBuffer | null, a: HmcStepArgs, table: boolean, run: (b: KernelArg[], chains: number) => void): void {
   const more = [gradP, energyP].filter((b): b is PooledBuffer => b !== null);
   if (!needsWindows(rt, Math.max(a.dim, 3) * a.chains * 4, s.x, s.grad, s.chain, s.xp, s.p, ...more)) return run(args(rt, s, gradP, energyP, a), a.chains);
-  const blocks = chainBlocks(rt, a.chains, a.dim, table ? 3 : 0);
+  const blocks = chainBlocks(rt, op, a.chains, a.dim, table ? 3 : 0);
   const scratch = table ? new ChainTableScratch(rt, s.chain, a.chains, [0, 1, 2], Math.max(...blocks.map(([c0, c1]) => c1 - c0))) : null;
   for (const [c0, c1] of blocks) {
     const rows = (b: PooledBuffer) => rowsWindow(rt, b, a.dim, c0, c1);
@@ -76,17 +76,17 @@ function dispatchChains(rt: Runtime, s: HmcBuffers, gradP: PooledBuffer | null, 
 
 /** Draws the momentum and makes the first half step and full position step. */
 export function hmcBeginKernel(rt: Runtime, s: HmcBuffers, a: HmcStepArgs): void {
-  dispatchChains(rt, s, null, null, a, false, (b, n) => rt.dispatch(BEGIN, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 4 / 256)) }));
+  dispatchChains(rt, 'hmcBegin_', s, null, null, a, false, (b, n) => rt.dispatch(BEGIN, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 4 / 256)) }));
 }
 
 /** A full momentum step with the gradient at xp, then a position step. */
 export function hmcLeapKernel(rt: Runtime, s: HmcBuffers, gradP: PooledBuffer, a: HmcStepArgs): void {
-  dispatchChains(rt, s, gradP, null, a, false, (b, n) => rt.dispatch(LEAP, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 256)) }));
+  dispatchChains(rt, 'hmcLeap_', s, gradP, null, a, false, (b, n) => rt.dispatch(LEAP, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 256)) }));
 }
 
 /** The last half step, the Hamiltonians, and the Metropolis decision per chain. */
 export function hmcAcceptKernel(rt: Runtime, s: HmcBuffers, gradP: PooledBuffer, energyP: PooledBuffer, a: HmcStepArgs): void {
   // A workgroup per chain, only as wide as the chain has dims (up to 64): small dims waste no lanes.
   const wg = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, a.dim))));
-  dispatchChains(rt, s, gradP, energyP, a, true, (b, n) => rt.dispatch(ACCEPT, b, { overrides: { WG: wg }, workgroups: rt.grid(n) }));
+  dispatchChains(rt, 'hmcAccept_', s, gradP, energyP, a, true, (b, n) => rt.dispatch(ACCEPT, b, { overrides: { WG: wg }, workgroups: rt.grid(n) }));
 }

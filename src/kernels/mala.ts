@@ -123,8 +123,8 @@ function overLimit(rt: Runtime, s: MalaBuffers, a: MalaStepArgs, ...more: Pooled
  * the kernel uses the chain table (`tableRows`), a compact copy of its columns; Philox stays
  * keyed by the global chain (`base`).
  */
-function inBlocks(rt: Runtime, s: MalaBuffers, gradP: PooledBuffer | null, energyP: PooledBuffer | null, a: MalaStepArgs, tableRows: readonly number[], dispatch: (args: KernelArg[], chains: number) => void): void {
-  const blocks = chainBlocks(rt, a.chains, a.dim, tableRows.length ? 4 : 0);
+function inBlocks(rt: Runtime, op: string, s: MalaBuffers, gradP: PooledBuffer | null, energyP: PooledBuffer | null, a: MalaStepArgs, tableRows: readonly number[], dispatch: (args: KernelArg[], chains: number) => void): void {
+  const blocks = chainBlocks(rt, op, a.chains, a.dim, tableRows.length ? 4 : 0);
   const most = Math.max(...blocks.map(([c0, c1]) => c1 - c0));
   const scratch = s.chain && tableRows.length ? new ChainTableScratch(rt, s.chain, a.chains, tableRows, most) : null;
   for (const [c0, c1] of blocks) {
@@ -144,13 +144,13 @@ const rowWidth = (dim: number) => Math.min(64, 2 ** Math.ceil(Math.log2(Math.max
 /** xp = x - h beta grad + sqrt(2h) eps. */
 export function malaProposeKernel(rt: Runtime, s: MalaBuffers, a: MalaStepArgs): void {
   if (!overLimit(rt, s, a)) return rt.dispatch(PROPOSE, args(rt, s, null, null, a), { workgroups: rt.grid(Math.ceil((a.chains * a.dim) / 4 / 256)) });
-  inBlocks(rt, { ...s, chain: null }, null, null, a, [], (b, n) => rt.dispatch(PROPOSE, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 4 / 256)) }));
+  inBlocks(rt, 'malaPropose_', { ...s, chain: null }, null, null, a, [], (b, n) => rt.dispatch(PROPOSE, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 4 / 256)) }));
 }
 
 /** x = x - h beta grad + sqrt(2h) eps, in place (the tempered unadjusted Langevin step). */
 export function temperedLangevinKernel(rt: Runtime, s: MalaBuffers, a: MalaStepArgs): void {
   if (!overLimit(rt, s, a)) return rt.dispatch(LANGEVIN, args(rt, s, null, null, a), { workgroups: rt.grid(Math.ceil((a.chains * a.dim) / 4 / 256)) });
-  inBlocks(rt, { ...s, chain: null, xp: null }, null, null, a, [], (b, n) => rt.dispatch(LANGEVIN, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 4 / 256)) }));
+  inBlocks(rt, 'temperedLangevin_', { ...s, chain: null, xp: null }, null, null, a, [], (b, n) => rt.dispatch(LANGEVIN, b, { workgroups: rt.grid(Math.ceil((n * a.dim) / 4 / 256)) }));
 }
 
 /** The Metropolis-Hastings decision per chain; accepted chains take xp, its gradient and energy. */
@@ -161,7 +161,7 @@ export function malaAcceptKernel(rt: Runtime, s: MalaBuffers, gradP: PooledBuffe
   };
   if (!overLimit(rt, s, a, gradP, energyP)) return run(args(rt, s, gradP, energyP, a), a.chains);
   // The decision writes the energy, accepted and count rows of the table.
-  inBlocks(rt, s, gradP, energyP, a, [0, 1, 2], run);
+  inBlocks(rt, 'malaAccept_', s, gradP, energyP, a, [0, 1, 2], run);
 }
 
 /** Replica exchange between neighbouring temperatures of each column. */
