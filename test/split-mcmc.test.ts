@@ -6,7 +6,8 @@
 // through rt.tuning.windowBytes so the split paths run on small tensors. The chain statistics
 // add the blocks' partial sums: equal to a float64 host computation to round-off.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { caught, device, ebm } from './helpers.js';
+import { caught, device, ebm, LONG } from './helpers.js';
+import { philox, unit } from './philox.js';
 import type { Tensor } from '../src/index.js';
 import { GaussianEnergy } from '../src/nn/energies/index.js';
 import { chainStats_, malaPropose_ } from '../src/tensor/ops/fused/index.js';
@@ -16,6 +17,7 @@ let rt: ebm.Runtime;
 
 beforeAll(async () => {
   rt = await device();
+  if (!LONG) console.log('split-mcmc: MALA on 134 MB of chains (over the real 128 MiB binding limit) is skipped in npm test (~700 MB and ~10 s on lavapipe); npm run test:long runs it');
 });
 
 afterEach(() => {
@@ -161,4 +163,38 @@ describe('chain statistics over one binding', () => {
     x.dispose();
     scalars.dispose();
   });
+});
+
+describe('over the real binding limit (LONG)', () => {
+  // [8.4M, 4] f32 is 134.2 MB, over lavapipe's 128 MiB maxStorageBufferBindingSize.
+  const n = 8_390_000;
+  const d = 4;
+  it.runIf(LONG)(`malaPropose_ and malaAccept_ on [${n}, ${d}] chains: the last chains' proposals are the host Philox normals, and all are taken`, async () => {
+    const h = 0.125;
+    const seed = { lo: 7, hi: 9 };
+    const step = 3;
+    const state = { x: ebm.zeros([n, d]), grad: ebm.zeros([n, d]), chain: ebm.zeros([3, n]), xp: ebm.zeros([n, d]), beta: ebm.ones([n]) };
+    expect(state.x.storage.buffer.size).toBeGreaterThan(rt.maxBindingSize);
+    ebm.fused.malaPropose_(state, { step, key: seed, h });
+    // From x = grad = 0, xp = sqrt(2h) eps: eps of element e is lane e % 4 of the Box-Muller
+    // pair of Philox(e / 4, step, 3, 0) (shaders/philox.wgsl); the GPU's log/cos agree to ~1e-6.
+    const eps = (e: number) => {
+      const w = philox([e >>> 2, step, 3, 0], [seed.lo, seed.hi]).map(unit);
+      const [u, t] = (e & 3) < 2 ? [w[0]!, w[1]!] : [w[2]!, w[3]!];
+      const r = Math.sqrt(-2 * Math.log(u));
+      return (e & 1) === 0 ? r * Math.cos(2 * Math.PI * t) : r * Math.sin(2 * Math.PI * t);
+    };
+    const tail = state.xp.slice(0, n - 3, n);
+    const got = await tail.data();
+    for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - Math.sqrt(2 * h) * eps((n - 3) * d + i)), `element ${(n - 3) * d + i}`).toBeLessThan(1e-4);
+    // With zero gradients both proposal densities match and the energies are 0: log a = 0, so
+    // every chain (log u < 0) takes its proposal and counts it.
+    const gradP = ebm.zeros([n, d]);
+    const energyP = ebm.zeros([n]);
+    ebm.fused.malaAccept_(state, gradP, energyP, { step, key: seed, h });
+    const [xTail, counts] = [state.x.slice(0, n - 3, n), state.chain.slice(0, 2, 3).sum()];
+    expect(Array.from(await xTail.data())).toEqual(Array.from(got));
+    expect((await counts.data())[0]).toBe(n);
+    for (const t of [...Object.values(state), tail, gradP, energyP, xTail, counts]) t.dispose();
+  }, 300_000);
 });
