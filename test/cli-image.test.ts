@@ -59,6 +59,10 @@ test('train --dataset mnist writes the run folder: grids, loss plot, metrics wit
   expect(hist).toHaveLength(10);
   expect(hist.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
   expect(final.quality_samples).toBe(32);
+  // The headline samples continue replay-buffer chains; short-run samples from noise are scored beside them.
+  expect(final.noise_classifier_confidence).toBeGreaterThan(0);
+  expect(final.noise_classifier_confidence).toBeLessThanOrEqual(1);
+  expect((final.noise_class_histogram as number[]).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 3);
   // model.safetensors: ConvEnergyModel's options in the metadata, strict load, same energies as the run's checkpoint.
   const bytes = new Uint8Array(readFileSync(join(dir, 'model.safetensors')));
   const meta = ebm.parseSafetensors(bytes).metadata;

@@ -94,7 +94,7 @@ def main():
     p.add_argument("--langevin-steps", type=int, default=20)
     p.add_argument("--step-size", type=float, default=10.0)
     p.add_argument("--noise-std", type=float, default=0.005)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--alpha", type=float, default=0.1, help="energy regulariser weight")
     p.add_argument("--max-grad-norm", type=float, default=0.1)
     p.add_argument("--buffer-size", type=int, default=10000, help="in all, split over the processes")

@@ -4,8 +4,8 @@
 //   config.json, metrics.jsonl (logged steps, then one 'final' line with the quality figures),
 //   checkpoint.safetensors (the trainer's whole state: --resume continues bit for bit),
 //   model.safetensors (PyTorch's names; the seed's ConvEnergyModel loads it),
-//   samples.png (64 chains from uniform noise), buffer.png (64 replay-buffer rows),
-//   chain.png (one chain's frames from noise), loss.png.
+//   samples.png (64 model samples: replay-buffer chains run sampleSteps further), buffer.png
+//   (64 replay-buffer rows as they are), chain.png (one chain's frames from noise), loss.png.
 // The 2-D runs are train.ts; both share the run folder rules, the checkpoint format and the plots.
 import { appendFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -34,14 +34,22 @@ export interface ImageFinalMetrics {
   energy_data: number;
   /** Mean E of uniform noise over the data's box: a trained model puts data well below it. */
   energy_noise: number;
-  /** Mean E of the model's samples (chains of sampleSteps from noise). */
+  /**
+   * Mean E of the model's samples: qualitySamples replay-buffer chains run sampleSteps further
+   * (the persistent chains are the model's samples in PCD, as IGEBM and JEM draw theirs).
+   */
   energy_samples: number;
-  /** Digit-classifier figures of the samples (1-channel 28x28 runs only). */
+  /** Digit-classifier figures of those samples (1-channel 28x28 runs only). */
   classifier_confidence?: number;
   class_histogram?: number[];
   min_class_fraction?: number;
   inception_score?: number;
   quality_samples?: number;
+  /** The same figures for short-run samples: qualitySamples chains of sampleSteps from uniform noise. */
+  noise_classifier_confidence?: number;
+  noise_class_histogram?: number[];
+  noise_min_class_fraction?: number;
+  noise_inception_score?: number;
   seconds: number;
 }
 
@@ -196,7 +204,8 @@ async function trainIn(o: ImageTrainOptions, given: Set<string>, out: Output, ou
     }
     await ebm.saveSafetensors(recipe.model, join(outDir, 'model.safetensors'), { metadata: { ...modelMetadata(config, step), [M.kind]: 'model' } });
     const final = await evaluate(recipe, config, dataset, train, outDir, history, log.last(), step, started);
-    const q = final.classifier_confidence !== undefined ? `; classifier confidence ${final.classifier_confidence.toFixed(3)}, smallest class ${(100 * final.min_class_fraction!).toFixed(1)}%, inception score ${final.inception_score!.toFixed(2)}` : '';
+    const noise = final.noise_classifier_confidence !== undefined ? ` (short-run from noise: ${final.noise_classifier_confidence.toFixed(3)}, ${(100 * final.noise_min_class_fraction!).toFixed(1)}%, ${final.noise_inception_score!.toFixed(2)})` : '';
+    const q = final.classifier_confidence !== undefined ? `; samples: classifier confidence ${final.classifier_confidence.toFixed(3)}, smallest class ${(100 * final.min_class_fraction!).toFixed(1)}%, inception score ${final.inception_score!.toFixed(2)}${noise}` : '';
     out.write(`done in ${final.seconds.toFixed(1)} s: loss ${fmt(final.loss)}, E(held-out) ${fmt(final.energy_data)}, E(noise) ${fmt(final.energy_noise)}, E(samples) ${fmt(final.energy_samples)}${q}`);
     out.write(`wrote ${FILES.map((f) => join(outDir, f)).join(', ')}`);
     return { outDir, config, step, final, interrupted: false };
@@ -206,12 +215,18 @@ async function trainIn(o: ImageTrainOptions, given: Set<string>, out: Output, ou
   }
 }
 
-/** The model's samples from uniform noise: `n` chains of `steps`, in batches that keep memory bounded. */
-export function sampleImages(recipe: Pick<ebm.ImageEBM, 'sampler' | 'noise'>, n: number, steps: number, seed: number): ebm.Tensor {
+/**
+ * The model's samples: `n` chains of `steps`, in batches that keep memory bounded, from uniform
+ * noise, or continuing rows [0, n) of `from` (a replay buffer, whose rows are in no order: PCD
+ * writes its chains back to uniformly drawn rows).
+ */
+export function sampleImages(recipe: Pick<ebm.ImageEBM, 'sampler' | 'noise'>, n: number, steps: number, seed: number, from?: ebm.Tensor): ebm.Tensor {
   const batch = 256;
   const parts: ebm.Tensor[] = [];
-  for (let at = 0; at < n; at += batch)
-    parts.push(ebm.keep(ebm.tidy(() => recipe.sampler.sample({ x: recipe.noise(Math.min(batch, n - at)), nSteps: steps, seed: seed + at }))));
+  for (let at = 0; at < n; at += batch) {
+    const m = Math.min(batch, n - at);
+    parts.push(ebm.keep(ebm.tidy(() => recipe.sampler.sample({ x: from ? from.slice(0, at, at + m).clone() : recipe.noise(m), nSteps: steps, seed: seed + at }))));
+  }
   if (parts.length === 1) return parts[0]!;
   const all = ebm.concat(parts, 0);
   for (const p of parts) p.dispose();
@@ -234,10 +249,12 @@ async function evaluate(
   const seed = config.seed + EVAL_SEED_OFFSET;
   ebm.manualSeed(seed);
   const heldOut = dataset === 'mnist' ? (await ebm.loadImageDataset('mnist', { split: 'heldOut' })).images : ebm.keep(train.images.slice(0, 0, Math.min(1000, train.images.shape[0]!)));
-  const samples = sampleImages(recipe, config.qualitySamples, config.sampleSteps, seed);
+  const buffer = recipe.loss.replayBuffer;
+  const fromNoise = sampleImages(recipe, config.qualitySamples, config.sampleSteps, seed);
+  // A resumed run's buffer can be smaller than qualitySamples only if bufferSize is: then noise alone.
+  const samples = buffer && buffer.shape[0]! >= config.qualitySamples ? sampleImages(recipe, config.qualitySamples, config.sampleSteps, seed + 1, buffer) : fromNoise;
   const [eData, eNoise, eSamples] = ebm.noGrad(() => ebm.tidy(() => [model.forward(heldOut).mean(), model.forward(recipe.noise(256)).mean(), model.forward(samples).mean()].map((t) => ebm.keep(t))));
   const chain = ebm.tidy(() => ebm.keep((recipe.sampler.sample({ x: recipe.noise(1), nSteps: config.sampleSteps, thin: Math.max(1, Math.floor(config.sampleSteps / CHAIN_FRAMES)), returnTrajectory: true, seed: seed + 1 }).trajectory!)));
-  const buffer = recipe.loss.replayBuffer;
   const sTop = samples.slice(0, 0, GRID);
   const bTop = buffer ? buffer.slice(0, 0, GRID) : null;
   const [sx, cx, bx, ed, en, es] = await Promise.all([sTop.data(), chain.data(), bTop ? bTop.data() : Promise.resolve(null), eData!.item(), eNoise!.item(), eSamples!.item()]);
@@ -251,10 +268,15 @@ async function evaluate(
   if (c === 1 && s === 28) {
     const classifier = await ebm.loadDigitClassifier();
     const q = await ebm.scoreDigits(classifier, samples);
-    quality = { classifier_confidence: Number(q.meanConfidence.toFixed(4)), class_histogram: q.histogram.map((f) => Number(f.toFixed(4))), min_class_fraction: Number(q.minClassFraction.toFixed(4)), inception_score: Number(q.inceptionScore.toFixed(4)), quality_samples: q.n };
+    const r = (v: number) => Number(v.toFixed(4));
+    quality = { classifier_confidence: r(q.meanConfidence), class_histogram: q.histogram.map(r), min_class_fraction: r(q.minClassFraction), inception_score: r(q.inceptionScore), quality_samples: q.n };
+    if (samples !== fromNoise) {
+      const z = await ebm.scoreDigits(classifier, fromNoise);
+      Object.assign(quality, { noise_classifier_confidence: r(z.meanConfidence), noise_class_histogram: z.histogram.map(r), noise_min_class_fraction: r(z.minClassFraction), noise_inception_score: r(z.inceptionScore) });
+    }
     classifier.dispose?.();
   }
-  for (const t of [heldOut, samples, chain, eData!, eNoise!, eSamples!]) t.dispose();
+  for (const t of new Set([heldOut, samples, fromNoise, chain, eData!, eNoise!, eSamples!])) t.dispose();
   const final: ImageFinalMetrics = { step, phase: 'final', loss: last.loss ?? NaN, energy_data: ed, energy_noise: en, energy_samples: es, ...quality, seconds: Number(((performance.now() - started) / 1000).toFixed(2)) };
   appendFileSync(join(outDir, 'metrics.jsonl'), `${JSON.stringify(final)}\n`);
   const xs = history.map((r) => r.step!);
