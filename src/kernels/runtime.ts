@@ -459,7 +459,7 @@ export class Runtime {
     const op = this.currentOp ?? spec.shader.replace(/\.wgsl$/, '');
     return (
       `${op}: its kernel (${spec.shader}) binds '${binding}' whole, a ${bytes}-byte buffer (${mib(bytes)}), over this device's maxStorageBufferBindingSize of ${this.maxBindingSize} bytes (${mib(this.maxBindingSize)}); ` +
-      `elementwise ops, fills, casts, copies, reductions, matmul, conv2d, optimizer steps and the Langevin kernels split their work over such buffers; this kernel does not. Nothing of ${op} was kept. Use smaller tensors (fewer rows or a smaller batch).`
+      `elementwise ops, fills, casts, copies, reductions, matmul, conv2d, optimizer steps and the Langevin, MALA, HMC, tempering and chain-statistics kernels split their work over such buffers; this kernel does not. Nothing of ${op} was kept. Use smaller tensors (fewer rows or a smaller batch).`
     );
   }
 
