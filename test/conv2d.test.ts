@@ -171,6 +171,23 @@ describe('conv2d', () => {
     expect(rt.stats.byShader.get('conv2d-direct.wgsl') ?? 0).toBe(before + 1);
   });
 
+  test.each(['registers', 'subgroup'] as const)('a first layer (Cin = 1) takes its dx from the direct data-gradient kernel under %s, one dispatch', async (tiling) => {
+    // Every Cin <= 3 case above checks this kernel's dx against PyTorch; this pins that it runs.
+    const rt = await device();
+    const c = cases.find((k) => k.name.includes('Cin = 1, direct'))!;
+    const w = fx.get(`${c.id}/w`);
+    const x = fx.get(`${c.id}/x`);
+    const gout = ebm.conv2d(x, w, null, opts(c, tiling)).detach();
+    const before = rt.stats.dispatches;
+    const direct = rt.stats.byShader.get('conv2d-direct-dgrad.wgsl') ?? 0;
+    const dx = conv2dInputGrad(gout, w, [x.shape[2]!, x.shape[3]!], opts(c, tiling));
+    expect(rt.stats.dispatches - before).toBe(1);
+    expect(rt.stats.byShader.get('conv2d-direct-dgrad.wgsl') ?? 0).toBe(direct + 1);
+    // Against the tiled (workgroup) schedule's dx on the same upstream gradient.
+    const ref = conv2dInputGrad(gout, w, [x.shape[2]!, x.shape[3]!], opts(c, 'workgroup'));
+    expectClose(await dx.data(), Array.from(await ref.data()), TOL, 'direct dgrad vs tiled');
+  });
+
   test('one pipeline per entry point serves every size', async () => {
     const rt = await device();
     const run = (n: number, h: number) => ebm.tidy(() => ebm.conv2d(ebm.randn([n, 3, h, h + 2], { seed: 1 }), ebm.randn([4, 3, 3, 3], { seed: 2 }), null, { padding: 1, tiling: 'registers' }));

@@ -48,6 +48,18 @@ const CONV_DIRECT: KernelSpec = {
     { name: 'z_out', kind: 'storage' },
   ],
 };
+const CONV_DIRECT_DGRAD: KernelSpec = {
+  shader: 'conv2d-direct-dgrad.wgsl',
+  entry: 'dgrad_direct',
+  bindings: [
+    { name: 'dy', kind: 'read-only-storage' },
+    { name: 'w', kind: 'read-only-storage' },
+    { name: 'dx', kind: 'storage' },
+    { name: 'params', kind: 'uniform' },
+  ],
+};
+/** The most input channels the direct data-gradient kernel takes (a first layer's dx). */
+const DIRECT_DGRAD_MAX_CIN = 3;
 /** Pixel blocks per invocation of the direct kernel (its weight registers are loaded once). */
 const DIRECT_R = 4;
 
@@ -363,6 +375,26 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   };
   const [topH, botH] = span(g.kH, sh, g.padding[0], g.dilation[0], g.inH, g.outH);
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
+  // A first layer's dx (Cin <= 3): one invocation per pixel of dx, no packing dispatches.
+  if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
+    const p = {
+      batch: g.batch,
+      in_c: g.inC,
+      in_h: g.inH,
+      in_w: g.inW,
+      out_c: g.outC,
+      out_h: g.outH,
+      out_w: g.outW,
+      stride_h: sh,
+      stride_w: sw,
+      pad_h: g.padding[0],
+      pad_w: g.padding[1],
+      dil_h: g.dilation[0],
+      dil_w: g.dilation[1],
+    };
+    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, p], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
+    return;
+  }
   const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
   const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
   // A packed dy over the binding limit would fail: tile instead.
