@@ -3,7 +3,7 @@
 # that ../shared/gpu/make-kit.sh builds into .gpu-kit/ (a node binary, the CLI bundled with tfjs
 # and jax-js, Dawn's linux-x64 binding, the Vulkan loader's .deb). Dawn runs on Vulkan with the
 # NVIDIA ICD there. Reports matmul [4096,4096]@[4096,4096] in f32 and f16 as fractions of the
-# card's peak, then conv2d, conv2d-backward, langevin, image-langevin, mlp-step and train-step
+# card's peak, then conv2d, conv2d-backward, langevin, image-langevin, image-train, mlp-step and train-step
 # against tfjs and jax-js on the same adapter, each suite under its own time limit.
 #
 #   ../shared/gpu/make-kit.sh                 here, from the project root (after npm ci)
@@ -86,7 +86,7 @@ if [ "$quick" = 1 ]; then
   plan=("matmul-large 60 --repeat 2 --warmup 1" "conv2d 90 --repeat 1 --warmup 1" "langevin 90 --repeat 1 --warmup 1")
   compare=jax
 else
-  plan=("matmul-large 90" "conv2d 70" "langevin 50" "conv2d-backward 60" "image-langevin 60" "mlp-step 30" "train-step 60")
+  plan=("matmul-large 90" "conv2d 70" "langevin 50" "conv2d-backward 60" "image-langevin 50" "image-train 40" "mlp-step 30" "train-step 60")
   compare=tfjs,jax
 fi
 export EBM_BENCH_MATMUL_SIZE=$size
