@@ -16,6 +16,8 @@ struct Params {
   out_c: u32,
   out_h: u32,
   out_w: u32,
+  k_h: u32,
+  k_w: u32,
   stride_h: u32,
   stride_w: u32,
   pad_h: u32,

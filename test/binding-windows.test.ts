@@ -5,7 +5,7 @@
 // must agree bit for bit: each element is computed by the same code) or with a float64 host
 // reduction; test/limits.test.ts runs real tensors over the 128 MiB binding limit.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { caught, device, ebm, expectClose } from './helpers.js';
+import { caught, device, ebm, expectClose, expectSameBits } from './helpers.js';
 import { separableSpan, stridedSpan } from '../src/kernels/binding-window.js';
 
 let rt: ebm.Runtime;
@@ -31,11 +31,6 @@ async function splitAndWhole(make: () => ebm.Tensor, bytes = 4096): Promise<{ wh
   const split = await s.data();
   s.dispose();
   return { whole, split, dispatches };
-}
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i]) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
 }
 
 describe('the span a chunk of a strided view touches', () => {
@@ -76,9 +71,9 @@ describe('elementwise ops split over windows agree with the unsplit run', () => 
     const x = ebm.randn([10000], { seed: 1 }).mul(3);
     const r = await splitAndWhole(() => x.exp());
     expect(r.dispatches).toBe(10);
-    sameBits(r.whole, r.split, 'exp');
+    expectSameBits(r.whole, r.split, 'exp');
     const c = await splitAndWhole(() => x.clamp(-1, 1));
-    sameBits(c.whole, c.split, 'clamp');
+    expectSameBits(c.whole, c.split, 'clamp');
     x.dispose();
   });
 
@@ -98,7 +93,7 @@ describe('elementwise ops split over windows agree with the unsplit run', () => 
     ] as const) {
       const r = await splitAndWhole(make);
       expect(r.dispatches, what).toBeGreaterThan(5);
-      sameBits(r.whole, r.split, what);
+      expectSameBits(r.whole, r.split, what);
     }
     // [1, 3000] broadcast over [4, 3000]: a chunk of 1,024 outputs that crosses a row reads
     // both ends of the operand's only row, 12 KB, over a 4 KB window.
@@ -125,7 +120,7 @@ describe('elementwise ops split over windows agree with the unsplit run', () => 
     ] as const) {
       const r = await splitAndWhole(make);
       expect(r.dispatches, what).toBeGreaterThan(3);
-      sameBits(r.whole, r.split, what);
+      expectSameBits(r.whole, r.split, what);
     }
   });
 
@@ -133,7 +128,7 @@ describe('elementwise ops split over windows agree with the unsplit run', () => 
     const x = ebm.randn([4097], { seed: 8 });
     const r = await splitAndWhole(() => ebm.tidy(() => x.to('f16').to('f32')));
     expect(r.dispatches).toBeGreaterThanOrEqual(6);
-    sameBits(r.whole, r.split, 'f16 round trip');
+    expectSameBits(r.whole, r.split, 'f16 round trip');
     x.dispose();
   });
 
@@ -148,7 +143,7 @@ describe('elementwise ops split over windows agree with the unsplit run', () => 
     ] as const) {
       const r = await splitAndWhole(make);
       expect(r.dispatches, what).toBeGreaterThan(2);
-      sameBits(r.whole, r.split, what);
+      expectSameBits(r.whole, r.split, what);
     }
     const xg = ebm.randn([60, 50], { seed: 13 }).requiresGrad_();
     const g = await splitAndWhole(() => {
@@ -157,7 +152,7 @@ describe('elementwise ops split over windows agree with the unsplit run', () => 
       ebm.tidy(() => xg.slice(0, 5, 55, 3).sum().backward());
       return xg.grad!.detach();
     });
-    sameBits(g.whole, g.split, 'slice gradient');
+    expectSameBits(g.whole, g.split, 'slice gradient');
     // Swapping the outer dims: 90 outputs in a row read 30 rows of 120 inputs apart (13.9 KB),
     // over a 4 KB window however small the chunk.
     rt.tuning.windowBytes = '4096';

@@ -93,6 +93,12 @@ export function expectElementwiseClose(actual: ArrayLike<number>, expected: Arra
   }
 }
 
+/** Fails at the first element where `split` differs from `whole` bit for bit (NaN equals NaN), naming it. */
+export function expectSameBits(whole: Float32Array, split: Float32Array, what: string): void {
+  expect(split.length, what).toBe(whole.length);
+  for (let i = 0; i < whole.length; i++) if (!Object.is(whole[i], split[i])) expect.fail(`${what}: element ${i} is ${split[i]} split, ${whole[i]} whole`);
+}
+
 /**
  * Runs the garbage collector (vitest starts workers with --expose-gc) and lets finalizers run,
  * so tensors that earlier tests dropped without dispose() leave memory() before a leak check

@@ -7,7 +7,7 @@
 // pass and of the input gradient is computed by the same code over the same terms as unsplit,
 // so those must agree bit for bit; the weight gradient sums its terms in another order.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { caught, device, ebm, expectClose } from './helpers.js';
+import { caught, device, ebm, expectClose, expectSameBits } from './helpers.js';
 
 let rt: ebm.Runtime;
 
@@ -18,11 +18,6 @@ beforeAll(async () => {
 afterEach(() => {
   delete rt.tuning.windowBytes;
 });
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  expect(b.length, what).toBe(a.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
-}
 
 /** y = conv2d(x, w, b) with an activation, and the gradients of <y, g>, unsplit and with windows of `bytes`. */
 async function both(xShape: number[], wShape: number[], opts: ebm.Conv2dOptions, bytes: number) {
@@ -50,8 +45,8 @@ async function both(xShape: number[], wShape: number[], opts: ebm.Conv2dOptions,
 
 function expectSame(r: Awaited<ReturnType<typeof both>>, what: string): void {
   expect(r.split.dispatches, `${what}: the split run takes more dispatches`).toBeGreaterThan(r.whole.dispatches);
-  sameBits(r.whole.values[0]!, r.split.values[0]!, `${what}: y`);
-  sameBits(r.whole.values[1]!, r.split.values[1]!, `${what}: x.grad`);
+  expectSameBits(r.whole.values[0]!, r.split.values[0]!, `${what}: y`);
+  expectSameBits(r.whole.values[1]!, r.split.values[1]!, `${what}: x.grad`);
   // dw and db sum (batch x pixels) products of O(1) values in chunks, then the chunks: f32
   // reordering of a few hundred terms stays far under 1e-5 of the sum's scale.
   expectClose(r.split.values[2]!, r.whole.values[2]!, 1e-5, `${what}: w.grad`);

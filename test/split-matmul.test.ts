@@ -5,7 +5,7 @@
 // of c with the same code over the same k order as the unsplit kernel, so row and batch splits
 // must agree bit for bit; a split over k adds partial sums in another order (tolerance below).
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { caught, device, ebm, expectClose } from './helpers.js';
+import { caught, device, ebm, expectClose, expectSameBits } from './helpers.js';
 import { matmulT } from '../src/tensor/ops/matmul.js';
 
 let rt: ebm.Runtime;
@@ -36,11 +36,6 @@ async function splitAndWhole(make: () => ebm.Tensor[], bytes = 4096): Promise<{ 
   return { whole: w.values, split: s.values, dispatches: [w.dispatches, s.dispatches] };
 }
 
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  expect(b.length, what).toBe(a.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
-}
-
 describe('matmul split by rows of a and c', () => {
   // [300, 12] x [12, 8]: a is 14 KB and c 9.6 KB against 4 KB windows. Shapes the vec4 bodies
   // cannot take ([300, 13] x [13, 7]) run on the scalar kernel.
@@ -57,7 +52,7 @@ describe('matmul split by rows of a and c', () => {
         return [raw, z, z.silu()];
       });
       expect(r.dispatches[1], 'the split run takes more dispatches').toBeGreaterThan(r.dispatches[0]);
-      ['raw', 'z', 'silu'].forEach((what, i) => sameBits(r.whole[i]!, r.split[i]!, `${schedule}: ${what}`));
+      ['raw', 'z', 'silu'].forEach((what, i) => expectSameBits(r.whole[i]!, r.split[i]!, `${schedule}: ${what}`));
       for (const t of [a, b, bias]) t.dispose();
     });
   }
@@ -74,8 +69,8 @@ describe('matmul split by rows of a and c', () => {
       return [y, x.grad!, w.grad!, bias.grad!].map((t) => t.detach());
     });
     expect(r.dispatches[1]).toBeGreaterThan(r.dispatches[0]);
-    sameBits(r.whole[0]!, r.split[0]!, 'y');
-    sameBits(r.whole[1]!, r.split[1]!, 'x.grad');
+    expectSameBits(r.whole[0]!, r.split[0]!, 'y');
+    expectSameBits(r.whole[1]!, r.split[1]!, 'x.grad');
     // w.grad = gzᵀ x sums 400 products in 400 / 56 partial sums then adds those: f32 reordering
     // of 400 O(1) terms moves the result by a few ulps of the sum's scale.
     expectClose(r.split[2]!, r.whole[2]!, 1e-5, 'w.grad');
@@ -91,8 +86,8 @@ describe('matmul split by batch', () => {
     const b = ebm.randn([6, 8, 64], { seed: 10 });
     const r = await splitAndWhole(() => [a.matmul(b), a2.matmul(b)]);
     expect(r.dispatches[1]).toBeGreaterThan(r.dispatches[0] + 6);
-    sameBits(r.whole[0]!, r.split[0]!, 'batched');
-    sameBits(r.whole[1]!, r.split[1]!, 'broadcast a');
+    expectSameBits(r.whole[0]!, r.split[0]!, 'batched');
+    expectSameBits(r.whole[1]!, r.split[1]!, 'broadcast a');
     for (const t of [a, a2, b]) t.dispose();
   });
 
@@ -101,7 +96,7 @@ describe('matmul split by batch', () => {
     const b = ebm.randn([200, 4, 4], { seed: 12 });
     const r = await splitAndWhole(() => [a.matmul(b)]);
     expect(r.dispatches[1]).toBeGreaterThan(3);
-    sameBits(r.whole[0]!, r.split[0]!, 'batched');
+    expectSameBits(r.whole[0]!, r.split[0]!, 'batched');
     for (const t of [a, b]) t.dispose();
   });
 });
@@ -135,8 +130,8 @@ describe('f16 operands', () => {
     const b7 = ebm.randn([7, 5], { seed: 18 }).to('f16');
     const r = await splitAndWhole(() => [a.matmul(b), a7.matmul(b7)], 2048);
     expect(r.dispatches[1]).toBeGreaterThan(r.dispatches[0]);
-    sameBits(r.whole[0]!, r.split[0]!, 'f16 vec4');
-    sameBits(r.whole[1]!, r.split[1]!, 'f16 strided');
+    expectSameBits(r.whole[0]!, r.split[0]!, 'f16 vec4');
+    expectSameBits(r.whole[1]!, r.split[1]!, 'f16 strided');
     const t = await splitAndWhole(() => [matmulT(a7, a, true, false)], 1024);
     // 300 products of f16-rounded N(0, 1) values, summed in f32 in another order.
     expectClose(t.split[0]!, t.whole[0]!, 1e-5, 'f16 aᵀ b');

@@ -6,7 +6,7 @@
 // through rt.tuning.windowBytes so the split paths run on small tensors. The chain statistics
 // add the blocks' partial sums: equal to a float64 host computation to round-off.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { caught, device, ebm, LONG } from './helpers.js';
+import { caught, device, ebm, LONG, expectSameBits } from './helpers.js';
 import { philox, unit } from './philox.js';
 import type { Tensor } from '../src/index.js';
 import { GaussianEnergy } from '../src/nn/energies/index.js';
@@ -23,11 +23,6 @@ beforeAll(async () => {
 afterEach(() => {
   delete rt.tuning.windowBytes;
 });
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  expect(b.length, what).toBe(a.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
-}
 
 interface Run {
   samples: Tensor;
@@ -67,8 +62,8 @@ describe('MCMC samplers on chains over one binding, split by blocks of chains', 
     const x0 = ebm.randn([chains, d], { seed: 11 });
     const r = await both(() => new MetropolisAdjustedLangevin(gauss(d), { stepSize: h }).sample({ x: x0, nSteps: 3, returnDiagnostics: true, seed: 12 }), bytes);
     expect(r.split.dispatches, 'blocks of chains').toBeGreaterThan(r.whole.dispatches);
-    sameBits(r.whole.out.samples!, r.split.out.samples!, 'MALA chains');
-    sameBits(r.whole.out.chainAcceptanceRate!, r.split.out.chainAcceptanceRate!, 'MALA per-chain acceptance');
+    expectSameBits(r.whole.out.samples!, r.split.out.samples!, 'MALA chains');
+    expectSameBits(r.whole.out.chainAcceptanceRate!, r.split.out.chainAcceptanceRate!, 'MALA per-chain acceptance');
     // Some proposals were taken and some refused, in the split run too.
     const rates = r.split.out.chainAcceptanceRate!;
     expect(rates.some((v) => v > 0) && rates.some((v) => v < 1)).toBe(true);
@@ -79,8 +74,8 @@ describe('MCMC samplers on chains over one binding, split by blocks of chains', 
     const x0 = ebm.randn([1000, 3], { seed: 13 });
     const r = await both(() => new HamiltonianMonteCarlo(gauss(3), { stepSize: 0.5, nLeapfrogSteps: 3 }).sample({ x: x0, nSteps: 3, returnDiagnostics: true, seed: 14 }), 4096);
     expect(r.split.dispatches).toBeGreaterThan(r.whole.dispatches);
-    sameBits(r.whole.out.samples!, r.split.out.samples!, 'HMC chains');
-    sameBits(r.whole.out.chainAcceptanceRate!, r.split.out.chainAcceptanceRate!, 'HMC per-chain acceptance');
+    expectSameBits(r.whole.out.samples!, r.split.out.samples!, 'HMC chains');
+    expectSameBits(r.whole.out.chainAcceptanceRate!, r.split.out.chainAcceptanceRate!, 'HMC per-chain acceptance');
     const rates = r.split.out.chainAcceptanceRate!;
     expect(rates.some((v) => v > 0) && rates.some((v) => v < 1)).toBe(true);
     x0.dispose();
@@ -94,8 +89,8 @@ describe('MCMC samplers on chains over one binding, split by blocks of chains', 
     const pt = () => new ParallelTempering(gauss(2), { nReplicas: 5, maxTemperature: 8, stepSize: 0.1, swapEvery: 1, transition });
     const r = await both(() => pt().sample({ x: x0, nSteps: 6, returnDiagnostics: true, seed: 16 }), 4096);
     expect(r.split.dispatches).toBeGreaterThan(r.whole.dispatches);
-    sameBits(r.whole.out.samples!, r.split.out.samples!, 'T = 1 chains');
-    sameBits(r.whole.out.swapAcceptanceRate!, r.split.out.swapAcceptanceRate!, 'swap rates');
+    expectSameBits(r.whole.out.samples!, r.split.out.samples!, 'T = 1 chains');
+    expectSameBits(r.whole.out.swapAcceptanceRate!, r.split.out.swapAcceptanceRate!, 'swap rates');
     expect(r.split.out.swapAcceptanceRate!.some((v) => v > 0), 'some swaps accepted').toBe(true);
     x0.dispose();
   });

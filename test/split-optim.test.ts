@@ -5,7 +5,7 @@
 // runs on small tensors; every element is updated by the same code from the same values, so
 // three steps split must equal three steps unsplit bit for bit.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm } from './helpers.js';
+import { device, ebm, expectSameBits } from './helpers.js';
 
 let rt: ebm.Runtime;
 
@@ -16,11 +16,6 @@ beforeAll(async () => {
 afterEach(() => {
   delete rt.tuning.windowBytes;
 });
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  expect(b.length, what).toBe(a.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
-}
 
 type Make = (params: ebm.Tensor[]) => { step(): void };
 
@@ -59,7 +54,7 @@ describe('optimizer steps over windows', () => {
     it(`${name}: three steps of a [3001] parameter in chunks equal three unsplit steps`, async () => {
       const r = await threeSteps(make);
       expect(r.dispatches[1], 'the split run takes more dispatches').toBeGreaterThan(r.dispatches[0] + 6);
-      sameBits(r.whole, r.split, name);
+      expectSameBits(r.whole, r.split, name);
     });
   }
 });

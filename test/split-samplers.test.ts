@@ -6,7 +6,7 @@
 // through rt.tuning.windowBytes so the split paths run on small tensors (test/limits.test.ts
 // runs real chains over the 128 MiB limit under LONG). Also where, split over windows.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { device, ebm, fusedIt } from './helpers.js';
+import { device, ebm, fusedIt, expectSameBits } from './helpers.js';
 import { LangevinDynamics } from '../src/train/index.js';
 
 let rt: ebm.Runtime;
@@ -18,11 +18,6 @@ beforeAll(async () => {
 afterEach(() => {
   delete rt.tuning.windowBytes;
 });
-
-function sameBits(a: Float32Array, b: Float32Array, what: string): void {
-  expect(b.length, what).toBe(a.length);
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) expect.fail(`${what}: element ${i} is ${b[i]} split, ${a[i]} whole`);
-}
 
 /** The chains after `nSteps` steps from x0, unsplit and with windows of `bytes`, and each run's dispatches. */
 async function sampleBoth(fused: boolean, chains: number, bytes: number, nSteps: number) {
@@ -50,7 +45,7 @@ describe('Langevin on chains over one binding', () => {
   fusedIt('fused MLP kernel: 10,000 chains (80 KB of x) in blocks under 64 KB windows, each binding a window of x; the same chains as unsplit', async () => {
     const r = await sampleBoth(true, 10_000, 65_536, 3);
     expect(r.split.dispatches, 'blocks of chains').toBeGreaterThan(r.whole.dispatches);
-    sameBits(r.whole.v, r.split.v, 'fused chains');
+    expectSameBits(r.whole.v, r.split.v, 'fused chains');
     // The steps moved every chain (noise of scale sqrt(2 h) ~ 0.14 per step).
     expect(r.split.v.every((v, i) => v !== r.start[i])).toBe(true);
   });
@@ -58,7 +53,7 @@ describe('Langevin on chains over one binding', () => {
   it('general path (fused: false): 1,000 chains, every op over 4 KB windows; the same chains as unsplit', async () => {
     const r = await sampleBoth(false, 1000, 4096, 2);
     expect(r.split.dispatches).toBeGreaterThan(2 * r.whole.dispatches);
-    sameBits(r.whole.v, r.split.v, 'general chains');
+    expectSameBits(r.whole.v, r.split.v, 'general chains');
     expect(r.split.v.every((v, i) => v !== r.start[i])).toBe(true);
   });
 });
@@ -84,7 +79,7 @@ describe('where over windows', () => {
       const s = make();
       expect(rt.stats.dispatches - before, what).toBeGreaterThan(5);
       delete rt.tuning.windowBytes;
-      sameBits(whole, await s.data(), what);
+      expectSameBits(whole, await s.data(), what);
       s.dispose();
     }
     for (const t of [a, b, row, col, cond]) t.dispose();

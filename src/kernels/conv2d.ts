@@ -279,6 +279,14 @@ function directBlock(g: ConvGeometry): number {
   return 0;
 }
 
+/** The geometry as the direct kernels' uniforms (conv2d-direct.wgsl, conv2d-direct-dgrad.wgsl) name it. */
+function directParams(g: ConvGeometry): UniformValues {
+  const [stride_h, stride_w] = g.stride;
+  const [pad_h, pad_w] = g.padding;
+  const [dil_h, dil_w] = g.dilation;
+  return { batch: g.batch, in_c: g.inC, in_h: g.inH, in_w: g.inW, out_c: g.outC, out_h: g.outH, out_w: g.outW, k_h: g.kH, k_w: g.kW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w };
+}
+
 /** The register block of the packed GEMMs per schedule: TM rows x TP pixels per lane. */
 function packedGemm(tiling: ConvTiling, rows: number): { spec: KernelSpec; tm: number; tp: number } {
   // Few GEMM rows (dgrad of a first layer: Cin rows) would leave most of the subgroup
@@ -309,24 +317,7 @@ function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | 
   if (tiling !== 'workgroup' && ob > 0 && ceilDiv(pixels / 4, DIRECT_R * WG) <= rt.maxWorkgroupsPerDimension) {
     const lanesWanted = ceilDiv(pixels / 4, DIRECT_R);
     const gx = ceilDiv(lanesWanted, WG);
-    const p = {
-      batch: g.batch,
-      in_c: g.inC,
-      in_h: g.inH,
-      in_w: g.inW,
-      out_c: g.outC,
-      out_h: g.outH,
-      out_w: g.outW,
-      k_h: g.kH,
-      k_w: g.kW,
-      stride_h: g.stride[0],
-      stride_w: g.stride[1],
-      pad_h: g.padding[0],
-      pad_w: g.padding[1],
-      dil_h: g.dilation[0],
-      dil_w: g.dilation[1],
-      lanes: gx * WG,
-    };
+    const p = { ...directParams(g), lanes: gx * WG };
     const overrides = { WG, OB: ob, R: DIRECT_R, CIN: g.inC, KH: g.kH, KW: g.kW, HAS_BIAS: bias !== null, ...fused };
     rt.dispatch(CONV_DIRECT, [x, w, bias ?? ph, y, p, z], { overrides, workgroups: [gx, ceilDiv(g.outC, 4 * ob), 1] });
     return;
@@ -377,22 +368,7 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
   // A first layer's dx (Cin <= 3): one invocation per pixel of dx, no packing dispatches.
   if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
-    const p = {
-      batch: g.batch,
-      in_c: g.inC,
-      in_h: g.inH,
-      in_w: g.inW,
-      out_c: g.outC,
-      out_h: g.outH,
-      out_w: g.outW,
-      stride_h: sh,
-      stride_w: sw,
-      pad_h: g.padding[0],
-      pad_w: g.padding[1],
-      dil_h: g.dilation[0],
-      dil_w: g.dilation[1],
-    };
-    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, p], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
+    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, directParams(g)], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
     return;
   }
   const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
