@@ -1,5 +1,5 @@
-// conv2d's data gradient for few input channels (a first layer's dx: Cin = 1 or 3). The packed
-// GEMM would have Cin rows, most of its register block on zeros, and two packing dispatches that
+// conv2d's data gradient for a grey first layer (Cin = 1; the wrapper decides). The packed GEMM
+// would have Cin rows, most of its register block on zeros, and two packing dispatches that
 // cost more than the products; here each invocation computes one pixel of dx where it lies:
 // dx[n, c, ih, iw] = sum over o and the taps (kh, kw) that reach it of dy[n, o, oh, ow] w[o, c, kh, kw],
 // with oh = (ih + pad - kh dil) / stride when that divides exactly and lands inside dy. The tap

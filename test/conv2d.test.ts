@@ -172,7 +172,7 @@ describe('conv2d', () => {
   });
 
   test.each(['registers', 'subgroup'] as const)('a first layer (Cin = 1) takes its dx from the direct data-gradient kernel under %s, one dispatch', async (tiling) => {
-    // Every Cin <= 3 case above checks this kernel's dx against PyTorch; this pins that it runs.
+    // Every Cin = 1 case above checks this kernel's dx against PyTorch; this pins that it runs.
     const rt = await device();
     const c = cases.find((k) => k.name.includes('Cin = 1, direct'))!;
     const w = fx.get(`${c.id}/w`);
@@ -186,6 +186,15 @@ describe('conv2d', () => {
     // Against the tiled (workgroup) schedule's dx on the same upstream gradient.
     const ref = conv2dInputGrad(gout, w, [x.shape[2]!, x.shape[3]!], opts(c, 'workgroup'));
     expectClose(await dx.data(), Array.from(await ref.data()), TOL, 'direct dgrad vs tiled');
+    // An odd geometry (stride [2, 1], padding [1, 0], dilation [1, 2], a 3 x 2 kernel, odd sizes) the fixtures have at Cin = 1 only in the forward.
+    const odd = { stride: [2, 1] as [number, number], padding: [1, 0] as [number, number], dilation: [1, 2] as [number, number] };
+    const w2 = ebm.randn([5, 1, 3, 2], { seed: 4 });
+    const g2 = ebm.randn([2, 5, 5, 8], { seed: 5 });
+    const mine = conv2dInputGrad(g2, w2, [9, 10], { ...odd, tiling });
+    const tiled = conv2dInputGrad(g2, w2, [9, 10], { ...odd, tiling: 'workgroup' });
+    expect(mine.shape).toEqual([2, 1, 9, 10]);
+    expectClose(await mine.data(), Array.from(await tiled.data()), TOL, 'direct dgrad vs tiled, odd geometry');
+    for (const t of [w2, g2, mine, tiled]) t.dispose();
   });
 
   test('one pipeline per entry point serves every size', async () => {

@@ -58,8 +58,13 @@ const CONV_DIRECT_DGRAD: KernelSpec = {
     { name: 'params', kind: 'uniform' },
   ],
 };
-/** The most input channels the direct data-gradient kernel takes (a first layer's dx). */
-const DIRECT_DGRAD_MAX_CIN = 3;
+/**
+ * The most input channels the direct data-gradient kernel takes (a grey first layer's dx). At
+ * Cin = 1 the packed GEMM wastes three of its four rows and it is as fast or faster (b128 1->32
+ * 28x28 s2 dx+dw: 70-84 against 69-94 ms; image-langevin 14% faster); at Cin = 3 the GEMM wins
+ * (b16 3->32 32x32 s1: 48-51 against 80-88 ms), so RGB layers keep it.
+ */
+const DIRECT_DGRAD_MAX_CIN = 1;
 /** Pixel blocks per invocation of the direct kernel (its weight registers are loaded once). */
 const DIRECT_R = 4;
 
@@ -366,7 +371,7 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   };
   const [topH, botH] = span(g.kH, sh, g.padding[0], g.dilation[0], g.inH, g.outH);
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
-  // A first layer's dx (Cin <= 3): one invocation per pixel of dx, no packing dispatches.
+  // A grey first layer's dx (Cin = 1): one invocation per pixel of dx, no packing dispatches.
   if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
     rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, directParams(g)], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
     return;
