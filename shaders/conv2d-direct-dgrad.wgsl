@@ -1,3 +1,4 @@
+// preambles: conv2d-direct-params.wgsl
 // conv2d's data gradient for a grey first layer (Cin = 1; the wrapper decides). The packed GEMM
 // would have Cin rows, most of its register block on zeros, and two packing dispatches that
 // cost more than the products; here each invocation computes one pixel of dx where it lies:
@@ -7,24 +8,6 @@
 override WG: u32 = 64u;
 override KH: u32 = 3u;
 override KW: u32 = 3u;
-
-struct Params {
-  batch: u32,
-  in_c: u32,
-  in_h: u32,
-  in_w: u32,
-  out_c: u32,
-  out_h: u32,
-  out_w: u32,
-  k_h: u32,
-  k_w: u32,
-  stride_h: u32,
-  stride_w: u32,
-  pad_h: u32,
-  pad_w: u32,
-  dil_h: u32,
-  dil_w: u32,
-}
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;

@@ -1,4 +1,4 @@
-// preambles: activations.wgsl
+// preambles: activations.wgsl+conv2d-direct-params.wgsl
 // conv2d forward for few input channels (a first layer: Cin = 1 or 3, so Cin * KH * KW is 9 or
 // 27). Its GEMM is too short in K for the packed GEMMs' vec4 channel groups (Cin = 1 leaves
 // three lanes of four on zeros) and their packing dispatches cost more than the products, so
@@ -21,26 +21,6 @@ override ACT: u32 = 0u;
 override ACT_PARAM: f32 = 0.0;
 override SAVE_Z: bool = false;
 override HAS_BIAS: bool = false;
-
-struct Params {
-  batch: u32,
-  in_c: u32,
-  in_h: u32,
-  in_w: u32,
-  out_c: u32,
-  out_h: u32,
-  out_w: u32,
-  k_h: u32,
-  k_w: u32,
-  stride_h: u32,
-  stride_w: u32,
-  pad_h: u32,
-  pad_w: u32,
-  dil_h: u32,
-  dil_w: u32,
-  // Invocations along x in the whole grid: the stride between an invocation's pixel blocks.
-  lanes: u32,
-}
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;

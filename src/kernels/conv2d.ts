@@ -38,7 +38,7 @@ const WGRAD_SUBGROUP = subgroupSpec('wgrad_subgroup');
 const CONV_DIRECT: KernelSpec = {
   shader: 'conv2d-direct.wgsl',
   entry: 'conv_direct',
-  preamble: 'activations.wgsl',
+  preamble: 'activations.wgsl+conv2d-direct-params.wgsl',
   bindings: [
     { name: 'x', kind: 'read-only-storage' },
     { name: 'w', kind: 'read-only-storage' },
@@ -51,6 +51,7 @@ const CONV_DIRECT: KernelSpec = {
 const CONV_DIRECT_DGRAD: KernelSpec = {
   shader: 'conv2d-direct-dgrad.wgsl',
   entry: 'dgrad_direct',
+  preamble: 'conv2d-direct-params.wgsl',
   bindings: [
     { name: 'dy', kind: 'read-only-storage' },
     { name: 'w', kind: 'read-only-storage' },
@@ -373,7 +374,7 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
   // A grey first layer's dx (Cin = 1): one invocation per pixel of dx, no packing dispatches.
   if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
-    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, directParams(g)], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
+    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, { ...directParams(g), lanes: 0 }], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
     return;
   }
   const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };

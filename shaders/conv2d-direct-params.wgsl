@@ -1,0 +1,21 @@
+// Preamble of conv2d-direct.wgsl and conv2d-direct-dgrad.wgsl: the convolution's geometry as
+// both direct kernels read it (src/kernels/conv2d.ts's directParams). `lanes` is the forward's
+// stride between an invocation's pixel blocks; the data gradient ignores it.
+struct Params {
+  batch: u32,
+  in_c: u32,
+  in_h: u32,
+  in_w: u32,
+  out_c: u32,
+  out_h: u32,
+  out_w: u32,
+  k_h: u32,
+  k_w: u32,
+  stride_h: u32,
+  stride_w: u32,
+  pad_h: u32,
+  pad_w: u32,
+  dil_h: u32,
+  dil_w: u32,
+  lanes: u32,
+}
