@@ -20,7 +20,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string[]; err: 
   const out: string[] = [];
   const err: string[] = [];
   const io: RunIO = { write: (l) => out.push(l), error: (l) => err.push(l) };
-  const code = await run(args, io);
+  const code = await run(args, io, undefined, { keepDevice: true });
   return { code, out, err };
 }
 

@@ -38,7 +38,7 @@ function capture(onLine?: (line: string) => void, stream?: RunIO['stream']): Cap
 }
 
 async function cli(args: string[], io = capture()): Promise<{ code: number; out: string[]; err: string[] }> {
-  const code = await run(args, io);
+  const code = await run(args, io, undefined, { keepDevice: true });
   return { code, out: io.out, err: io.err };
 }
 
@@ -460,6 +460,8 @@ describe('errors are one line and a non-zero exit', () => {
   test('no WebGPU adapter says how to get one', async () => {
     const io = capture();
     const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
+    // The other tests keep one device between commands; this one starts without any.
+    ebm.shutdown();
     for (const args of [['info'], ['train', '--steps', '1', '--out', join(root, 'none')]]) {
       io.err.length = 0;
       const code = await run(args, io, { gpu: noAdapter });

@@ -198,11 +198,21 @@ async function info(io: RunIO, deviceOptions?: ebm.DeviceOptions): Promise<void>
     io.write(`${k}: ${l[k]}`);
 }
 
+/** How run() treats the device. */
+export interface RunOptions {
+  /**
+   * Keep the default device alive after the command (default false: Dawn keeps Node alive while
+   * a device exists). In-process callers running many commands (the tests) keep one device and
+   * its compiled pipelines instead of paying Dawn's start and every compile again per command.
+   */
+  keepDevice?: boolean;
+}
+
 /**
  * Runs one command line and returns the exit status; output goes to `io`. Tests call this
  * in-process; `deviceOptions` lets them hand in a GPU (or a stub without adapters).
  */
-export async function run(argv: string[], io: RunIO = processIO, deviceOptions?: ebm.DeviceOptions): Promise<number> {
+export async function run(argv: string[], io: RunIO = processIO, deviceOptions?: ebm.DeviceOptions, options: RunOptions = {}): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     io.write(USAGE);
@@ -242,7 +252,7 @@ export async function run(argv: string[], io: RunIO = processIO, deviceOptions?:
     return code;
   } finally {
     // Dawn keeps Node alive while its device exists.
-    ebm.shutdown();
+    if (!options.keepDevice) ebm.shutdown();
   }
 }
 
