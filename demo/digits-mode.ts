@@ -3,6 +3,7 @@
 // the 64 display chains and a redraw; the classifier's score every SCORE_MS), and its part of the
 // automation hook (window.__ebm.digits). main.ts switches between this and the 2-D mode; the two
 // never run at once. The session itself (no DOM) is digits-session.ts; drawing is digits-view.ts.
+import { wireCheckpointButtons } from './checkpoint-buttons.js';
 import { drawCurve } from './heatmap.js';
 import { drawDigitGrid, drawHistogram } from './digits-view.js';
 import { DIGITS_DEFAULT_CONFIG, DISPLAY_CHAINS, DigitsSession, type DigitsAssets, type DigitsConfig, type DigitsStepMetrics } from './digits-session.js';
@@ -174,7 +175,6 @@ export function createDigitsMode(log: (msg: string, error?: boolean) => void): D
   }
   const ensure = () => exclusive(current);
 
-  let downloadUrl: string | null = null;
   toggle.addEventListener('click', () => (running ? void pause() : start()));
   reset.addEventListener('click', async () => {
     const was = running;
@@ -190,40 +190,10 @@ export function createDigitsMode(log: (msg: string, error?: boolean) => void): D
   form.addEventListener('change', (ev) => {
     if ((ev.target as HTMLInputElement).name) reset.click();
   });
-  download.addEventListener('click', async (ev) => {
-    if (downloadUrl) return;
-    ev.preventDefault();
-    try {
-      const bytes = await exclusive(() => session!.checkpointBytes());
-      downloadUrl = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-      download.href = downloadUrl;
-      download.download = `ebm-mnist-step${session!.step}.safetensors`;
-      download.click();
-    } catch (e) {
-      log(`download failed: ${(e as Error).message}`, true);
-    } finally {
-      setTimeout(() => {
-        if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-        downloadUrl = null;
-        download.href = '#';
-      }, 1000);
-    }
-  });
-  loadButton.addEventListener('click', () => fileInput.click());
-  fileInput.addEventListener('change', async () => {
-    const file = fileInput.files?.[0];
-    if (!file) return;
-    fileInput.value = '';
-    const was = running;
-    await pause();
-    try {
-      await exclusive(async () => loadBytes(new Uint8Array(await file.arrayBuffer()), file.name));
-      if (was) start();
-    } catch (e) {
-      document.documentElement.dataset.ebmLoadError = (e as Error).message;
-      log(`could not load ${file.name}: ${(e as Error).message}`, true);
-    }
-  });
+  wireCheckpointButtons(
+    { download, loadButton, fileInput },
+    { bytes: () => exclusive(() => session!.checkpointBytes()), fileName: () => `ebm-mnist-step${session!.step}.safetensors`, load: (bytes, name) => exclusive(() => loadBytes(bytes, name)), isRunning: () => running, pause, start, log },
+  );
   fill(DIGITS_DEFAULT_CONFIG);
   drawHistogram(hist, null);
 

@@ -2,6 +2,7 @@
 // form, runs the live loop (train steps, then every so often one batched forward of E on a grid
 // for the heat map and a few Langevin steps of the display chains), and wires the checkpoint
 // download and upload. window.__ebm (hook.ts) drives the same code for tests.
+import { wireCheckpointButtons } from './checkpoint-buttons.js';
 import * as ebm from '../src/index.js';
 import { ACTIVATIONS, type DemoActivation } from './checkpoint.js';
 import { drawCurve, drawScene, legendGradient } from './heatmap.js';
@@ -41,7 +42,8 @@ let samples: Float32Array = new Float32Array(0);
 let energies: Float32Array = new Float32Array(0);
 /** Step completion times (ms) for the steps/s readout. */
 const stamps: number[] = [];
-let downloadUrl: string | null = null;
+/** The Download link's pending URL, dropped when a new model replaces the one it holds. */
+let downloadLink: { revoke(): void } = { revoke() {} };
 
 const info: HookInfo = { status: 'loading', adapter: null, features: [], f16: false, software: false, error: null };
 let markReady: (i: HookInfo) => void = () => {};
@@ -176,8 +178,7 @@ function replaceSession(next: Session): void {
   lastRate = 0;
   samples = new Float32Array(0);
   fillForm(next.config);
-  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = null;
+  downloadLink.revoke();
 }
 
 async function newSession(c: DemoConfig): Promise<void> {
@@ -353,42 +354,10 @@ function wireUi(): void {
     if (name === 'dataset' && (await switchMode((ev.target as HTMLSelectElement).value))) return;
     if (name) resetButton.click();
   });
-  download.addEventListener('click', async (ev) => {
-    // The first click makes the Blob (an async readback) and clicks again; the browser then downloads it.
-    if (downloadUrl) return;
-    ev.preventDefault();
-    try {
-      const bytes = await checkpointBytes();
-      downloadUrl = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-      download.href = downloadUrl;
-      download.download = `ebm-${session!.config.dataset}-step${session!.step}.safetensors`;
-      download.click();
-    } catch (e) {
-      log(`download failed: ${(e as Error).message}`, true);
-    } finally {
-      // Next click makes a fresh one (the model keeps training).
-      setTimeout(() => {
-        if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-        downloadUrl = null;
-        download.href = '#';
-      }, 1000);
-    }
-  });
-  loadButton.addEventListener('click', () => fileInput.click());
-  fileInput.addEventListener('change', async () => {
-    const file = fileInput.files?.[0];
-    if (!file) return;
-    fileInput.value = '';
-    const wasRunning = running;
-    await pause();
-    try {
-      await exclusive(async () => loadBytes(new Uint8Array(await file.arrayBuffer()), file.name));
-      if (wasRunning) start();
-    } catch (e) {
-      document.documentElement.dataset.ebmLoadError = (e as Error).message;
-      log(`could not load ${file.name}: ${(e as Error).message}`, true);
-    }
-  });
+  downloadLink = wireCheckpointButtons(
+    { download, loadButton, fileInput },
+    { bytes: checkpointBytes, fileName: () => `ebm-${session!.config.dataset}-step${session!.step}.safetensors`, load: (bytes, name) => exclusive(() => loadBytes(bytes, name)), isRunning: () => running, pause, start, log },
+  );
 }
 
 async function main(): Promise<void> {
