@@ -209,6 +209,18 @@ fn pass_grid(z: u32) -> PassGrid {
 }
 
 /**
+ * The inner loop of the packed GEMMs over a row of taps: (vec4s per run, taps per run). Where
+ * successive taps along a row are one packed pixel apart (tap_dil_w = 1: dilation 1 forward, and
+ * dgrad's phases at dilation 1), their channel groups are consecutive in the packed image and in
+ * the packed weight, so the whole row is one run of taps_w * c4 vec4s: fewer, longer loops
+ * (at Cin = 16 a run of 12 where a tap gives 4). Otherwise one tap per run.
+ */
+fn tap_runs(g: PassGrid, c4: u32) -> vec2u {
+  if (g.tap_dil_w == 1u) { return vec2u(g.taps_w * c4, g.taps_w); }
+  return vec2u(c4, 1u);
+}
+
+/**
  * TP consecutive pixels from p0: where each reads the packed image (xoff, a vec4 index) and
  * where its result goes in channel 0 of the output (yoff; NONE: not stored). One division
  * finds the first pixel, then carries.

@@ -100,12 +100,13 @@ fn conv_packed(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
     wrow[q] = (wid.z * (last_group + 1u) + min(m0 / 4u + q, last_group)) * row_len;
   }
 
+  let runs = tap_runs(g, c4);
   var acc: array<vec4f, 16>;
   for (var th = 0u; th < g.taps_h; th++) {
-    for (var tw = 0u; tw < g.taps_w; tw++) {
+    for (var tw = 0u; tw < g.taps_w; tw += runs.y) {
       let xt = (th * g.tap_dil_h * wp + tw * g.tap_dil_w) * c4;
       let wt = (th * params.tap_max_w + tw) * c4 * 4u;
-      for (var c = 0u; c < c4; c++) {
+      for (var c = 0u; c < runs.x; c++) {
         var xv: array<vec4f, 16>;
         for (var k = 0u; k < TP; k++) { xv[k] = a4[pb.xoff[k] + xt + c]; }
         for (var q = 0u; q < groups; q++) {

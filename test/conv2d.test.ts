@@ -64,6 +64,37 @@ describe.each(TILINGS)('conv2d (%s)', (tiling) => {
   });
 });
 
+// Under 'subgroup' the forward GEMM takes pixels as its rows (conv_pixel_rows); the channel-rows
+// body (conv_subgroup, which dgrad runs) can be forced for the forward too: both against PyTorch.
+describe.each(['pixel-rows', 'channel-rows'] as const)('conv2d forward, subgroup schedule, %s', (orientation) => {
+  test.each(cases.map((c) => [`${c.id} ${c.name}`, c] as const))('%s', async (_name, c) => {
+    const rt = await device();
+    const x = fx.get(`${c.id}/x`);
+    const w = fx.get(`${c.id}/w`);
+    const b = c.bias ? fx.get(`${c.id}/b`) : null;
+    const entry = `conv2d-subgroup.wgsl:${orientation === 'pixel-rows' ? 'conv_pixel_rows' : 'conv_subgroup'}`;
+    const before = rt.stats.byEntry.get(entry) ?? 0;
+    rt.tuning.convGemm = orientation;
+    let y: ebm.Tensor;
+    try {
+      y = ebm.conv2d(x, w, b, opts(c, 'subgroup'));
+      expectClose(await y.data(), fx.values(`${c.id}/out`), TOL, `${c.id} forward`);
+    } finally {
+      rt.tuning.convGemm = undefined;
+    }
+    // The packed GEMM runs where the adapter has 8-lane subgroups, except for a first layer the
+    // direct kernel takes (Cin <= 3, at most 36 taps, whole vec4s of output pixels) and, with
+    // channel rows, 8 or fewer rows (the register block).
+    const [o, cin, kh, kw] = w.shape as [number, number, number, number];
+    const direct = cin <= 3 && cin * kh * kw <= 36 && (y.shape[2]! * y.shape[3]!) % 4 === 0;
+    const packed = rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 && !direct;
+    const ran = (rt.stats.byEntry.get(entry) ?? 0) - before;
+    if (!packed) expect(ran).toBe(0);
+    else if (orientation === 'pixel-rows') expect(ran).toBe(1);
+    else expect(ran).toBe(o > 8 ? 1 : 0);
+  });
+});
+
 interface FusedCase extends Case {
   activation: string;
   param: number | null;

@@ -2,8 +2,9 @@
 // conv2d forward, data gradient and weight gradient as implicit GEMMs. The geometry travels in
 // one uniform block, so a pipeline serves every size. Three schedules (see conv2d-common.wgsl):
 // register blocking over repacked operands for CPU adapters, where workgroup memory is slower
-// than storage reads; the same with the weight loads shared across a subgroup (CPU adapters
-// with 8-lane subgroups); and workgroup-memory tiles for GPUs.
+// than storage reads; the same with loads shared across a subgroup (CPU adapters with 8-lane
+// subgroups: the forward with pixels as the GEMM's rows, dgrad with channels); and
+// workgroup-memory tiles for GPUs. First layers (Cin <= 3) have direct kernels.
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import type { BufferWindow, KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
@@ -35,6 +36,7 @@ const TILED = spec('gemm_tiled');
 const subgroupSpec = (entry: string): KernelSpec => ({ shader: 'conv2d-subgroup.wgsl', entry, bindings, preamble: `subgroups.wgsl+${PREAMBLE}` });
 const CONV_SUBGROUP = subgroupSpec('conv_subgroup');
 const WGRAD_SUBGROUP = subgroupSpec('wgrad_subgroup');
+const CONV_PIXEL_ROWS = subgroupSpec('conv_pixel_rows');
 const CONV_DIRECT: KernelSpec = {
   shader: 'conv2d-direct.wgsl',
   entry: 'conv_direct',
@@ -61,9 +63,9 @@ const CONV_DIRECT_DGRAD: KernelSpec = {
 };
 /**
  * The most input channels the direct data-gradient kernel takes (a grey first layer's dx). At
- * Cin = 1 the packed GEMM wastes three of its four rows and it is as fast or faster (b128 1->32
- * 28x28 s2 dx+dw: 70-84 against 69-94 ms; image-langevin 14% faster); at Cin = 3 the GEMM wins
- * (b16 3->32 32x32 s1: 48-51 against 80-88 ms), so RGB layers keep it.
+ * Cin = 1 the packed GEMM wastes three of its four rows: dx alone, GPU time on lavapipe, b128
+ * 1->16 28x28 s2 7.5 ms direct against 11.3 ms packed, 1->32 11.2 against 21.2. At Cin = 3 the
+ * GEMM wins (b16 3->32 32x32 s1: 18-19 against 29 ms), so RGB layers keep it.
  */
 const DIRECT_DGRAD_MAX_CIN = 1;
 /** Pixel blocks per invocation of the direct kernel (its weight registers are loaded once). */
@@ -276,12 +278,13 @@ function xPacking(g: ConvGeometry): Packing {
  * The direct forward kernel's output-channel block (vec4 groups) for a first layer, or 0 where
  * it does not apply: few input channels (Cin <= 3: the packed GEMMs read channels in fours),
  * weights that fit its 36 vec4 registers, whole vec4s of output pixels per image, and a grid
- * within one dispatch.
+ * within one dispatch. At most 2 groups (8 channels) per invocation: on lavapipe 4 groups ran
+ * slower (1->16 and 1->32 28x28 s2: 1.3-1.5x the GPU time of 2), the registers spilling.
  */
 function directBlock(g: ConvGeometry): number {
   const taps = g.inC * g.kH * g.kW;
   if (g.inC > 3 || taps > 36 || (g.outH * g.outW) % 4 !== 0) return 0;
-  for (const ob of [4, 2, 1]) if (taps * ob <= 36 && (ob === 1 || 4 * ob <= ceilDiv(g.outC, 4) * 4)) return ob;
+  for (const ob of [2, 1]) if (taps * ob <= 36 && (ob === 1 || 4 * ob <= ceilDiv(g.outC, 4) * 4)) return ob;
   return 0;
 }
 
@@ -293,11 +296,23 @@ function directParams(g: ConvGeometry): UniformValues {
   return { batch: g.batch, in_c: g.inC, in_h: g.inH, in_w: g.inW, out_c: g.outC, out_h: g.outH, out_w: g.outW, k_h: g.kH, k_w: g.kW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w };
 }
 
-/** The register block of the packed GEMMs per schedule: TM rows x TP pixels per lane. */
-function packedGemm(tiling: ConvTiling, rows: number): { spec: KernelSpec; tm: number; tp: number } {
+/**
+ * The packed GEMM (fwd or dgrad) for a schedule: its kernel, overrides and grid over `pixels`
+ * GEMM columns, `rows` channel rows and `phases` (dgrad's stride phases).
+ */
+function packedGemm(rt: Runtime, pass: 'fwd' | 'dgrad', tiling: ConvTiling, rows: number, pixels: number, phases: number): { spec: KernelSpec; overrides: Overrides; workgroups: [number, number, number] } {
+  // The forward's GEMM ran 1.2-1.5x faster with pixels as rows on every benchmark shape; dgrad's
+  // ran 1.1-2.5x slower (its rows are Cin, often too few to fill a subgroup's channel groups),
+  // so it keeps channel rows. rt.tuning.convGemm = 'channel-rows' forces them for the forward.
+  if (tiling === 'subgroup' && pass === 'fwd' && rt.tuning.convGemm !== 'channel-rows') {
+    // Pixels as rows: a workgroup is 8 pixels by WG channel groups, never narrower than a subgroup.
+    const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(WG, 2 ** Math.ceil(Math.log2(ceilDiv(rows, 4)))));
+    return { spec: CONV_PIXEL_ROWS, overrides: { WG: wg, TP: 1 }, workgroups: [ceilDiv(pixels, 8), ceilDiv(ceilDiv(rows, 4), wg), phases] };
+  }
   // Few GEMM rows (dgrad of a first layer: Cin rows) would leave most of the subgroup
   // schedule's 16-row block on zeros: the register schedule's 4-row block wastes less.
-  return tiling === 'subgroup' && rows > SUBGROUP_MIN_ROWS ? { spec: CONV_SUBGROUP, tm: TM_SUBGROUP, tp: TP_SUBGROUP } : { spec: CONV_PACKED, tm: TM_CONV, tp: TP_CONV };
+  const { spec, tm, tp } = tiling === 'subgroup' && rows > SUBGROUP_MIN_ROWS ? { spec: CONV_SUBGROUP, tm: TM_SUBGROUP, tp: TP_SUBGROUP } : { spec: CONV_PACKED, tm: TM_CONV, tp: TP_CONV };
+  return { spec, overrides: { WG, TM: tm, TP: tp }, workgroups: [ceilDiv(pixels, WG * tp), ceilDiv(rows, tm), phases] };
 }
 
 /** y[N, O, OH, OW] = act(conv2d(x[N, C, H, W], w[O, C, KH, KW]) + bias[O]), the pre-activation in epilogue.z if given. */
@@ -337,8 +352,8 @@ function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | 
   const p = params(g, { hasBias: bias !== null, packing: pk });
   const xp = packImage(rt, x, g.batch, pk, p);
   const wp = packWeight(rt, w, 1, g.outC, g.kH * g.kW, g.inC, 'fwd', p);
-  const { spec: gemm, tm, tp } = packedGemm(tiling, g.outC);
-  dispatchSplitX(rt, gemm, [ph, ph, bias ?? ph, y, p, xp, wp, z], { MODE: mode(rt, 'fwd'), WG, TM: tm, TP: tp, ...fused }, [ceilDiv(pixels, WG * tp), ceilDiv(g.outC, tm), 1], g);
+  const gemm = packedGemm(rt, 'fwd', tiling, g.outC, pixels, 1);
+  dispatchSplitX(rt, gemm.spec, [ph, ph, bias ?? ph, y, p, xp, wp, z], { MODE: mode(rt, 'fwd'), ...gemm.overrides, ...fused }, gemm.workgroups, g);
   // The pool keeps both until the submission that reads them has completed.
   rt.free(xp);
   rt.free(wp);
@@ -374,7 +389,9 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
   // A grey first layer's dx (Cin = 1): one invocation per pixel of dx, no packing dispatches.
   if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
-    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, { ...directParams(g), lanes: 0 }], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: rt.grid(ceilDiv(g.batch * g.inC * g.inH * g.inW, WG)) });
+    // One stride phase per z; its invocations take 4 dx pixels of a phase row each.
+    const blocks = g.batch * g.inC * ceilDiv(g.inH, sh) * ceilDiv(ceilDiv(g.inW, sw), 4);
+    rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, { ...directParams(g), lanes: 0 }], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: [...rt.grid(ceilDiv(blocks, WG)), phases] });
     return;
   }
   const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
@@ -387,8 +404,8 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   const p = params(g, { packing: pk, tapMax });
   const dyp = packImage(rt, dy, g.batch, pk, p);
   const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
-  const { spec: gemm, tm, tp } = packedGemm(tiling, g.inC);
-  dispatchSplitX(rt, gemm, [ph, ph, ph, dx, p, dyp, wp, rt.placeholderOut], { MODE: mode(rt, 'dgrad'), WG, TM: tm, TP: tp }, [ceilDiv(pixels, WG * tp), ceilDiv(g.inC, tm), phases], g);
+  const gemm = packedGemm(rt, 'dgrad', tiling, g.inC, pixels, phases);
+  dispatchSplitX(rt, gemm.spec, [ph, ph, ph, dx, p, dyp, wp, rt.placeholderOut], { MODE: mode(rt, 'dgrad'), ...gemm.overrides }, gemm.workgroups, g);
   rt.free(dyp);
   rt.free(wp);
 }

@@ -84,6 +84,8 @@ export interface RuntimeStats {
    * for tests that force one and for the bench's per-kernel counts.
    */
   readonly byShader: Map<string, number>;
+  /** The same by entry point, keyed 'file:entry' (e.g. 'conv2d-subgroup.wgsl:conv_pixel_rows'). */
+  readonly byEntry: Map<string, number>;
 }
 
 const STORAGE_USAGE = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
@@ -125,7 +127,7 @@ export class Runtime {
    * 'every-op' for every op (a debug mode: one submission per op, slow).
    */
   errorScopes: ErrorScopeMode = 'near-limits';
-  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0, errorScopes: 0, byShader: new Map() };
+  readonly stats: RuntimeStats = { dispatches: 0, submits: 0, pipelines: 0, bufferAllocations: 0, uniformUploads: 0, bindGroups: 0, errorScopes: 0, byShader: new Map(), byEntry: new Map() };
   /** Bytes held by live storages (tensor data), and the most ever held at once. */
   liveBytes = 0;
   peakBytes = 0;
@@ -443,6 +445,8 @@ export class Runtime {
     for (const b of used) b.lastUse = this.pendingIndex;
     this.stats.dispatches++;
     this.stats.byShader.set(spec.shader, (this.stats.byShader.get(spec.shader) ?? 0) + 1);
+    const entry = `${spec.shader}:${spec.entry}`;
+    this.stats.byEntry.set(entry, (this.stats.byEntry.get(entry) ?? 0) + 1);
     if (++this.pendingDispatches >= this.batchSize) this.flush();
   }
 
