@@ -14,6 +14,10 @@ override CONTIGUOUS: bool = false;
 // this dispatch's results are merged into what earlier dispatches wrote (sum: added; max, min:
 // NaN-propagating; logsumexp: log(exp(a) + exp(b))) instead of overwriting it.
 override ACCUMULATE: bool = false;
+// The reduced axes lead and the kept ones trail ([R, C] summed over R, as a bias gradient is):
+// reduced element j of output o is at j * n_out + o, so per_thread's lanes, one per output
+// column, read consecutive addresses with no index arithmetic.
+override LEADING: bool = false;
 const WG_REDUCE = 64u;
 override WG: u32 = 64u;
 
@@ -62,6 +66,7 @@ fn base_offset(o: u32) -> u32 {
 
 fn red_offset(j: u32) -> u32 {
   if (CONTIGUOUS) { return j; }
+  if (LEADING) { return j * params.n_out; }
   var off = 0u;
   var rem = j;
   for (var d = i32(params.red_rank) - 1; d >= 0; d--) {
