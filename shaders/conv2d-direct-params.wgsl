@@ -1,6 +1,7 @@
-// Preamble of conv2d-direct.wgsl and conv2d-direct-dgrad.wgsl: the convolution's geometry as
-// both direct kernels read it (src/kernels/conv2d.ts's directParams). `lanes` is the forward's
-// stride between an invocation's pixel blocks; the data gradient ignores it.
+// Preamble of conv2d-direct.wgsl, conv2d-direct-dgrad.wgsl and conv2d-direct-wgrad.wgsl: the
+// convolution's geometry as the direct kernels read it (src/kernels/conv2d.ts's directParams).
+// `lanes` is the forward's stride between an invocation's pixel blocks and the weight
+// gradient's output rows per chunk; the data gradient ignores it.
 struct Params {
   batch: u32,
   in_c: u32,

@@ -228,6 +228,29 @@ describe('conv2d', () => {
     for (const t of [w2, g2, mine, tiled]) t.dispose();
   });
 
+  test.each(['registers', 'subgroup'] as const)('a grey first layer takes dw from the direct weight-gradient kernel under %s', async (tiling) => {
+    // Every Cin = 1 fixture case above checks its dw against PyTorch; this pins that it runs,
+    // and checks chunked sums and an odd geometry against the tiled schedule.
+    const rt = await device();
+    const entry = 'conv2d-direct-wgrad.wgsl:wgrad_direct';
+    const odd = { stride: [2, 1] as [number, number], padding: [1, 0] as [number, number], dilation: [1, 2] as [number, number] };
+    // [batch, out_c, oh, ow] of dy for x [batch, 1, 9, 10] and a 3 x 2 kernel: (9 + 2 - 3) / 2 + 1 = 5, (10 - 3) + 1 = 8.
+    for (const [batch, outC] of [
+      [2, 5],
+      [40, 7],
+    ] as const) {
+      const x = ebm.randn([batch, 1, 9, 10], { seed: 6 });
+      const g = ebm.randn([batch, outC, 5, 8], { seed: 7 });
+      const before = rt.stats.byEntry.get(entry) ?? 0;
+      const mine = conv2dWeightGrad(x, g, [3, 2], { ...odd, tiling });
+      expect(rt.stats.byEntry.get(entry) ?? 0).toBe(before + 1);
+      const tiled = conv2dWeightGrad(x, g, [3, 2], { ...odd, tiling: 'workgroup' });
+      expect(mine.shape).toEqual([outC, 1, 3, 2]);
+      expectClose(await mine.data(), Array.from(await tiled.data()), TOL, `direct dw vs tiled, batch ${batch}`);
+      for (const t of [x, g, mine, tiled]) t.dispose();
+    }
+  });
+
   test('one pipeline per entry point serves every size', async () => {
     const rt = await device();
     const run = (n: number, h: number) => ebm.tidy(() => ebm.conv2d(ebm.randn([n, 3, h, h + 2], { seed: 1 }), ebm.randn([4, 3, 3, 3], { seed: 2 }), null, { padding: 1, tiling: 'registers' }));
