@@ -100,7 +100,7 @@ struct Params {
 
 // NCHW source (x, or dy in dgrad) for gemm_tiled and pack_image.
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-// The weight (fwd, dgrad; pack_weight) or dy (gemm_tiled's wgrad).
+// The weight (fwd, dgrad; pack_weight), dy (gemm_tiled's wgrad) or z (pack_image's FOLD_ACT_GRAD).
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;

@@ -4,6 +4,9 @@
 // ---------------------------------------------------------------------------------------------
 // Register schedule, step 1: repacking
 
+// pack_image multiplies by act'(z) (ACT, ACT_PARAM; z bound as b) as it packs.
+override FOLD_ACT_GRAD: bool = false;
+
 /**
  * One pixel of the packed image per invocation, all its channels: the index arithmetic
  * (integer division is slow on a CPU adapter) is paid once per pixel, not per element.
@@ -22,7 +25,11 @@ fn pack_image(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let plane = params.pack_h * params.pack_w;
   var src = (n * params.pack_c * params.pack_h + u32(y)) * params.pack_w + u32(x);
   for (var c = 0u; c < cw; c++) {
-    out[dst + c] = select(0.0, a[src], inside && c < params.pack_c);
+    let ok = inside && c < params.pack_c;
+    var v = select(0.0, a[select(0u, src, ok)], ok);
+    // dgrad through an activation: the gradient at the pre-activation, g * act'(z), z in b.
+    if (FOLD_ACT_GRAD && ok) { v *= activate_grad(b[src], ACT, ACT_PARAM); }
+    out[dst + c] = v;
     src += plane;
   }
 }

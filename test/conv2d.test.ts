@@ -130,6 +130,23 @@ describe.each(TILINGS)('conv2d with a fused activation (%s)', (tiling) => {
   });
 });
 
+// dE/dx alone (a sampler's gradient: no parameter needs one, no createGraph): the data
+// gradient takes g and z and folds act'(z) into its packing of g (no activation-grad dispatch)
+// where it packs; the direct (Cin = 1) and tiled paths compute g * act'(z) first.
+describe.each(TILINGS)('conv2d with a fused activation, dx alone (%s)', (tiling) => {
+  test.each(fused.filter((_, i) => tiling === 'subgroup' || i < 2).map((c) => [`${c.id} ${c.name}`, c] as const))('%s: the gradient in x matches PyTorch', async (_name, c) => {
+    const rt = await device();
+    const [x, w, b, gout] = ['x', 'w', 'b', 'gout'].map((k) => fx.get(`${c.id}/${k}`)) as [ebm.Tensor, ebm.Tensor, ebm.Tensor, ebm.Tensor];
+    x.requiresGrad = true;
+    const before = rt.stats.byEntry.get('activation-grad.wgsl:main') ?? 0;
+    const gx = ebm.grad((xx: ebm.Tensor) => ebm.conv2d(xx, w, b, fusedOpts(c, tiling)).mul(gout).sum())(x);
+    expectClose(await gx.data(), fx.values(`${c.id}/gx`), TOL, `${c.id} grad x`);
+    const packs = tiling !== 'workgroup' && w.shape[1]! > 1;
+    // The mul's backward and the sum's need none; only the conv's activation would.
+    expect((rt.stats.byEntry.get('activation-grad.wgsl:main') ?? 0) - before).toBe(packs ? 0 : 1);
+  });
+});
+
 describe('conv2d', () => {
   test('the fused activation runs in the conv dispatch: one dispatch forward, same values as separate ops', async () => {
     const rt = await device();
@@ -248,6 +265,23 @@ describe('conv2d', () => {
       expect(mine.shape).toEqual([outC, 1, 3, 2]);
       expectClose(await mine.data(), Array.from(await tiled.data()), TOL, `direct dw vs tiled, batch ${batch}`);
       for (const t of [x, g, mine, tiled]) t.dispose();
+    }
+  });
+
+  test.each(TILINGS)('dx alone through an activation equals dx of the full backward, Cin = 1 and 4 (%s)', async (tiling) => {
+    // The fold (or, where the path does not pack, g * act'(z) first) against the unfused
+    // backward that runs when the weight needs a gradient too.
+    for (const cin of [1, 4]) {
+      const x = ebm.randn([3, cin, 10, 12], { seed: 11 });
+      const w = ebm.randn([6, cin, 3, 3], { seed: 12, std: 0.4 });
+      const b = ebm.randn([6], { seed: 13 });
+      const opts: ebm.Conv2dOptions = { stride: 2, padding: 1, activation: 'silu', tiling };
+      const f = (xx: ebm.Tensor, ww: ebm.Tensor) => ebm.conv2d(xx, ww, b, opts).square().sum();
+      const alone = ebm.grad((xx: ebm.Tensor) => f(xx, w))(x);
+      w.requiresGrad = true;
+      const [full] = ebm.grad(f, { argnums: [0, 1] })(x, w);
+      expectClose(await alone.data(), Array.from(await full!.data()), TOL, `Cin = ${cin}`);
+      for (const t of [x, w, b, alone, full!]) t.dispose();
     }
   });
 

@@ -69,6 +69,25 @@ describe('conv2d split by batch', () => {
     expectSame(await both([10, 1, 5, 5], [2, 1, 3, 3], { padding: 1, activation: 'silu' }, 1024), 'copies');
   });
 
+  it.each(['subgroup', 'registers'] as const)('%s: dx alone through silu (act\' folded into the packing of each chunk, z windowed as dy) equals the unsplit run bit for bit', async (tiling) => {
+    const x = ebm.randn([6, 4, 8, 8], { seed: 1 });
+    const w = ebm.randn([8, 4, 3, 3], { seed: 2 });
+    const b = ebm.randn([8], { seed: 3 });
+    const g = ebm.randn([6, 8, 8, 8], { seed: 4 });
+    const dx = () => ebm.grad((xx: ebm.Tensor) => ebm.conv2d(xx, w, b, { padding: 1, activation: 'silu', tiling }).mul(g).sum())(x);
+    const packs = () => rt.stats.byEntry.get('conv2d.wgsl:pack_image') ?? 0;
+    const p0 = packs();
+    const whole = await dx().data();
+    const p1 = packs();
+    rt.tuning.windowBytes = '4096';
+    const before = rt.stats.byEntry.get('activation-grad.wgsl:main') ?? 0;
+    const split = await dx().data();
+    expect(packs() - p1, 'one packing of dy per chunk').toBeGreaterThan(p1 - p0);
+    expect(rt.stats.byEntry.get('activation-grad.wgsl:main') ?? 0).toBe(before);
+    expectSameBits(whole, split, 'dx');
+    for (const t of [x, w, b, g]) t.dispose();
+  });
+
   it('one image over a window refuses, naming conv2d, the buffer and the limit; memory() unchanged', async () => {
     const x = ebm.randn([2, 4, 32, 32], { seed: 5 });
     const w = ebm.randn([4, 4, 3, 3], { seed: 6 });

@@ -10,6 +10,7 @@ import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import type { BufferWindow, KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
 import { windowBytes } from './binding-window.js';
 import { reduceKernel } from './reduce.js';
+import { activationGradKernel } from './elementwise.js';
 
 /** A tensor's buffer, or a window of it (one chunk of the batch: see splitBatch). */
 type Buf = PooledBuffer | BufferWindow;
@@ -266,12 +267,24 @@ function perElement(rt: Runtime, entry: KernelSpec, args: KernelArg[], count: nu
 }
 
 /** Repacks an NCHW source channels-last in vec4 groups with its zero padding (pack_image). */
-function packImage(rt: Runtime, src: Buf, batch: number, pk: Packing, p: UniformValues): PooledBuffer {
+function packImage(rt: Runtime, src: Buf, batch: number, pk: Packing, p: UniformValues, fold?: ActivationGradFold<Buf>): PooledBuffer {
   const pixels = batch * pk.hp * pk.wp;
   const out = rt.allocate(pixels * ceilDiv(pk.c, 4) * 16, 'conv2d packed image');
   const ph = rt.placeholder;
-  perElement(rt, PACK_IMAGE, [src, ph, ph, out, p, ph, ph, rt.placeholderOut], pixels);
+  const overrides = fold ? { FOLD_ACT_GRAD: true, ...epilogueOverrides(rt, { activation: fold.activation, param: fold.param }) } : {};
+  perElement(rt, PACK_IMAGE, [src, fold?.z ?? ph, ph, out, p, ph, ph, rt.placeholderOut], pixels, overrides);
   return out;
+}
+
+/**
+ * The gradient reaching a convolution's output through its activation: the kernel is given g
+ * and the pre-activation z and works from g * act'(z), folded into its packing pass where it
+ * packs (no dispatch and no buffer for g * act'(z)), else computed first.
+ */
+export interface ActivationGradFold<B = PooledBuffer> {
+  activation: Activation;
+  param: number;
+  z: B;
 }
 
 /**
@@ -377,20 +390,35 @@ function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | 
   rt.free(wp);
 }
 
-/** dx[N, C, H, W] from dy[N, O, OH, OW] and w[O, C, KH, KW]: one stride phase per z. */
-export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling): void {
+/**
+ * dx[N, C, H, W] from dy[N, O, OH, OW] and w[O, C, KH, KW]: one stride phase per z. With `fold`,
+ * dy is the gradient at the activation's output and dx comes from dy * act'(fold.z).
+ */
+export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling, fold?: ActivationGradFold): void {
+  const dyPerImage = packedPerImage({ c: g.outC, h: 0, w: 0, top: 0, left: 0, hp: g.outH + g.kH * g.dilation[0], wp: g.outW + g.kW * g.dilation[1] });
   const chunks = splitBatch(rt, g, [
     ['dy', dy, g.outC * g.outH * g.outW],
     ['dx', dx, g.inC * g.inH * g.inW],
-  ], packedPerImage({ c: g.outC, h: 0, w: 0, top: 0, left: 0, hp: g.outH + g.kH * g.dilation[0], wp: g.outW + g.kW * g.dilation[1] }));
-  if (!chunks) return dataGradOnce(rt, dy, w, dx, g, tilingWanted);
+  ], dyPerImage);
+  // The packing pass takes the fold where dy is packed: every chunk's packed dy fits one
+  // binding (splitBatch sizes chunks so, unless one image alone does not), or the whole batch's.
+  const packs = resolveTiling(rt, tilingWanted) !== 'workgroup' && g.inC > DIRECT_DGRAD_MAX_CIN && dyPerImage * 4 * (chunks ? 1 : g.batch) <= rt.maxBindingSize;
+  if (fold && !packs) {
+    const n = g.batch * g.outC * g.outH * g.outW;
+    const gz = rt.allocate(n * 4, 'conv2d dgrad g * act\'(z)');
+    activationGradKernel(rt, fold.activation, fold.param, dy, fold.z, gz, n);
+    conv2dDataGradKernel(rt, gz, w, dx, g, tilingWanted);
+    rt.free(gz);
+    return;
+  }
+  if (!chunks) return dataGradOnce(rt, dy, w, dx, g, tilingWanted, fold);
   for (const c of chunks) {
-    dataGradOnce(rt, c.input(dy), w, c.output(dx), c.geometry, tilingWanted);
+    dataGradOnce(rt, c.input(dy), w, c.output(dx), c.geometry, tilingWanted, fold && { ...fold, z: c.input(fold.z, dy) });
     c.finish();
   }
 }
 
-function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeometry, tilingWanted: ConvTiling): void {
+function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeometry, tilingWanted: ConvTiling, fold?: ActivationGradFold<Buf>): void {
   const ph = rt.placeholder;
   const tiling = resolveTiling(rt, tilingWanted);
   const [sh, sw] = g.stride;
@@ -405,8 +433,13 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   };
   const [topH, botH] = span(g.kH, sh, g.padding[0], g.dilation[0], g.inH, g.outH);
   const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
+  // conv2dDataGradKernel gives `fold` only to a pass that packs dy.
+  const unpacked = (path: string) => {
+    if (fold) throw new Error(`conv2d: internal error: the activation gradient was left to the ${path} data-gradient path, which does not pack dy`);
+  };
   // A grey first layer's dx (Cin = 1): one invocation per pixel of dx, no packing dispatches.
   if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
+    unpacked('direct');
     // One stride phase per z; its invocations take 4 dx pixels of a phase row each.
     const blocks = g.batch * g.inC * ceilDiv(g.inH, sh) * ceilDiv(ceilDiv(g.inW, sw), 4);
     rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, { ...directParams(g), lanes: 0 }], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: [...rt.grid(ceilDiv(blocks, WG)), phases] });
@@ -416,11 +449,12 @@ function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeo
   const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
   // A packed dy over the binding limit would fail: tile instead.
   if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
+    unpacked('tiled');
     dispatchSplitX(rt, TILED, [dy, w, ph, dx, params(g), ph, ph, rt.placeholderOut], { MODE: mode(rt, 'dgrad') }, [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases], g);
     return;
   }
   const p = params(g, { packing: pk, tapMax });
-  const dyp = packImage(rt, dy, g.batch, pk, p);
+  const dyp = packImage(rt, dy, g.batch, pk, p, fold);
   const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
   const gemm = packedGemm(rt, 'dgrad', tiling, g.inC, pixels, phases);
   dispatchSplitX(rt, gemm.spec, [ph, ph, ph, dx, p, dyp, wp, rt.placeholderOut], { MODE: mode(rt, 'dgrad'), ...gemm.overrides }, gemm.workgroups, g);

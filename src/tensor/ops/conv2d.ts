@@ -123,6 +123,10 @@ const conv2dDef = defineOp<ForwardAttrs>({
   name: 'conv2d',
   backward: ({ inputs, attrs, needs, output, saved }, g) => {
     const [x, w] = inputs as [Tensor, Tensor];
+    // Only dx wanted (a sampler's dE/dx), no createGraph: the data-gradient kernel takes g and
+    // z and folds act'(z) into its packing pass, so g * act'(z) is never written out.
+    if (attrs.activation !== 'none' && !isGradEnabled() && needs[0] && !needs[1] && !needs[2])
+      return [convInputGrad(g, w, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }, { activation: attrs.activation, param: attrs.param, z: saved[0] ?? output }), null, null];
     const gz = activationGrad(inputs, attrs, output, saved[0] ?? null, g);
     return [
       needs[0] ? convInputGrad(gz, w, { ...attrs, inputSize: [x.shape[2]!, x.shape[3]!] }) : null,
@@ -188,15 +192,20 @@ function convForward(x: Tensor, w: Tensor, bias: Tensor | null, attrs: ForwardAt
   });
 }
 
-/** The gradient of conv2d with respect to its input, given the output's gradient g. */
-function convInputGrad(g: Tensor, w: Tensor, attrs: InputGradAttrs): Tensor {
+/**
+ * The gradient of conv2d with respect to its input, given the output's gradient g; with
+ * `through`, g is the gradient at the activation's output and z (or the output, where it gives
+ * act') what act' is taken at (no createGraph: that op is not recorded).
+ */
+function convInputGrad(g: Tensor, w: Tensor, attrs: InputGradAttrs, through?: { activation: Activation; param: number; z: Tensor }): Tensor {
   const op = 'conv2dInputGrad';
   const [h, wd] = attrs.inputSize;
   const geo = geometry(op, [g.shape[0]!, w.shape[1]!, h, wd], w.shape, attrs);
   checkOutputShape(op, 'the output gradient', g, geo);
   return runOp(inputGradDef, [g, w], attrs, (rt) => {
     const dx = Tensor.empty(rt, [geo.batch, geo.inC, geo.inH, geo.inW], op);
-    if (dx.size > 0) conv2dDataGradKernel(rt, g.buffer, w.buffer, dx.buffer, geo, attrs.tiling ?? defaultTiling(rt));
+    const fold = through && { activation: through.activation, param: through.param, z: through.z.buffer };
+    if (dx.size > 0) conv2dDataGradKernel(rt, g.buffer, w.buffer, dx.buffer, geo, attrs.tiling ?? defaultTiling(rt), fold);
     return dx;
   });
 }
