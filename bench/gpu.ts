@@ -9,11 +9,13 @@ import { create } from 'webgpu';
 
 let shared: GPU | null = null;
 
-/** Dawn's GPU with the same toggles the engine uses when it creates Dawn itself. */
+/** Dawn's GPU with the same toggles the engine uses when it creates Dawn itself, and full-resolution timestamps. */
 export function createDawnGPU(): GPU {
   // Mesa prints an error line at start-up without a runtime dir; any writable folder will do.
   process.env.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'xdg-'));
   // On Linux with an NVIDIA GPU Dawn hides shader-f16 without this toggle (see device.ts).
-  shared ??= create(['enable-dawn-features=vulkan_enable_f16_on_nvidia']);
+  // Dawn rounds timestamps down to 2^16 ns (65.5 us) against timing attacks unless told not
+  // to; --profile times single dispatches, many far shorter than that.
+  shared ??= create(['enable-dawn-features=vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization']);
   return shared;
 }

@@ -1,6 +1,8 @@
 // How results are written: one JSON object per line (--json), or a fixed-width table whose
 // rows print as each case finishes, so a long run shows progress.
 import type { PeerName } from './peers.js';
+import type { CaseProfile } from './profile.js';
+import { roundedProfile } from './profile-report.js';
 
 type PeerFields = { [P in PeerName as `${P}_ms`]?: number | null } & { [P in PeerName as `${P}_ratio`]?: number | null };
 
@@ -19,6 +21,8 @@ export type BenchResult = PeerFields & {
   /** matmul-f16 only: our f32 matmul of the same shape, and f16 time / f32 time. */
   f32_ms?: number;
   f16_over_f32?: number;
+  /** With --profile: our side's GPU time per kernel (profile.ts). */
+  profile?: CaseProfile;
 };
 
 export interface Skipped {
@@ -35,6 +39,7 @@ export function rounded(r: BenchResult): BenchResult {
     if (typeof v !== 'number' || k === 'dispatches') continue;
     if (k.endsWith('_ms') || k.endsWith('_ratio') || k === 'f16_over_f32' || k === 'dispatches_per_step') out[k] = round(v, 4);
   }
+  if (r.profile) out.profile = roundedProfile(r.profile);
   return out as BenchResult;
 }
 

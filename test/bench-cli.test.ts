@@ -13,9 +13,9 @@ import { mlpStepSuite } from '../bench/mlp-step.js';
 import type { Suite } from '../bench/suite.js';
 import { SUITES } from '../bench/suites.js';
 import { trainStepSuite } from '../bench/train-step.js';
-import { BenchUsageError, parseBenchArgs, runBench } from '../src/cli/bench.js';
+import { BENCH_USAGE, BenchUsageError, parseBenchArgs, runBench } from '../src/cli/bench.js';
 import * as ebm from '../src/index.js';
-import { LONG } from './helpers.js';
+import { LONG, rejection } from './helpers.js';
 
 const tiny: Suite[] = [matmulSuite([{ m: 64, k: 64, n: 64 }])];
 const flops64 = 2 * 64 ** 3;
@@ -103,6 +103,45 @@ describe('webgpu-ebm bench', () => {
     expect(table.at(-1)).toBe('suite pending: skipped (ebm.pending not available yet)');
   });
 
+  test('--profile prints each kernel\'s GPU time under the case, and --json carries it', async () => {
+    const lines = await bench(['matmul', '--profile', '--repeat', '1', '--warmup', '0']);
+    const row = lines.findIndex((l) => l.startsWith('matmul '));
+    const dispatches = Number(lines[row]!.trim().split(/\s+/).at(-1));
+    expect(dispatches).toBeGreaterThan(0);
+    const [summary, head, ...kernels] = lines.slice(row + 1);
+    expect(summary).toMatch(/^    GPU profile, 1 run: (\d+\.\d{3}) ms of GPU time per run \(median\), (\d+\.\d)% of the (\d+\.\d\d) ms wall time$/);
+    expect(head).toMatch(/^ +GPU ms\/run +% GPU +dispatches +kernel$/);
+    expect(kernels.length).toBeGreaterThan(0);
+    for (const k of kernels) expect(k).toMatch(/^ {4,}\d+\.\d{3} +(\d+\.\d%|-) +\d+ +[\w-]+\.wgsl:\w+$/);
+    // The profiled run is the timed run's span: the same dispatches, the readback's not counted.
+    expect(kernels.map((k) => Number(k.trim().split(/\s+/).at(-2))).reduce((s, n) => s + n, 0)).toBe(dispatches);
+    expectReleased();
+
+    const r = JSON.parse((await bench(['matmul', '--profile', '--repeat', '2', '--warmup', '0', '--json']))[0]!);
+    expect(r.profile.runs).toBe(2);
+    const ks = r.profile.kernels as { entry: string; dispatches: number; ms: number }[];
+    expect(ks.reduce((s, k) => s + k.dispatches, 0)).toBe(r.dispatches);
+    for (const k of ks) {
+      expect(k.entry).toMatch(/^[\w-]+\.wgsl:\w+$/);
+      expect(Number.isFinite(k.ms) && k.ms >= 0).toBe(true);
+    }
+    expect(r.profile.gpu_ms).toBeGreaterThanOrEqual(0);
+    // Printed values are rounded to 0.1 us; the share is computed before rounding.
+    expect(r.profile.wall_share).toBeCloseTo(r.profile.gpu_ms / r.ms, 2);
+    expectReleased();
+  });
+
+  test('--profile on a device without timestamp-query fails before timing anything, naming the flag and the feature', async () => {
+    await ebm.init({ features: ['shader-f16'] });
+    const lines: string[] = [];
+    const err = await rejection(runBench(['matmul', '--profile'], { write: (l) => lines.push(l), suites: tiny }));
+    expect(err.message).toBe(
+      "--profile: this device lacks the WebGPU feature 'timestamp-query', which per-kernel GPU timing needs (the adapter does not offer it, or the device was created without it)",
+    );
+    expect(lines).toEqual([]);
+    ebm.shutdown();
+  });
+
   test('a device the caller made is left alone', async () => {
     const rt = await ebm.init();
     await bench(['--repeat', '1', '--json']);
@@ -130,7 +169,11 @@ describe('webgpu-ebm bench', () => {
     expect(usage(['--compare='])).toBe("--compare: unknown peer '' (valid: tfjs, jax; several separated by commas)");
     expect(parseBenchArgs(['--compare', 'jax, tfjs,jax'])!.compare).toEqual(['jax', 'tfjs']);
     expect(parseBenchArgs([])!.compare).toEqual([]);
-    expect(usage(['--fast'])).toMatch(/'--fast'[\s\S]*\nvalid options: --json --compare --repeat --warmup$/);
+    expect(usage(['--fast'])).toMatch(/'--fast'[\s\S]*\nvalid options: --json --compare --repeat --warmup --profile$/);
+    expect(parseBenchArgs(['--profile'])!.profile).toBe(true);
+    expect(parseBenchArgs([])!.profile).toBe(false);
+    expect(BENCH_USAGE).toMatch(/^usage: .*\[--profile\]$/m);
+    expect(BENCH_USAGE).toMatch(/^  --profile +\S/m);
     expect(parseBenchArgs(['--help'])).toBeNull();
     expect(parseBenchArgs([])!.suites.map((s) => s.name)).toEqual(expect.arrayContaining(['mlp-step', 'image-langevin', 'matmul-large']));
   });

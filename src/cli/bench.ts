@@ -5,13 +5,16 @@ import { parseArgs } from 'node:util';
 import { createDawnGPU } from '../../bench/gpu.js';
 import { readOurs, recordOutputs } from '../../bench/ours-readback.js';
 import { createPeer, PEER_NAMES, type Peer, type PeerName } from '../../bench/peers.js';
+import { profileRuns, summarizeProfile } from '../../bench/profile.js';
+import { profileLines } from '../../bench/profile-report.js';
 import { jsonLine, skipLine, tableHeader, tableRow, type BenchResult, type Skipped } from '../../bench/report.js';
 import type { BenchCase, RunResult, Suite, Workload } from '../../bench/suite.js';
 import { SUITES } from '../../bench/suites.js';
 import { median, timeAlternating, type TimedSide } from '../../bench/timing.js';
 import * as ebm from '../index.js';
+import { assertTimestamps } from '../kernels/profiler.js';
 
-export const BENCH_USAGE = `usage: webgpu-ebm bench [suite ...] [--json] [--compare tfjs,jax] [--repeat N] [--warmup N]
+export const BENCH_USAGE = `usage: webgpu-ebm bench [suite ...] [--json] [--compare tfjs,jax] [--repeat N] [--warmup N] [--profile]
 
   suites: ${SUITES.map((s) => s.name).join(', ')} (default: all)
   --json               one JSON object per line instead of a table
@@ -19,6 +22,9 @@ export const BENCH_USAGE = `usage: webgpu-ebm bench [suite ...] [--json] [--comp
                        tfjs (@tensorflow/tfjs, webgpu backend), jax (@jax-js/jax, webgpu, jit)
   --repeat N           timed runs per case; the median is reported (10)
   --warmup N           untimed runs per case first (2)
+  --profile            then as many runs of ours again, each dispatch timed on the GPU
+                       (timestamp queries): per kernel, its dispatches and median GPU ms
+                       per run, and the share of the wall time the GPU time covers
 
   Every run is timed to an awaited readback of its result, on every side.`;
 
@@ -32,6 +38,8 @@ export interface BenchOptions {
   compare: PeerName[];
   repeat: number;
   warmup: number;
+  /** Per-kernel GPU times of ours after each case's timing (bench/profile.ts). */
+  profile: boolean;
 }
 
 function count(name: string, v: string | undefined, dflt: number, min: number): number {
@@ -54,11 +62,12 @@ export function parseBenchArgs(argv: readonly string[], registry: readonly Suite
         compare: { type: 'string' },
         repeat: { type: 'string' },
         warmup: { type: 'string' },
+        profile: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
-    throw new BenchUsageError(`${(e as Error).message}\nvalid options: --json --compare --repeat --warmup`);
+    throw new BenchUsageError(`${(e as Error).message}\nvalid options: --json --compare --repeat --warmup --profile`);
   }
   const { values, positionals } = parsed;
   if (values.help) return null;
@@ -75,6 +84,7 @@ export function parseBenchArgs(argv: readonly string[], registry: readonly Suite
     compare: parsePeers(values.compare),
     repeat: count('repeat', values.repeat, 10, 1),
     warmup: count('warmup', values.warmup, 2, 0),
+    profile: values.profile ?? false,
   };
 }
 
@@ -148,6 +158,7 @@ async function runCase(rt: ebm.Runtime, suite: Suite, c: BenchCase, peers: reado
       result[`${p.name}_ms`] = peerMs;
       result[`${p.name}_ratio`] = peerMs === null ? null : peerMs / ms;
     }
+    if (opts.profile) result.profile = summarizeProfile(await profileRuns(rt, ours, opts.repeat), ms);
     return result;
   } catch (e) {
     throw new Error(`bench ${suite.name} ${c.name}: ${(e as Error).message}`, { cause: e });
@@ -177,6 +188,7 @@ export async function runBench(argv: readonly string[], io: BenchIO): Promise<(B
   const reported: (BenchResult | Skipped)[] = [];
   try {
     const rt = await ebm.init(gpu ? { gpu } : {});
+    if (opts.profile) assertTimestamps(rt.device, '--profile');
     for (const name of opts.compare) peers.push(await createPeer(name, gpu!));
     const names = peers.map((p) => p.name);
     if (!opts.json) {
@@ -200,6 +212,7 @@ export async function runBench(argv: readonly string[], io: BenchIO): Promise<(B
         const r = await runCase(rt, suite, c, peers, opts);
         reported.push(r);
         io.write(opts.json ? jsonLine(r) : tableRow(r, names));
+        if (!opts.json && r.profile) for (const l of profileLines(r.profile, r.ms)) io.write(l);
       }
     }
   } finally {

@@ -7,6 +7,7 @@ import { PipelineCache, type KernelSpec, type Overrides } from './pipeline-cache
 import type { UniformValues } from './uniform.js';
 import type { AcquiredDevice, DeviceInfo } from './device.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
+import { Profiler, type KernelTime, type ProfileOptions } from './profiler.js';
 
 export type { PooledBuffer } from './buffer-pool.js';
 export type { UniformValues } from './uniform.js';
@@ -135,6 +136,8 @@ export class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
+  /** Set between startProfile and stopProfile: dispatches are recorded through it (profiler.ts). */
+  private profiler: Profiler | null = null;
   private submitted = 0;
   private readonly uniforms = new Map<string, PooledBuffer>();
   /** Per binding slot: the contents it last held and the buffers it owns (see uniformAt). */
@@ -438,14 +441,17 @@ export class Runtime {
     });
     this.propagateTaint(readBuffers, writtenBuffers);
     const bindGroup = this.bindGroup(cached, args.filter((a) => storageOf(a)).map(keyOf).join(','), used, entries);
-    const pass = this.computePass();
-    pass.setPipeline(cached.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    const entry = `${spec.shader}:${spec.entry}`;
+    if (this.profiler) this.profiler.record(this.commandEncoder(), entry, cached.pipeline, bindGroup, x, y, z);
+    else {
+      const pass = this.computePass();
+      pass.setPipeline(cached.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
     for (const b of used) b.lastUse = this.pendingIndex;
     this.stats.dispatches++;
     this.stats.byShader.set(spec.shader, (this.stats.byShader.get(spec.shader) ?? 0) + 1);
-    const entry = `${spec.shader}:${spec.entry}`;
     this.stats.byEntry.set(entry, (this.stats.byEntry.get(entry) ?? 0) + 1);
     if (++this.pendingDispatches >= this.batchSize) this.flush();
   }
@@ -477,6 +483,23 @@ export class Runtime {
     if (workgroups <= this.maxWorkgroups) return [workgroups, 1];
     const y = Math.ceil(workgroups / this.maxWorkgroups);
     return [Math.ceil(workgroups / y), y];
+  }
+
+  /** Times every dispatch from now until stopProfile(), each in a timestamped pass of its own (profiler.ts). */
+  startProfile(options?: ProfileOptions): void {
+    this.assertUsable();
+    if (this.profiler) throw new Error('webgpu-ebm: startProfile: a profile is already running (call stopProfile() first)');
+    this.profiler = new Profiler(this.device, options);
+    this.endPass();
+  }
+
+  /** Ends the profile: each kernel's dispatches and GPU ms since startProfile(), slowest first. */
+  async stopProfile(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('webgpu-ebm: stopProfile: no profile is running (call startProfile() first)');
+    this.profiler = null;
+    this.flush();
+    return profiler.finish();
   }
 
   /** Submits the pending encoder, if it holds any work. */
