@@ -82,11 +82,11 @@ describe.each(['pixel-rows', 'channel-rows'] as const)('conv2d forward, subgroup
     } finally {
       rt.tuning.convGemm = undefined;
     }
-    // The packed GEMM runs where the adapter has 8-lane subgroups, except for a first layer the
-    // direct kernel takes (Cin <= 3, at most 36 taps, whole vec4s of output pixels) and, with
-    // channel rows, 8 or fewer rows (the register block).
+    // The packed GEMM runs where the adapter has 8-lane subgroups, except for a grey first layer
+    // the direct kernel takes (Cin = 1 under 'subgroup', at most 36 taps, whole vec4s of output
+    // pixels) and, with channel rows, 8 or fewer rows (the register block).
     const [o, cin, kh, kw] = w.shape as [number, number, number, number];
-    const direct = cin <= 3 && cin * kh * kw <= 36 && (y.shape[2]! * y.shape[3]!) % 4 === 0;
+    const direct = cin === 1 && kh * kw <= 36 && (y.shape[2]! * y.shape[3]!) % 4 === 0;
     const packed = rt.info.features.has('subgroups') && rt.info.subgroupMinSize >= 8 && !direct;
     const ran = (rt.stats.byEntry.get(entry) ?? 0) - before;
     if (!packed) expect(ran).toBe(0);

@@ -87,6 +87,15 @@ const DIRECT_WGRAD_MAX_TAPS = 27;
  * GEMM wins (b16 3->32 32x32 s1: 18-19 against 29 ms), so RGB layers keep it.
  */
 const DIRECT_DGRAD_MAX_CIN = 1;
+/**
+ * Under 'subgroup' the direct forward kernel takes grey layers only: at Cin = 3 it re-reads x
+ * for every 4 output channels (27 taps leave room for one channel group), where the GEMM with
+ * pixel rows reads it once. Forward, GPU time on lavapipe, direct against GEMM: b16 3->32
+ * 32x32 s1 15.0 against 7.1 ms, b64 3->32 32x32 s2 24.2 against 14.0, b64 3->16 s1 31.1
+ * against 26.5 (only b128 3->16 32x32 s2 went the other way: 16.7 against 21.2); at Cin = 1 the
+ * direct kernel won 2-4x (b128 1->32 28x28 s2 8.3 against 19.4, 1->64 11.8 against 39.9).
+ */
+const DIRECT_FORWARD_MAX_CIN_SUBGROUP = 1;
 /** Pixel blocks per invocation of the direct kernel (its weight registers are loaded once). */
 const DIRECT_R = 4;
 
@@ -307,14 +316,14 @@ function xPacking(g: ConvGeometry): Packing {
 
 /**
  * The direct forward kernel's output-channel block (vec4 groups) for a first layer, or 0 where
- * it does not apply: few input channels (Cin <= 3: the packed GEMMs read channels in fours),
+ * it does not apply: few input channels (Cin <= 3, Cin = 1 under 'subgroup': the packed GEMMs read channels in fours),
  * weights that fit its 36 vec4 registers, whole vec4s of output pixels per image, and a grid
  * within one dispatch. At most 2 groups (8 channels) per invocation: on lavapipe 4 groups ran
  * slower (1->16 and 1->32 28x28 s2: 1.3-1.5x the GPU time of 2), the registers spilling.
  */
-function directBlock(g: ConvGeometry): number {
+function directBlock(g: ConvGeometry, tiling: ConvTiling): number {
   const taps = g.inC * g.kH * g.kW;
-  if (g.inC > 3 || taps > 36 || (g.outH * g.outW) % 4 !== 0) return 0;
+  if (g.inC > (tiling === 'subgroup' ? DIRECT_FORWARD_MAX_CIN_SUBGROUP : 3) || taps > 36 || (g.outH * g.outW) % 4 !== 0) return 0;
   for (const ob of [2, 1]) if (taps * ob <= 36 && (ob === 1 || 4 * ob <= ceilDiv(g.outC, 4) * 4)) return ob;
   return 0;
 }
@@ -365,7 +374,7 @@ function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | 
   const z = epilogue.z ?? rt.placeholderOut;
   const fused = epilogueOverrides(rt, epilogue);
   const pixels = g.batch * g.outH * g.outW;
-  const ob = directBlock(g);
+  const ob = directBlock(g, tiling);
   if (tiling !== 'workgroup' && ob > 0 && ceilDiv(pixels / 4, DIRECT_R * WG) <= rt.maxWorkgroupsPerDimension) {
     const lanesWanted = ceilDiv(pixels / 4, DIRECT_R);
     const gx = ceilDiv(lanesWanted, WG);
