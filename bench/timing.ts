@@ -23,7 +23,8 @@ async function timeOnce(side: TimedSide): Promise<number> {
 
 /**
  * Runs each side `warmup` times untimed (pipeline compilation, buffer pools), then `repeat`
- * timed rounds, each round running every side once in turn. Returns the times per side, in ms.
+ * timed rounds, each round running every side once in turn, each run starting with every
+ * side's device idle. Returns the times per side, in ms.
  */
 export async function timeAlternating(sides: readonly TimedSide[], warmup: number, repeat: number): Promise<number[][]> {
   for (const side of sides) {
@@ -32,7 +33,13 @@ export async function timeAlternating(sides: readonly TimedSide[], warmup: numbe
     for (let i = 0; i < warmup; i++) await timeOnce(side);
   }
   const times = sides.map((): number[] => []);
-  for (let r = 0; r < repeat; r++) for (let s = 0; s < sides.length; s++) times[s]!.push(await timeOnce(sides[s]!));
+  for (let r = 0; r < repeat; r++)
+    for (let s = 0; s < sides.length; s++) {
+      // Every side's device idle first: work a library leaves queued after its readback (a
+      // deferred disposal, say) shares lavapipe's threads and would be billed to the next run.
+      for (const side of sides) await side.sync();
+      times[s]!.push(await timeOnce(sides[s]!));
+    }
   return times;
 }
 
