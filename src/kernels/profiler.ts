@@ -3,6 +3,7 @@
 // own whose timestampWrites bracket it (the only place WebGPU allows timestamps in a compute
 // pass). finish() resolves the query sets, reads them back and sums the time per kernel.
 // Kept apart from runtime.ts so that a run without a profile pays one boolean check per dispatch.
+import { gpuWait } from './gentle-wait.js';
 
 /** GPUBufferUsage's QUERY_RESOLVE, COPY_SRC, COPY_DST and MAP_READ (spec values; see gpu-flags.ts for why not the globals). */
 const QUERY_RESOLVE = 0x200;
@@ -100,7 +101,7 @@ export class Profiler {
       this.sets.forEach((set, i) => enc.resolveQuerySet(set, 0, i === this.sets.length - 1 ? this.used : this.queriesPerSet, resolved, i * setBytes));
       enc.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
       this.device.queue.submit([enc.finish()]);
-      await staging.mapAsync(MAP_READ);
+      await gpuWait(staging.mapAsync(MAP_READ));
       const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
       staging.unmap();
             const byEntry = new Map<string, KernelTime>();

@@ -8,6 +8,7 @@ import type { UniformValues } from './uniform.js';
 import type { AcquiredDevice, DeviceInfo } from './device.js';
 import { BufferUsage, MapMode } from './gpu-flags.js';
 import { Profiler, type KernelTime, type ProfileOptions } from './profiler.js';
+import { gpuWait } from './gentle-wait.js';
 
 export type { PooledBuffer } from './buffer-pool.js';
 export type { UniformValues } from './uniform.js';
@@ -529,7 +530,7 @@ export class Runtime {
     }
     this.flush();
     try {
-      await staging.buffer.mapAsync(MapMode.READ, 0, size);
+      await gpuWait(staging.buffer.mapAsync(MapMode.READ, 0, size));
     } catch (e) {
       // A lost device rejects the map with a bare AbortError, possibly before `lost` has
       // resolved: give it a moment so the error can say what happened.
@@ -551,7 +552,7 @@ export class Runtime {
     this.closeScopes();
     this.flush();
     try {
-      await this.device.queue.onSubmittedWorkDone();
+      await gpuWait(this.device.queue.onSubmittedWorkDone());
       await Promise.all([...this.pendingScopes]);
     } catch (e) {
       await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
