@@ -1,5 +1,6 @@
 // Every suite `webgpu-ebm bench` knows, in the order they run by default.
 import { conv2dBackwardSuite } from './conv2d-backward.js';
+import { conv2dGemmSuite } from './conv2d-gemm.js';
 import { conv2dSuite } from './conv2d.js';
 import { imageLangevinSuite } from './image-langevin.js';
 import { imageTrainSuite } from './image-train.js';
@@ -22,6 +23,7 @@ export const SUITES: readonly Suite[] = [
   linearSuite(),
   conv2dSuite(),
   conv2dBackwardSuite(),
+  conv2dGemmSuite(),
   spectralNormSuite(),
   mlpSuite(),
   mlpStepSuite(),

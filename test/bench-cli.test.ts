@@ -4,6 +4,7 @@
 // Speed is never asserted here.
 import { describe, expect, test } from 'vitest';
 import { conv2dBackwardSuite } from '../bench/conv2d-backward.js';
+import { conv2dGemmSuite, convGemm } from '../bench/conv2d-gemm.js';
 import { conv2dSuite } from '../bench/conv2d.js';
 import { imageLangevinSuite } from '../bench/image-langevin.js';
 import { langevinSuite } from '../bench/langevin.js';
@@ -209,6 +210,17 @@ const extendedSuites: Suite[] = [
   langevinSuite([{ chains: 8, steps: 3, widths: [2, 8, 1] }]),
   trainStepSuite([{ batch: 8, kSteps: 2, widths: [2, 8, 1] }]),
 ].map(firstCase);
+
+describe('conv2d-gemm', () => {
+  test("times each conv case's forward GEMM as a matmul: [pixels, Cin KH KW] @ [Cin KH KW, Cout], the conv's FLOPs", async () => {
+    const s = { batch: 2, inChannels: 3, outChannels: 4, size: 6, kernel: 3, stride: 2, padding: 1 };
+    // Output 3 x 3 per image: 18 pixels, K = 27.
+    expect(convGemm(s)).toEqual({ m: 18, k: 27, n: 4 });
+    const [r] = (await runBench(['--repeat', '1', '--warmup', '0', '--json'], { write: () => {}, suites: [conv2dGemmSuite([s])] })) as unknown as Record<string, number>[];
+    expect(`${r!.suite}: ${r!.case}`).toBe('conv2d-gemm: b2 3->4 6x6 [18,27]@[27,4]');
+    expect(r!.gflops).toBeCloseTo((2 * 18 * 27 * 4) / (r!.ms! * 1e6), 3);
+  });
+});
 
 describe('the new and extended suites run a tiny case', () => {
   test('mlp-step and image-langevin on ours: time, dispatches, GFLOP/s and dispatches per step', async () => {
