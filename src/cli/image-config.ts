@@ -26,8 +26,9 @@ export interface ImageRunConfig {
 
 /**
  * The run's defaults beyond the recipe, sized so the default MNIST run fits in 15 minutes on
- * lavapipe with 2 cores: about 1 update/s there (measured at 0.96-1.0), so 700 updates and about
- * a minute of final sampling and scoring come to about 13 minutes.
+ * lavapipe with 2 cores. 700 updates took 13.4 minutes at about 1 update/s when chosen; the
+ * faster conv kernels and readbacks of issue 12 brought the whole command to 412 s (about 2
+ * updates/s), with the same samples' scores, so more updates would now fit the budget.
  */
 export const IMAGE_RUN_DEFAULTS = { steps: 700, logEvery: 25, seed: 0, qualitySamples: 1000, sampleStepsPerLangevinStep: 3 } as const;
 

@@ -15,9 +15,9 @@
 // Sized for lavapipe (a CPU rasteriser, 2 cores): channels [16, 32] (28 -> 14 -> 7, the seed's
 // formula and the conv arithmetic agree for two layers at 28), batch 64 and 20 Langevin steps
 // per update. Each update is then 21 forward/backward passes of a 2-layer conv net at batch 64:
-// about 1 s on an idle 2-core machine (0.92-1.0 updates/s measured; the CLI's default run is 700
-// updates, src/cli/image-config.ts); [32, 64], batch 128 and 60 steps (the tutorial's scale)
-// took 9.6 s per update. The tutorial
+// about 1 s on an idle 2-core machine when chosen (0.92-1.0 updates/s; about 2 since issue 12's
+// conv kernels; the CLI's default run is 700 updates, src/cli/image-config.ts); [32, 64], batch
+// 128 and 60 steps (the tutorial's scale) took 9.6 s per update then. The tutorial
 // runs 60 steps of size 10 with each pixel's gradient clamped to +-0.03; this sampler does not
 // clamp gradients, so the defaults take fewer steps of the same size with the same noise
 // (std 0.005 per step) and rely on the box clamp, the regulariser and the norm clip.
