@@ -18,6 +18,11 @@ override ACCUMULATE: bool = false;
 // reduced element j of output o is at j * n_out + o, so per_thread's lanes, one per output
 // column, read consecutive addresses with no index arithmetic.
 override LEADING: bool = false;
+// A few outputs over a long run each: per_workgroup's workgroup (o, chunk) reduces chunk
+// `chunk` of output o's run and writes it unscaled to out[o * chunks + chunk]; the wrapper then
+// reduces those partials with the same op (sum of sums, max of maxes, logsumexp of
+// logsumexps), so many workgroups share one output's run instead of one.
+override CHUNKED: bool = false;
 const WG_REDUCE = 64u;
 override WG: u32 = 64u;
 
@@ -31,7 +36,12 @@ struct Params {
   // How far the bound windows of x and out start before the data addressed (elements).
   x_shift: u32,
   out_shift: u32,
+  // CHUNKED (per_workgroup): reduced elements per chunk; each output's run is cut into `chunks`.
+  chunk_len: u32,
+  chunks: u32,
   _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
   kept_shape: array<vec4u, 2>,
   kept_strides: array<vec4u, 2>,
   red_shape: array<vec4u, 2>,
@@ -145,27 +155,33 @@ fn tree(lid: u32, is_sum: bool) {
 
 @compute @workgroup_size(WG_REDUCE)
 fn per_workgroup(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = output_index(wid, nwg);
+  let w = output_index(wid, nwg);
+  let o = select(w, w / params.chunks, CHUNKED);
+  // This workgroup's part of output o's run: all of it, or one chunk.
+  let j_begin = select(0u, (w % params.chunks) * params.chunk_len, CHUNKED);
+  let j_end = select(params.n_red, min(params.n_red, j_begin + params.chunk_len), CHUNKED);
   // Every invocation of the workgroup must reach the barriers, so no early return here.
   let in_range = o < params.n_out;
   let base = select(0u, base_offset(o), in_range);
   var acc = identity();
   if (in_range) {
-    for (var j = lid; j < params.n_red; j += WG_REDUCE) { acc = combine(acc, x[base + red_offset(j)]); }
+    for (var j = j_begin + lid; j < j_end; j += WG_REDUCE) { acc = combine(acc, x[base + red_offset(j)]); }
   }
   partial[lid] = acc;
   tree(lid, OP == OP_sum);
   let m = partial[0];
+  // A chunk's partial goes to its own slot (the wrapper's scale is 1 there).
+  let dst = select(o, w, CHUNKED);
   if (OP != OP_logsumexp) {
-    if (lid == 0u && in_range) { write_out(o, m * params.scale); }
+    if (lid == 0u && in_range) { write_out(dst, m * params.scale); }
     return;
   }
   workgroupBarrier();
   var s = 0.0;
   if (in_range && abs(m) != inf()) {
-    for (var j = lid; j < params.n_red; j += WG_REDUCE) { s += exp(x[base + red_offset(j)] - m); }
+    for (var j = j_begin + lid; j < j_end; j += WG_REDUCE) { s += exp(x[base + red_offset(j)] - m); }
   }
   partial[lid] = s;
   tree(lid, true);
-  if (lid == 0u && in_range) { write_out(o, select(m + log(partial[0]), m, abs(m) == inf())); }
+  if (lid == 0u && in_range) { write_out(dst, select(m + log(partial[0]), m, abs(m) == inf())); }
 }

@@ -24,6 +24,19 @@ const WORKGROUP_THRESHOLD = 64;
  */
 const LEADING_MIN_OUT = 128;
 const LEADING_MAX_REDUCED = 4096;
+/**
+ * On GPUs, fewer outputs than this, each over at least CHUNKED_MIN_REDUCED elements, split each
+ * run into chunks of about CHUNK_LEN, reduced by a workgroup each and then merged by a second
+ * reduction (CHUNKED in reduce.wgsl): one 64-lane workgroup per output leaves all but one of a
+ * GPU's compute units idle. Not on CPU adapters, where one workgroup streams well and the
+ * chunks' barriers cost more than they share: on lavapipe a full sum over 802,816 elements took
+ * 2.0 ms of GPU time in one workgroup and 2.8 ms chunked (100,352: 0.2 against 1.3).
+ * rt.tuning.reduce = 'chunked' or 'single' forces either.
+ */
+const CHUNKED_MAX_OUT = 16;
+const CHUNKED_MIN_REDUCED = 1 << 15;
+const CHUNK_LEN = 1 << 13;
+const MAX_CHUNKS = 256;
 
 export function reduceKernel(rt: Runtime, op: ReduceOp, x: PooledBuffer, out: PooledBuffer, shape: readonly number[], axes: readonly number[], scale = 1): void {
   if (!needsWindows(rt, product(shape) * 4, x, out)) {
@@ -112,12 +125,25 @@ function reduceOnce(
     scale,
     x_shift: win?.xShift ?? 0,
     out_shift: win?.outShift ?? 0,
+    chunk_len: 0,
+    chunks: 1,
     kept_shape: keptShape,
     kept_strides: keptStrides,
     red_shape: redShape,
     red_strides: redStrides,
   };
   const overrides = { OP: rt.pipelines.constValue('reduce.wgsl', `OP_${op}`), CONTIGUOUS: contiguous, LEADING: leading, ACCUMULATE: win?.accumulate ?? false };
+  const chunked = rt.tuning.reduce === 'chunked' || (rt.tuning.reduce !== 'single' && !rt.info.isSoftware);
+  if (chunked && nOut < CHUNKED_MAX_OUT && nRed >= CHUNKED_MIN_REDUCED) {
+    // Partials [nOut, chunks], unscaled, then the same op over each output's chunks.
+    const chunks = Math.min(MAX_CHUNKS, Math.ceil(nRed / CHUNK_LEN));
+    const partials = rt.allocate(nOut * chunks * 4, 'reduce partials');
+    const pass1 = { ...params, scale: 1, out_shift: 0, chunk_len: Math.ceil(nRed / chunks), chunks };
+    rt.dispatch(PER_WORKGROUP, [x, partials, pass1], { overrides: { ...overrides, CHUNKED: true, ACCUMULATE: false }, workgroups: rt.grid(nOut * chunks) });
+    reduceOnce(rt, op, partials, out, [nOut, chunks], [1], scale, win && { xShift: 0, outShift: win.outShift, accumulate: win.accumulate });
+    rt.free(partials);
+    return;
+  }
   if (nRed > WORKGROUP_THRESHOLD && !leading) rt.dispatch(PER_WORKGROUP, [x, out, params], { overrides, workgroups: rt.grid(nOut) });
   else rt.dispatch(PER_THREAD, [x, out, params], { overrides, workgroups: rt.grid(Math.ceil(nOut / 64)) });
 }
