@@ -11,9 +11,9 @@
 // hosts await the promise as it is.
 
 /** Spin (one event-loop turn at a time) this long before sleeping between turns, ms. */
-const SPIN_MS = 1;
+const SPIN_MS = 2;
 /** Each sleep between two turns, ms: the most a completion is noticed late. */
-const SLEEP_MS = 0.5;
+const SLEEP_MS = 0.25;
 
 type Immediate = (callback: () => void) => unknown;
 const host = globalThis as { setImmediate?: Immediate; process?: { versions?: { node?: string } } };
