@@ -4,8 +4,6 @@
 // library (jax-js records work until something is read). Sides being compared take turns, so
 // drift in the machine's speed (lavapipe shares the CPU with everything else) falls on all of
 // them alike.
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** A workload with the way to read its result and to wait for its device. */
 export interface TimedSide {
@@ -15,24 +13,6 @@ export interface TimedSide {
   read(result: unknown): Promise<void>;
   /** Resolves once every GPU command issued so far on this side's device has completed. */
   sync(): Promise<void>;
-}
-
-/**
- * V8's collector, exposed at run time (node --expose-gc without the flag): tfjs and jax-js
- * leave many JS objects behind, and a collection they caused would otherwise land in whichever
- * run came next.
- */
-const gc: (() => void) | null = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-})();
-
-function collectGarbage(): void {
-  gc?.();
 }
 
 async function timeOnce(side: TimedSide): Promise<number> {
@@ -56,10 +36,8 @@ export async function timeAlternating(sides: readonly TimedSide[], warmup: numbe
   for (let r = 0; r < repeat; r++)
     for (let s = 0; s < sides.length; s++) {
       // Every side's device idle first: work a library leaves queued after its readback (a
-      // deferred disposal, say) shares lavapipe's threads and would be billed to the next run;
-      // and the heap collected, so no side's run pays for another's garbage.
+      // deferred disposal, say) shares lavapipe's threads and would be billed to the next run.
       for (const side of sides) await side.sync();
-      collectGarbage();
       times[s]!.push(await timeOnce(sides[s]!));
     }
   return times;
