@@ -5,12 +5,13 @@
 // one core at 100% until the GPU is done. On a CPU adapter (lavapipe: its threads run the
 // dispatches on the same cores) that core is taken from the GPU work being waited for; on 2
 // cores, 30 image-Langevin steps took 1,160 ms when their readback was awaited and under
-// 680 ms when the thread slept first. So after a short spin (quick readbacks return at once),
-// this wait blocks the thread in slices (Atomics.wait: no CPU), handing one event-loop turn to
-// Dawn between slices. Browsers (no setImmediate, no blocking on the main thread) and other
+// 680 ms when the thread slept first. So this wait lets Dawn's turns run as usual for the first
+// SPIN_MS (a tiny readback loses nothing: a loop of our own there cost 0.1-0.5 ms on 1-3 ms
+// bench cases), then blocks the thread in slices (Atomics.wait: no CPU), handing one event-loop
+// turn to Dawn between slices. Browsers (no setImmediate, no blocking on the main thread) and other
 // hosts await the promise as it is.
 
-/** Spin (one event-loop turn at a time) this long before sleeping between turns, ms. */
+/** Wait this long as Dawn does (its busy turns) before sleeping between turns, ms. */
 const SPIN_MS = 2;
 /** Each sleep between two turns, ms: the most a completion is noticed late. */
 const SLEEP_MS = 0.25;
@@ -31,11 +32,17 @@ export async function gpuWait<T>(p: Promise<T>): Promise<T> {
     () => (settled = true),
     () => (settled = true),
   );
-  const start = performance.now();
+  // A short wait exactly as Dawn runs it (its own turns), so tiny readbacks lose nothing...
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p.then(noop, noop), new Promise<void>((r) => (timer = setTimeout(r, SPIN_MS)))]);
+  clearTimeout(timer);
+  // ...then sleep between single turns until it settles.
   while (!settled) {
+    Atomics.wait(blocker, 0, 0, SLEEP_MS);
     // One turn of the event loop: Dawn's queued ProcessEvents runs and settles p if it can.
     await new Promise<void>((r) => setImmediate(r));
-    if (!settled && performance.now() - start > SPIN_MS) Atomics.wait(blocker, 0, 0, SLEEP_MS);
   }
   return p;
 }
+
+function noop(): void {}
