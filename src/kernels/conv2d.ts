@@ -404,17 +404,15 @@ function forwardOnce(rt: Runtime, x: Buf, w: PooledBuffer, bias: PooledBuffer | 
  * dy is the gradient at the activation's output and dx comes from dy * act'(fold.z).
  */
 export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuffer, dx: PooledBuffer, g: ConvGeometry, tilingWanted: ConvTiling, fold?: ActivationGradFold): void {
-  const dyPerImage = packedPerImage({ c: g.outC, h: 0, w: 0, top: 0, left: 0, hp: g.outH + g.kH * g.dilation[0], wp: g.outW + g.kW * g.dilation[1] });
   const chunks = splitBatch(rt, g, [
     ['dy', dy, g.outC * g.outH * g.outW],
     ['dx', dx, g.inC * g.inH * g.inW],
-  ], dyPerImage);
-  // The packing pass takes the fold where dy is packed: every chunk's packed dy fits one
-  // binding (splitBatch sizes chunks so, unless one image alone does not), or the whole batch's.
-  const packs = resolveTiling(rt, tilingWanted) !== 'workgroup' && g.inC > DIRECT_DGRAD_MAX_CIN && dyPerImage * 4 * (chunks ? 1 : g.batch) <= rt.maxBindingSize;
-  if (fold && !packs) {
+  ], packedPerImage({ c: g.outC, h: 0, w: 0, top: 0, left: 0, hp: g.outH + g.kH * g.dilation[0], wp: g.outW + g.kW * g.dilation[1] }));
+  // The fold rides on the packing of dy; a path that does not pack (chunks differ only in
+  // batch, and the first is the largest) gets g * act'(z) computed first.
+  if (fold && dataGradPath(rt, chunks ? chunks[0]!.geometry : g, tilingWanted) !== 'packed') {
     const n = g.batch * g.outC * g.outH * g.outW;
-    const gz = rt.allocate(n * 4, 'conv2d dgrad g * act\'(z)');
+    const gz = rt.allocate(n * 4, "conv2d dgrad g * act'(z)");
     activationGradKernel(rt, fold.activation, fold.param, dy, fold.z, gz, n);
     conv2dDataGradKernel(rt, gz, w, dx, g, tilingWanted);
     rt.free(gz);
@@ -427,45 +425,56 @@ export function conv2dDataGradKernel(rt: Runtime, dy: PooledBuffer, w: PooledBuf
   }
 }
 
-function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeometry, tilingWanted: ConvTiling, fold?: ActivationGradFold<Buf>): void {
-  const ph = rt.placeholder;
-  const tiling = resolveTiling(rt, tilingWanted);
-  const [sh, sw] = g.stride;
-  const phases = sh * sw;
-  const pixels = g.batch * ceilDiv(g.inH, sh) * ceilDiv(g.inW, sw);
-  // dy is padded so that every tap of every phase lands inside it: the output rows reached
-  // are (ih + pad - kh * dil) / stride for ih < ceil(H / stride) * stride.
+/**
+ * Where dgrad packs dy: padded so that every tap of every phase lands inside it (the output
+ * rows reached are (ih + pad - kh * dil) / stride for ih < ceil(H / stride) * stride).
+ */
+function dyPacking(g: ConvGeometry): Packing {
   const span = (k: number, s: number, p: number, d: number, inSize: number, outSize: number): [number, number] => {
     const lo = Math.max(0, -Math.floor((p - (k - 1) * d) / s));
     const hi = Math.max(0, Math.floor((ceilDiv(inSize, s) * s - 1 + p) / s) - (outSize - 1));
     return [lo, hi];
   };
-  const [topH, botH] = span(g.kH, sh, g.padding[0], g.dilation[0], g.inH, g.outH);
-  const [topW, botW] = span(g.kW, sw, g.padding[1], g.dilation[1], g.inW, g.outW);
-  // conv2dDataGradKernel gives `fold` only to a pass that packs dy.
-  const unpacked = (path: string) => {
-    if (fold) throw new Error(`conv2d: internal error: the activation gradient was left to the ${path} data-gradient path, which does not pack dy`);
-  };
-  // A grey first layer's dx (Cin = 1): one invocation per pixel of dx, no packing dispatches.
-  if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) {
-    unpacked('direct');
+  const [topH, botH] = span(g.kH, g.stride[0], g.padding[0], g.dilation[0], g.inH, g.outH);
+  const [topW, botW] = span(g.kW, g.stride[1], g.padding[1], g.dilation[1], g.inW, g.outW);
+  return { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
+}
+
+/**
+ * dgrad's path for one dispatch's geometry: the direct kernel (a grey first layer: no packing
+ * dispatches), the tiled schedule (GPUs, or a packed dy over the binding limit), or the packed GEMM.
+ */
+function dataGradPath(rt: Runtime, g: ConvGeometry, tilingWanted: ConvTiling): 'direct' | 'tiled' | 'packed' {
+  const tiling = resolveTiling(rt, tilingWanted);
+  if (tiling !== 'workgroup' && g.inC <= DIRECT_DGRAD_MAX_CIN) return 'direct';
+  const pk = dyPacking(g);
+  return tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c) ? 'tiled' : 'packed';
+}
+
+function dataGradOnce(rt: Runtime, dy: Buf, w: PooledBuffer, dx: Buf, g: ConvGeometry, tilingWanted: ConvTiling, fold?: ActivationGradFold<Buf>): void {
+  const ph = rt.placeholder;
+  const [sh, sw] = g.stride;
+  const phases = sh * sw;
+  const pixels = g.batch * ceilDiv(g.inH, sh) * ceilDiv(g.inW, sw);
+  const path = dataGradPath(rt, g, tilingWanted);
+  // conv2dDataGradKernel gives `fold` only where dataGradPath packs dy.
+  if (fold && path !== 'packed') throw new Error(`conv2d: internal error: the activation gradient was left to the ${path} data-gradient path, which does not pack dy`);
+  if (path === 'direct') {
     // One stride phase per z; its invocations take 4 dx pixels of a phase row each.
     const blocks = g.batch * g.inC * ceilDiv(g.inH, sh) * ceilDiv(ceilDiv(g.inW, sw), 4);
     rt.dispatch(CONV_DIRECT_DGRAD, [dy, w, dx, { ...directParams(g), lanes: 0 }], { overrides: { WG, KH: g.kH, KW: g.kW }, workgroups: [...rt.grid(ceilDiv(blocks, WG)), phases] });
     return;
   }
-  const pk: Packing = { c: g.outC, h: g.outH, w: g.outW, top: topH, left: topW, hp: g.outH + topH + botH, wp: g.outW + topW + botW };
-  const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
-  // A packed dy over the binding limit would fail: tile instead.
-  if (tiling === 'workgroup' || !packFits(rt, g.batch * pk.hp * pk.wp, pk.c)) {
-    unpacked('tiled');
+  if (path === 'tiled') {
     dispatchSplitX(rt, TILED, [dy, w, ph, dx, params(g), ph, ph, rt.placeholderOut], { MODE: mode(rt, 'dgrad') }, [ceilDiv(pixels, TILE), ceilDiv(g.inC, TILE), phases], g);
     return;
   }
+  const pk = dyPacking(g);
+  const tapMax: [number, number] = [ceilDiv(g.kH, sh / gcd(sh, g.dilation[0])), ceilDiv(g.kW, sw / gcd(sw, g.dilation[1]))];
   const p = params(g, { packing: pk, tapMax });
   const dyp = packImage(rt, dy, g.batch, pk, p, fold);
   const wp = packWeight(rt, w, phases, g.inC, tapMax[0] * tapMax[1], g.outC, 'dgrad', p);
-  const gemm = packedGemm(rt, 'dgrad', tiling, g.inC, pixels, phases);
+  const gemm = packedGemm(rt, 'dgrad', resolveTiling(rt, tilingWanted), g.inC, pixels, phases);
   dispatchSplitX(rt, gemm.spec, [ph, ph, ph, dx, p, dyp, wp, rt.placeholderOut], { MODE: mode(rt, 'dgrad'), ...gemm.overrides }, gemm.workgroups, g);
   rt.free(dyp);
   rt.free(wp);
