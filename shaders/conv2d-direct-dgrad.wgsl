@@ -12,9 +12,6 @@
 // runs 8 lanes in lockstep) ran every tap's channel loop for all lanes, masked, which at stride
 // 2 is four times the work. The four pixels of a tap read four consecutive dy columns and share
 // each weight load.
-override WG: u32 = 64u;
-override KH: u32 = 3u;
-override KW: u32 = 3u;
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;

@@ -20,3 +20,10 @@ struct Params {
   dil_w: u32,
   lanes: u32,
 }
+
+// Lanes per workgroup, and the weight's shape as constants, so that the tap loops unroll and
+// registers holding weights or taps are indexed statically (the wrapper checks the sizes).
+override WG: u32 = 64u;
+override CIN: u32 = 1u;
+override KH: u32 = 3u;
+override KW: u32 = 3u;

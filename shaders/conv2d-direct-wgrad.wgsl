@@ -6,10 +6,6 @@
 // every tap of 4 output channels in registers (Cin * KH * KW vec4s), summing over one chunk of
 // output rows (n, oh). Chunks write partial blocks [chunk, o, c, kh, kw] that conv2d.wgsl's
 // sum_chunks adds up (a single chunk writes dw itself).
-override WG: u32 = 64u;
-override CIN: u32 = 1u;
-override KH: u32 = 3u;
-override KW: u32 = 3u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;

@@ -7,16 +7,11 @@
 // vec4s) and computes blocks of four consecutive output pixels of one image, stored as vec4s
 // of one channel (which needs OH * OW to be a multiple of 4; the wrapper checks). The epilogue
 // is conv2d.wgsl's: act(conv + bias), the pre-activation optionally saved.
-override WG: u32 = 64u;
-// vec4 groups of output channels per invocation: 4 * OB channels.
+// vec4 groups of output channels per invocation: 4 * OB channels (WG, CIN, KH, KW come from
+// conv2d-direct-params.wgsl; the wrapper checks CIN * KH * KW * OB <= 36).
 override OB: u32 = 2u;
 // Pixel blocks per invocation, strided by the grid's width (the weights are loaded once).
 override R: u32 = 4u;
-// The weight's shape, as constants so that the tap loops unroll and the weight registers are
-// indexed statically (the wrapper checks CIN * KH * KW * OB <= 36).
-override CIN: u32 = 1u;
-override KH: u32 = 3u;
-override KW: u32 = 3u;
 override ACT: u32 = 0u;
 override ACT_PARAM: f32 = 0.0;
 override SAVE_Z: bool = false;

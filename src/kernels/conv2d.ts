@@ -38,41 +38,16 @@ const subgroupSpec = (entry: string): KernelSpec => ({ shader: 'conv2d-subgroup.
 const CONV_SUBGROUP = subgroupSpec('conv_subgroup');
 const WGRAD_SUBGROUP = subgroupSpec('wgrad_subgroup');
 const CONV_PIXEL_ROWS = subgroupSpec('conv_pixel_rows');
-const CONV_DIRECT: KernelSpec = {
-  shader: 'conv2d-direct.wgsl',
-  entry: 'conv_direct',
-  preamble: 'activations.wgsl+conv2d-direct-params.wgsl',
-  bindings: [
-    { name: 'x', kind: 'read-only-storage' },
-    { name: 'w', kind: 'read-only-storage' },
-    { name: 'bias', kind: 'read-only-storage' },
-    { name: 'out', kind: 'storage' },
-    { name: 'params', kind: 'uniform' },
-    { name: 'z_out', kind: 'storage' },
-  ],
-};
-const CONV_DIRECT_DGRAD: KernelSpec = {
-  shader: 'conv2d-direct-dgrad.wgsl',
-  entry: 'dgrad_direct',
-  preamble: 'conv2d-direct-params.wgsl',
-  bindings: [
-    { name: 'dy', kind: 'read-only-storage' },
-    { name: 'w', kind: 'read-only-storage' },
-    { name: 'dx', kind: 'storage' },
-    { name: 'params', kind: 'uniform' },
-  ],
-};
-const CONV_DIRECT_WGRAD: KernelSpec = {
-  shader: 'conv2d-direct-wgrad.wgsl',
-  entry: 'wgrad_direct',
-  preamble: 'conv2d-direct-params.wgsl',
-  bindings: [
-    { name: 'x', kind: 'read-only-storage' },
-    { name: 'dy', kind: 'read-only-storage' },
-    { name: 'out', kind: 'storage' },
-    { name: 'params', kind: 'uniform' },
-  ],
-};
+/** A direct kernel (conv2d-direct*.wgsl, geometry in conv2d-direct-params.wgsl): its bindings in order (the uniform is 'params') and those it writes. */
+const directSpec = (shader: string, entry: string, names: readonly string[], written: readonly string[], preamble = ''): KernelSpec => ({
+  shader,
+  entry,
+  preamble: `${preamble}conv2d-direct-params.wgsl`,
+  bindings: names.map((name) => ({ name, kind: name === 'params' ? 'uniform' : written.includes(name) ? 'storage' : 'read-only-storage' })),
+});
+const CONV_DIRECT = directSpec('conv2d-direct.wgsl', 'conv_direct', ['x', 'w', 'bias', 'out', 'params', 'z_out'], ['out', 'z_out'], 'activations.wgsl+');
+const CONV_DIRECT_DGRAD = directSpec('conv2d-direct-dgrad.wgsl', 'dgrad_direct', ['dy', 'w', 'dx', 'params'], ['dx']);
+const CONV_DIRECT_WGRAD = directSpec('conv2d-direct-wgrad.wgsl', 'wgrad_direct', ['x', 'dy', 'out', 'params'], ['out']);
 /**
  * The direct weight-gradient kernel: for Cin = 1 (as the direct dgrad), at most this many taps
  * (KH * KW, its acc array). dw alone, GPU time on lavapipe against the packed GEMM: b128 1->16
