@@ -6,6 +6,7 @@
 // subgroups: the forward with pixels as the GEMM's rows, dgrad with channels); and
 // workgroup-memory tiles for GPUs. First layers (Cin <= 3) have direct kernels.
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
+import { forcedChoice } from './tuning.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import type { BufferWindow, KernelArg, PooledBuffer, Runtime, UniformValues } from './runtime.js';
 import { windowBytes } from './binding-window.js';
@@ -319,7 +320,7 @@ function packedGemm(rt: Runtime, pass: 'fwd' | 'dgrad', tiling: ConvTiling, rows
   // The forward's GEMM ran 1.2-1.5x faster with pixels as rows on every benchmark shape; dgrad's
   // ran 1.1-2.5x slower (its rows are Cin, often too few to fill a subgroup's channel groups),
   // so it keeps channel rows. rt.tuning.convGemm = 'channel-rows' forces them for the forward.
-  if (tiling === 'subgroup' && pass === 'fwd' && rt.tuning.convGemm !== 'channel-rows') {
+  if (tiling === 'subgroup' && pass === 'fwd' && forcedChoice(rt.tuning, 'convGemm', ['pixel-rows', 'channel-rows']) !== 'channel-rows') {
     // Pixels as rows: a workgroup is 8 pixels by WG channel groups, never narrower than a subgroup.
     const wg = Math.max(8, rt.info.subgroupMaxSize, Math.min(WG, 2 ** Math.ceil(Math.log2(ceilDiv(rows, 4)))));
     return { spec: CONV_PIXEL_ROWS, overrides: { WG: wg, TP: 1 }, workgroups: [ceilDiv(pixels, 8), ceilDiv(ceilDiv(rows, 4), wg), phases] };

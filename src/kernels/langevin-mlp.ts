@@ -14,6 +14,7 @@
 //                SwiftShader; correct on any subgroup size that is a multiple of 4);
 //   'workgroup'  langevin-mlp-wg.wgsl: tiles through workgroup memory (no subgroups needed).
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
+import { forcedChoice } from './tuning.js';
 import type { KernelSpec } from './pipeline-cache.js';
 import type { PooledBuffer, Runtime } from './runtime.js';
 import { needsWindows, u32, windowAt, windowBytes } from './binding-window.js';
@@ -135,10 +136,8 @@ export function langevinMlpUsable(rt: Runtime): boolean {
  * a forced schedule the device cannot run gives way to the choice.
  */
 export function langevinMlpSchedule(rt: Runtime): LangevinMlpSchedule {
-  const forced = rt.tuning.langevinMlp;
-  if (forced !== undefined && forced !== 'auto' && !(LANGEVIN_MLP_SCHEDULES as readonly string[]).includes(forced))
-    throw new Error(`rt.tuning.langevinMlp must be 'auto' or one of ${LANGEVIN_MLP_SCHEDULES.join(', ')}, got '${forced}'`);
-  if (forced && forced !== 'auto' && runs(rt, forced as LangevinMlpSchedule)) return forced as LangevinMlpSchedule;
+  const forced = forcedChoice(rt.tuning, 'langevinMlp', LANGEVIN_MLP_SCHEDULES);
+  if (forced && runs(rt, forced)) return forced;
   return LANGEVIN_MLP_SCHEDULES.find((s) => runs(rt, s))!;
 }
 

@@ -11,6 +11,7 @@
 // through its layout, never a materialised transpose, and the f32 and vec4 ones apply the fused
 // bias + activation epilogue.
 import { ACTIVATION_TABLE, defaultActivationParam, type Activation } from './activation-table.js';
+import { forcedChoice } from './tuning.js';
 import { product } from './layout.js';
 import type { KernelSpec, Overrides } from './pipeline-cache.js';
 import { BufferUsage } from './gpu-flags.js';
@@ -41,7 +42,8 @@ export interface Epilogue {
   raw?: PooledBuffer;
 }
 
-export type MatmulSchedule = 'subgroup' | 'register' | 'tiled' | 'scalar';
+export const MATMUL_SCHEDULES = ['subgroup', 'register', 'tiled', 'scalar'] as const;
+export type MatmulSchedule = (typeof MATMUL_SCHEDULES)[number];
 
 export type OperandType = 'f32' | 'f16';
 
@@ -91,7 +93,7 @@ function subgroupsUsable(rt: Runtime): boolean {
  * the fallback so it can be tested on any adapter.
  */
 export function f16Storage(rt: Runtime): 'native' | 'packed' {
-  return rt.info.features.has('shader-f16') && rt.tuning.f16 !== 'packed' ? 'native' : 'packed';
+  return rt.info.features.has('shader-f16') && forcedChoice(rt.tuning, 'f16', ['native', 'packed']) !== 'packed' ? 'native' : 'packed';
 }
 
 function operandPreamble(rt: Runtime, dtype: OperandType): string {
@@ -105,8 +107,8 @@ function operandPreamble(rt: Runtime, dtype: OperandType): string {
  * body: it takes 'register'), so tests can run every schedule.
  */
 export function matmulSchedule(rt: Runtime, a: MatmulOperand, b: MatmulOperand, m: number, n: number, k: number, dtype: OperandType = 'f32'): MatmulSchedule {
-  const forced = rt.tuning.matmul;
-  let wanted = forced && forced !== 'auto' ? (forced as MatmulSchedule) : rt.info.isSoftware ? (subgroupsUsable(rt) ? 'subgroup' : 'register') : 'tiled';
+  const forced = forcedChoice(rt.tuning, 'matmul', MATMUL_SCHEDULES);
+  let wanted = forced ? forced : rt.info.isSoftware ? (subgroupsUsable(rt) ? 'subgroup' : 'register') : 'tiled';
   if (dtype === 'f16' && wanted === 'tiled') wanted = 'register';
   if ((wanted === 'register' || wanted === 'subgroup') && !vec4Aligned(layoutOf(a, b), m, n, k)) return 'scalar';
   if (wanted === 'subgroup' && !subgroupsUsable(rt)) return 'register';

@@ -1,5 +1,6 @@
 // Wrapper for reduce.wgsl: sum / max / min / logsumexp over any set of axes of a contiguous tensor.
 import type { KernelSpec } from './pipeline-cache.js';
+import { forcedChoice } from './tuning.js';
 import type { BufferWindow, PooledBuffer, Runtime } from './runtime.js';
 import { contiguousStrides, product } from './layout.js';
 import { needsWindows, windowAt, windowBytes } from './binding-window.js';
@@ -133,7 +134,8 @@ function reduceOnce(
     red_strides: redStrides,
   };
   const overrides = { OP: rt.pipelines.constValue('reduce.wgsl', `OP_${op}`), CONTIGUOUS: contiguous, LEADING: leading, ACCUMULATE: win?.accumulate ?? false };
-  const chunked = rt.tuning.reduce === 'chunked' || (rt.tuning.reduce !== 'single' && !rt.info.isSoftware);
+  const forced = forcedChoice(rt.tuning, 'reduce', ['chunked', 'single']);
+  const chunked = forced ? forced === 'chunked' : !rt.info.isSoftware;
   if (chunked && nOut < CHUNKED_MAX_OUT && nRed >= CHUNKED_MIN_REDUCED) {
     // Partials [nOut, chunks], unscaled, then the same op over each output's chunks.
     const chunks = Math.min(MAX_CHUNKS, Math.ceil(nRed / CHUNK_LEN));
